@@ -57,10 +57,10 @@ static char *join(const char *a, const char *b) {
     return s;
 }
 
-enum { LIST_DIRS, LIST_JPEGS, LIST_ALL };
+enum { LIST_DIRS, LIST_JPEGS };
 
-/* The visible entries of dir, sorted by strcmp: sub-folders, files with a
- * JPEG extension (following symbolic links), or everything. */
+/* The visible entries of dir, sorted by strcmp: its sub-folders, or its files
+ * with a JPEG extension (symbolic links followed). */
 static int list_dir(const char *dir, int what, Names *out, Error *e) {
     DIR *d = opendir(dir);
     if (!d) return errorf(e, "%s: cannot read folder: %s", dir, strerror(errno));
@@ -70,7 +70,7 @@ static int list_dir(const char *dir, int what, Names *out, Error *e) {
         char *path = join(dir, de->d_name);
         struct stat st;
         int ok = stat(path, &st) == 0;
-        if (what == LIST_ALL || (what == LIST_DIRS && ok && S_ISDIR(st.st_mode)) ||
+        if ((what == LIST_DIRS && ok && S_ISDIR(st.st_mode)) ||
             (what == LIST_JPEGS && ok && S_ISREG(st.st_mode) && is_jpeg_name(de->d_name)))
             names_add(out, de->d_name);
         free(path);
