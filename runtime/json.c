@@ -122,6 +122,7 @@ static int fail(Parser *p, size_t at, const char *fmt, ...) {
         else col++;
     }
     p->err_at = at;
+    if (line == 1) return errorf(p->e, "at byte %zu: %s", at, what); /* one-line text: the column says nothing more */
     return errorf(p->e, "at byte %zu (line %zu, column %zu): %s", at, line, col, what);
 }
 

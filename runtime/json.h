@@ -53,8 +53,9 @@ typedef struct {
 } JsonDoc;
 
 /* Parses text[0..len) (need not be NUL-terminated). On error returns -1 with
- * e->msg like "at byte 37 (line 2, column 5): expected ',' or '}' after an
- * object member, found 'x'"; callers prefix the file name. doc is then empty
+ * e->msg like "at byte 37 (line 2, column 5): expected ',' or '}' after the
+ * member "a", found 'x'" (line and column only past the first line); callers
+ * prefix the file name. doc is then empty
  * and json_free(doc) is still safe. */
 int json_parse(JsonDoc *doc, const char *text, size_t len, const JsonOptions *opt, Error *e);
 void json_free(JsonDoc *doc);
