@@ -1,0 +1,141 @@
+/* check.c: the net against the world it will meet: the class count of the
+ * data folder, and the tensors of the pretrained file. Both are checked at
+ * compile time only when the folder or file exists; the trainer checks again
+ * when it loads them. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "net.h"
+#include "pool.h"
+#include "safetensors.h"
+
+/* Sub-folders of dir, or -1 if dir cannot be read. */
+static int count_class_dirs(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        struct stat st;
+        if (stat(pool_printf("%s/%s", dir, e->d_name), &st) == 0 && S_ISDIR(st.st_mode)) n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static Loc setting_loc(const Net *net, const char *key) {
+    for (int i = 0; i < net->n_settings; i++)
+        if (strcmp(net->settings[i].key, key) == 0) return net->settings[i].loc;
+    return (Loc){net->file, 0, 0, 0};
+}
+
+int check_data(Net *net) {
+    const char *data = net_setting(net, "data");
+    if (!data) data = "data/15scene";
+    const char *train = pool_printf("%s/train", data);
+    int n = count_class_dirs(train);
+    if (n <= 0 || n == net->classes) return 0;
+    const Layer *loss = &net->layers[net->n - 1];
+    const Layer *cls = &net->layers[loss->in[0]];
+    while ((cls->kind != L_CONV && cls->kind != L_LINEAR) && cls->n_in > 0 && cls->kind != L_INPUT)
+        cls = &net->layers[cls->in[0]];
+    diag_error(cls->loc, pool_printf("make %s output %d (-> %d), one per class folder", cls->name, n, n),
+               "%s: the classifier outputs %d classes, but %s has %d class folders", cls->name, net->classes, train, n);
+    return -1;
+}
+
+/* The tensors a layer owns, in PyTorch's layout. */
+typedef struct {
+    const char *suffix;
+    int ndim;
+    int64_t shape[4];
+} Expect;
+
+static int expected_tensors(const Net *net, const Layer *l, Expect *e) {
+    const Shape in = net->layers[l->in[0]].out;
+    switch (l->kind) {
+    case L_CONV:
+        e[0] = (Expect){"weight", 4, {l->conv.out, in.c / l->conv.groups, l->conv.kh, l->conv.kw}};
+        e[1] = (Expect){"bias", 1, {l->conv.out}};
+        return l->conv.bias ? 2 : 1;
+    case L_LINEAR:
+        e[0] = (Expect){"weight", 2, {l->linear.out, in.c * in.h * in.w}};
+        e[1] = (Expect){"bias", 1, {l->linear.out}};
+        return l->linear.bias ? 2 : 1;
+    case L_BATCHNORM:
+        e[0] = (Expect){"weight", 1, {in.c}};
+        e[1] = (Expect){"bias", 1, {in.c}};
+        e[2] = (Expect){"running_mean", 1, {in.c}};
+        e[3] = (Expect){"running_var", 1, {in.c}};
+        return 4;
+    default:
+        return 0;
+    }
+}
+
+/* The file's shape may add or drop trailing 1s (a linear layer stored as a
+ * 1x1 conv, say); the element order is the same, so that is a fit. */
+static bool same_shape(const int64_t *a, int na, const int64_t *b, int nb) {
+    while (na > 1 && a[na - 1] == 1) na--;
+    while (nb > 1 && b[nb - 1] == 1) nb--;
+    if (na != nb) return false;
+    for (int i = 0; i < na; i++)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
+int check_pretrained(Net *net) {
+    const char *path = net_setting(net, "pretrained");
+    bool any_load = false;
+    for (int i = 0; i < net->n; i++) any_load |= net->layers[i].load != NULL;
+    if (!path) {
+        for (int i = 0; i < net->n; i++)
+            if (net->layers[i].load) {
+                diag_error(net->layers[i].load_loc, "name the file: pretrained \"weights/file.safetensors\"",
+                           "%s: loads %s, but the net names no pretrained file", net->layers[i].name, net->layers[i].load);
+                return -1;
+            }
+        return 0;
+    }
+    if (!any_load) {
+        diag_warning(setting_loc(net, "pretrained"), "add \"load NAME\" to the layers that should start from it",
+                     "pretrained file given, but no layer loads from it");
+        return 0;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) return 0; /* checked when the trainer loads it */
+    StFile f;
+    Error e;
+    if (st_open(&f, path, &e) < 0) {
+        diag_error(setting_loc(net, "pretrained"), NULL, "%s", e.msg);
+        return -1;
+    }
+    int rc = 0;
+    for (int i = 0; i < net->n && rc == 0; i++) {
+        const Layer *l = &net->layers[i];
+        if (!l->load) continue;
+        Expect ex[4];
+        int n = expected_tensors(net, l, ex);
+        for (int t = 0; t < n && rc == 0; t++) {
+            const char *name = pool_printf("%s.%s", l->load, ex[t].suffix);
+            const StTensor *st_t = st_find(&f, name);
+            char want[128], got[128];
+            st_shape_str(ex[t].shape, ex[t].ndim, want, sizeof want);
+            if (!st_t) {
+                diag_error(l->load_loc, pool_printf("check the name with: tools/pth2safetensors.py --list %s", path),
+                           "%s: %s has no tensor '%s' (expected %s)", l->name, path, name, want);
+                rc = -1;
+            } else if (!same_shape(st_t->shape, st_t->ndim, ex[t].shape, ex[t].ndim)) {
+                st_shape_str(st_t->shape, st_t->ndim, got, sizeof got);
+                diag_error(l->loc, "change the layer to match the file, or drop \"load\" to train it from scratch",
+                           "%s: pretrained tensor '%s' is %s, but the layer needs %s", l->name, name, got, want);
+                rc = -1;
+            }
+        }
+    }
+    st_close(&f);
+    return rc;
+}

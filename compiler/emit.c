@@ -1,0 +1,309 @@
+/* emit.c: writes generated/<net>.c.
+ *
+ * The file reads top to bottom like a hand-written trainer core: where every
+ * tensor lives, one forward and one backward function per layer, the net's
+ * forward and backward as straight-line calls, and the tables the runtime
+ * reads (tensors, layers, settings, the shape report). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "emit.h"
+#include "netc.h"
+#include "pool.h"
+#include "report.h"
+
+/* ---- layer functions ------------------------------------------------------------------ */
+
+void emit_layer_functions(Emitter *e, const Layer *l) {
+    ev_layer(e, l);
+    switch (l->kind) {
+    case L_CONV: emit_conv(e, l); break;
+    case L_LINEAR: emit_linear(e, l); break;
+    case L_MAXPOOL:
+    case L_AVGPOOL: emit_pool(e, l); break;
+    case L_BATCHNORM: emit_batchnorm(e, l); break;
+    case L_RELU:
+    case L_DROPOUT: emit_elementwise(e, l); break;
+    case L_CONCAT:
+    case L_ADD: emit_join(e, l); break;
+    case L_SOFTMAX: emit_loss(e, l); break;
+    case L_INPUT:
+    case L_FLATTEN: /* nothing to compute */
+    case L_NKINDS: break;
+    }
+}
+
+/* ---- calls in the net's forward and backward ------------------------------------------- */
+
+static const char *act(const Layer *l) { return pool_printf("ACT(A_%s)", l->id); }
+static const char *grad(const Layer *l) { return pool_printf("GRAD(G_%s)", l->id); }
+
+static const Layer *src(const Emitter *e, const Layer *l, int j) { return &e->net->layers[l->in[j]]; }
+
+static bool has_bias(const Layer *l) { return l->bias_off >= 0 && l->kind != L_BATCHNORM; }
+
+void emit_forward_call(Emitter *e, const Layer *l) {
+    FILE *f = e->f;
+    const char *id = l->id;
+    switch (l->kind) {
+    case L_INPUT: break;
+    case L_CONV:
+    case L_LINEAR:
+        fprintf(f, "    %s_forward(%s, %s, PARAM(P_%s_weight)%s, n%s);\n", id, act(l), act(src(e, l, 0)), id,
+                has_bias(l) ? pool_printf(", PARAM(P_%s_bias)", id) : "",
+                l->kind == L_CONV && !conv_is_pointwise(l) && !conv_is_full(e->net, l) ? ", m->scratch" : "");
+        break;
+    case L_MAXPOOL: fprintf(f, "    %s_forward(%s, INDEX(I_%s), %s, n);\n", id, act(l), id, act(src(e, l, 0))); break;
+    case L_AVGPOOL: fprintf(f, "    %s_forward(%s, %s, n);\n", id, act(l), act(src(e, l, 0))); break;
+    case L_BATCHNORM:
+        fprintf(f, "    %s_forward(%s, %s, PARAM(P_%s_weight), PARAM(P_%s_bias), PARAM(P_%s_running_mean),\n"
+                   "               PARAM(P_%s_running_var), SAVED(S_%s), n, train, m->bn_momentum);\n",
+                id, act(l), act(src(e, l, 0)), id, id, id, id, id);
+        break;
+    case L_RELU:
+        if (l->in_place) fprintf(f, "    %s_forward(%s, n);\n", id, act(l));
+        else fprintf(f, "    %s_forward(%s, %s, n);\n", id, act(l), act(src(e, l, 0)));
+        break;
+    case L_DROPOUT:
+        if (l->in_place) fprintf(f, "    %s_forward(%s, MASK(M_%s), n, train, m->seed, m->step);\n", id, act(l), id);
+        else fprintf(f, "    %s_forward(%s, %s, MASK(M_%s), n, train, m->seed, m->step);\n", id, act(l), act(src(e, l, 0)), id);
+        break;
+    case L_FLATTEN: fprintf(f, "    /* %s: flatten, a view of %s */\n", l->name, src(e, l, 0)->name); break;
+    case L_CONCAT:
+    case L_ADD:
+        fprintf(f, "    %s_forward(%s", id, act(l));
+        for (int j = 0; j < l->n_in; j++) fprintf(f, ", %s", act(src(e, l, j)));
+        fprintf(f, ", n);\n");
+        break;
+    case L_SOFTMAX:
+        fprintf(f, "    m->loss = %s_forward(%s, %s, m->labels, n, m->label_smoothing);\n", id, act(l), act(src(e, l, 0)));
+        break;
+    case L_NKINDS: break;
+    }
+}
+
+void emit_backward_call(Emitter *e, const Layer *l) {
+    FILE *f = e->f;
+    const char *id = l->id;
+    const Layer *s = l->n_in ? src(e, l, 0) : NULL;
+    bool din = s && s->needs_grad, dw = !l->frozen;
+    const char *dinarg = din ? pool_printf("%s, ", grad(s)) : "";
+    switch (l->kind) {
+    case L_CONV:
+    case L_LINEAR: {
+        bool scratch = l->kind == L_CONV && !conv_is_full(e->net, l) && (dw || !conv_is_pointwise(l));
+        const char *dws = dw ? pool_printf("PGRAD(P_%s_weight), %s", id, has_bias(l) ? pool_printf("PGRAD(P_%s_bias), ", id) : "") : "";
+        fprintf(f, "    %s_backward(%s%s%s, %s%sn%s);\n", id, dinarg, dws, grad(l), dw ? pool_printf("%s, ", act(s)) : "",
+                din ? pool_printf("PARAM(P_%s_weight), ", id) : "", scratch ? ", m->scratch" : "");
+        break;
+    }
+    case L_MAXPOOL: fprintf(f, "    %s_backward(%s, %s, INDEX(I_%s), n);\n", id, grad(s), grad(l), id); break;
+    case L_AVGPOOL: fprintf(f, "    %s_backward(%s, %s, n);\n", id, grad(s), grad(l)); break;
+    case L_BATCHNORM:
+        fprintf(f, "    %s_backward(%s%s%s, %s, %sSAVED(S_%s), n);\n", id, dinarg,
+                dw ? pool_printf("PGRAD(P_%s_weight), PGRAD(P_%s_bias), ", id, id) : "", grad(l), act(s),
+                din ? pool_printf("PARAM(P_%s_weight), ", id) : "", id);
+        break;
+    case L_RELU:
+        if (l->in_place) fprintf(f, "    %s_backward(%s, %s, n);\n", id, grad(l), act(l));
+        else fprintf(f, "    %s_backward(%s, %s, %s, n);\n", id, grad(s), grad(l), act(l));
+        break;
+    case L_DROPOUT:
+        if (l->in_place) fprintf(f, "    %s_backward(%s, MASK(M_%s), n);\n", id, grad(l), id);
+        else fprintf(f, "    %s_backward(%s, %s, MASK(M_%s), n);\n", id, grad(s), grad(l), id);
+        break;
+    case L_FLATTEN: fprintf(f, "    /* %s: flatten, its gradient is %s's */\n", l->name, s->name); break;
+    case L_CONCAT:
+    case L_ADD:
+        fprintf(f, "    %s_backward(", id);
+        for (int j = 0; j < l->n_in; j++)
+            if (src(e, l, j)->needs_grad) fprintf(f, "%s, ", grad(src(e, l, j)));
+        fprintf(f, "%s, n);\n", grad(l));
+        break;
+    case L_SOFTMAX: fprintf(f, "    %s_backward(%s, %s, m->labels, n, m->label_smoothing);\n", id, grad(s), act(l)); break;
+    case L_INPUT:
+    case L_NKINDS: break;
+    }
+}
+
+/* ---- file sections ------------------------------------------------------------------------ */
+
+static void emit_c_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '\n') fputs(s[1] ? "\\n\"\n    \"" : "\\n", f);
+        else if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 32) fprintf(f, "\\%03o", (unsigned char)*s);
+        else fputc(*s, f);
+    }
+    fputs("\"", f);
+}
+
+static char *report_text(const Net *net) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    report_net(net, REPORT_TABLE, mem);
+    fclose(mem);
+    char *s = pool_strdup(buf);
+    free(buf);
+    return s;
+}
+
+static void emit_header(Emitter *e) {
+    const Net *net = e->net;
+    FILE *f = e->f;
+    fprintf(f, "/* %s.c: generated by netc %s from %s. Edit the .net file, not this one.\n *\n", net->name, NETC_VERSION,
+            net->file);
+    char *rep = report_text(net);
+    for (char *line = strtok(rep, "\n"); line; line = strtok(NULL, "\n")) fprintf(f, " * %s\n", line);
+    fprintf(f, " *\n"
+               " * Layout: NCHW. A batch of n images is [n][c][h][w]; every size below is a constant of this net.\n"
+               " * Threads: OpenMP splits images (or channels) across cores; sgemm runs on its caller's thread\n"
+               " * inside a parallel loop, and on the whole OpenMP pool outside one. */\n"
+               "#include \"netc_gen.h\"\n\n");
+}
+
+static void emit_offsets(Emitter *e) {
+    const Net *net = e->net;
+    FILE *f = e->f;
+    fprintf(f, "/* Where everything lives: parameters (P_) are float offsets into m->params; activations (A_),\n"
+               " * their gradients (G_), max-pool argmaxes (I_) and dropout masks (M_) are per-image offsets,\n"
+               " * times the batch; batch norm's batch statistics (S_) are offsets into m->saved. */\n"
+               "enum {\n");
+    static const char *const psuffix[] = {"weight", "bias", "running_mean", "running_var"};
+    for (int i = 0; i < net->n; i++) {
+        const Layer *l = &net->layers[i];
+        fprintf(f, "    A_%s = %lld, /* [%ld][%ld][%ld]%s */\n", l->id, (long long)l->act_off, l->out.c, l->out.h, l->out.w,
+                l->in_place ? pool_printf(", in place on %s", net->layers[l->in[0]].name) : "");
+        if (l->grad_off >= 0) fprintf(f, "    G_%s = %lld,\n", l->id, (long long)l->grad_off);
+        int64_t offs[4] = {l->weight_off, l->bias_off, l->mean_off, l->var_off};
+        for (int k = 0; k < 4; k++)
+            if (offs[k] >= 0) fprintf(f, "    P_%s_%s = %lld,\n", l->id, psuffix[k], (long long)offs[k]);
+        if (l->index_off >= 0) fprintf(f, "    I_%s = %lld,\n", l->id, (long long)l->index_off);
+        if (l->mask_off >= 0) fprintf(f, "    M_%s = %lld,\n", l->id, (long long)l->mask_off);
+        if (l->saved_off >= 0) fprintf(f, "    S_%s = %lld,\n", l->id, (long long)l->saved_off);
+    }
+    fprintf(f, "    SCRATCH_PER_THREAD = %lld, /* floats: im2col columns and one thread's weight gradients */\n",
+            (long long)net->scratch_floats);
+    fprintf(f, "};\n\n");
+}
+
+static void emit_net_passes(Emitter *e) {
+    const Net *net = e->net;
+    FILE *f = e->f;
+    fprintf(f, "/* The whole net, forward: n images from m->input; with labels, also the loss.\n"
+               " * train = 1 uses batch statistics and dropout; 0 is evaluation. */\n"
+               "static void forward(Model *m, int n, int train) {\n");
+    bool uses_train = false;
+    for (int i = 0; i < net->n; i++) uses_train |= net->layers[i].kind == L_BATCHNORM || net->layers[i].kind == L_DROPOUT;
+    if (!uses_train) fprintf(f, "    (void)train; /* no batch norm or dropout: training and evaluation are the same */\n");
+    for (int i = 0; i < net->n; i++) emit_forward_call(e, &net->layers[i]);
+    fprintf(f, "}\n\n");
+
+    fprintf(f, "/* The whole net, backward, after forward(m, n, 1) with labels: the gradient of the mean loss\n"
+               " * for every trainable tensor in m->grads.");
+    int lowest = -1;
+    for (int i = 1; i < net->n && lowest < 0; i++)
+        if (net->layers[i].run_backward) lowest = i;
+    if (lowest > 1) fprintf(f, " Nothing below %s is trainable, so backward stops there.", net->layers[lowest].name);
+    fprintf(f, " */\nstatic void backward(Model *m, int n) {\n");
+    if (lowest < 0) fprintf(f, "    (void)m, (void)n; /* nothing is trainable */\n");
+    for (int i = net->n - 1; i > 0; i--)
+        if (net->layers[i].run_backward) emit_backward_call(e, &net->layers[i]);
+    fprintf(f, "}\n\n");
+}
+
+static void emit_tensor(FILE *f, const Layer *l, const char *suffix, int role, int ndim, const long *shape, int64_t off,
+                        int64_t size, bool trainable, Init init, long fan_in, long fan_out) {
+    static const char *const roles[] = {"ROLE_WEIGHT", "ROLE_BIAS", "ROLE_BN_WEIGHT", "ROLE_BN_BIAS", "ROLE_RUNNING_MEAN", "ROLE_RUNNING_VAR"};
+    static const char *const inits[] = {"NINIT_KAIMING", "NINIT_XAVIER", "NINIT_GAUSSIAN", "NINIT_UNIFORM", "NINIT_PYTORCH", "NINIT_CONSTANT"};
+    fprintf(f, "    {\"%s.%s\", \"%s\", ", l->name, suffix, l->name);
+    if (l->load) fprintf(f, "\"%s.%s\", ", l->load, suffix);
+    else fprintf(f, "NULL, ");
+    fprintf(f, "%s, %d, {", roles[role], ndim);
+    for (int d = 0; d < ndim; d++) fprintf(f, "%s%ld", d ? ", " : "", shape[d]);
+    fprintf(f, "}, %lld, %lld, %d, %s, %s, %s, %ld, %ld},\n", (long long)off, (long long)size, trainable, float_lit(l->lr_mult),
+            inits[init.kind], float_lit(init.arg), fan_in, fan_out);
+}
+
+static void emit_tables(Emitter *e) {
+    const Net *net = e->net;
+    FILE *f = e->f;
+    fprintf(f, "/* Every tensor of the parameter arena, with PyTorch's names and layouts. */\n"
+               "static const NetcTensor tensors[] = {\n");
+    int ntensors = 0;
+    for (int i = 0; i < net->n; i++) {
+        const Layer *l = &net->layers[i];
+        Shape in = l->n_in ? net->layers[l->in[0]].out : l->out;
+        bool tr = !l->frozen;
+        Init pt_bias = l->init.kind == INIT_PYTORCH ? l->init : l->bias_init;
+        if (l->kind == L_CONV) {
+            long cg = in.c / l->conv.groups, fi = cg * l->conv.kh * l->conv.kw, fo = l->conv.out * l->conv.kh * l->conv.kw;
+            long ws[4] = {l->conv.out, cg, l->conv.kh, l->conv.kw}, bs[1] = {l->conv.out};
+            emit_tensor(f, l, "weight", 0, 4, ws, l->weight_off, l->conv.out * fi, tr, l->init, fi, fo), ntensors++;
+            if (l->conv.bias) emit_tensor(f, l, "bias", 1, 1, bs, l->bias_off, l->conv.out, tr, pt_bias, fi, fo), ntensors++;
+        } else if (l->kind == L_LINEAR) {
+            long k = in.c * in.h * in.w, ws[2] = {l->linear.out, k}, bs[1] = {l->linear.out};
+            emit_tensor(f, l, "weight", 0, 2, ws, l->weight_off, l->linear.out * k, tr, l->init, k, l->linear.out), ntensors++;
+            if (l->linear.bias) emit_tensor(f, l, "bias", 1, 1, bs, l->bias_off, l->linear.out, tr, pt_bias, k, l->linear.out), ntensors++;
+        } else if (l->kind == L_BATCHNORM) {
+            long cs[1] = {in.c};
+            emit_tensor(f, l, "weight", 2, 1, cs, l->weight_off, in.c, tr, (Init){INIT_CONSTANT, 1}, 1, 1);
+            emit_tensor(f, l, "bias", 3, 1, cs, l->bias_off, in.c, tr, (Init){INIT_CONSTANT, 0}, 1, 1);
+            emit_tensor(f, l, "running_mean", 4, 1, cs, l->mean_off, in.c, false, (Init){INIT_CONSTANT, 0}, 1, 1);
+            emit_tensor(f, l, "running_var", 5, 1, cs, l->var_off, in.c, false, (Init){INIT_CONSTANT, 1}, 1, 1);
+            ntensors += 4;
+        }
+    }
+    if (!ntensors) fprintf(f, "    {0},\n");
+    fprintf(f, "};\n\n/* Every layer, for reports, feature extraction and the first layer's filters. */\n"
+               "static const NetcLayer layers[] = {\n");
+    for (int i = 0; i < net->n; i++) {
+        const Layer *l = &net->layers[i];
+        fprintf(f, "    {\"%s\", \"%s\", ", l->name, layer_kind_name[l->kind]);
+        emit_c_string(f, l->desc);
+        fprintf(f, ", %ld, %ld, %ld, A_%s, %ld, %ld, %lld, %.0f, %d},\n", l->out.c, l->out.h, l->out.w, l->id, l->rf,
+                l->rf_stride, (long long)l->params, l->flops, l->frozen);
+    }
+    fprintf(f, "};\n\n/* The .net file's settings; the trainer's command line may override each. */\n"
+               "static const char *const settings[] = {\n");
+    for (int i = 0; i < net->n_settings; i++) {
+        fprintf(f, "    \"%s\", ", net->settings[i].key);
+        emit_c_string(f, net->settings[i].value);
+        fprintf(f, ",\n");
+    }
+    fprintf(f, "    NULL,\n};\n\nstatic const char report[] =\n    ");
+    emit_c_string(f, report_text(net));
+    fprintf(f, ";\n\n");
+
+    fprintf(f, "const NetcNet netc_%s = {\n"
+               "    .abi = NETC_ABI,\n"
+               "    .name = \"%s\",\n"
+               "    .source = \"%s\",\n"
+               "    .netc_version = NETC_VERSION,\n"
+               "    .in_c = %ld, .in_h = %ld, .in_w = %ld, .classes = %d,\n"
+               "    .tensors = tensors, .n_tensors = %d, .param_floats = %lld,\n"
+               "    .layers = layers, .n_layers = %d,\n"
+               "    .act_floats = %lld, .grad_floats = %lld, .index_ints = %lld, .mask_bytes = %lld,\n"
+               "    .saved_floats = %lld, .scratch_floats = SCRATCH_PER_THREAD,\n"
+               "    .settings = settings, .report = report, .flops_forward = %.0f,\n"
+               "    .forward = forward, .backward = backward,\n"
+               "};\n\n"
+               "#ifndef NETC_NO_MAIN\n"
+               "int main(int argc, char **argv) { return netc_main(argc, argv, &netc_%s); }\n"
+               "#endif\n",
+            net->name, net->name, net->file, net->input.c, net->input.h, net->input.w, net->classes, ntensors,
+            (long long)net->param_floats, net->n, (long long)net->act_floats, (long long)net->grad_floats,
+            (long long)net->index_ints, (long long)net->mask_bytes, (long long)net->saved_floats, net->total_flops, net->name);
+}
+
+int emit_net(const Net *net, FILE *f) {
+    Emitter e = {.f = f, .net = net};
+    emit_header(&e);
+    emit_offsets(&e);
+    for (int i = 0; i < net->n; i++) emit_layer_functions(&e, &net->layers[i]);
+    emit_net_passes(&e);
+    emit_tables(&e);
+    return ferror(f) ? -1 : 0;
+}

@@ -1,0 +1,12 @@
+/* lexer.h: the flex scanner's interface to the parser. */
+#ifndef NETC_LEXER_H
+#define NETC_LEXER_H
+
+#include <stddef.h>
+
+void lex_begin(const char *file, const char *text, size_t len);
+void lex_end(void);
+/* Set when the scanner returns TOK_BAD: what was wrong with the text. */
+extern const char *lex_error;
+
+#endif

@@ -1,0 +1,214 @@
+/* main.c: netc's driver. The whole pipeline is the list of calls in
+ * compile(): parse, elaborate, shapes, checks, report, plan, emit, build. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ast.h"
+#include "net.h"
+#include "netc.h"
+#include "pool.h"
+#include "report.h"
+#include "util.h"
+
+typedef struct {
+    const char *input;
+    const char *out_dir;    /* where <net>.c goes */
+    const char *output;     /* the trainer; default <out_dir>/<net> */
+    const char *cc, *cflags;
+    ReportFormat report_fmt;
+    bool report_only, stop_at_c, quiet;
+    bool dump_ast, dump_net, dump_plan;
+} Options;
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: netc [options] FILE.net\n"
+               "\n"
+               "Compiles a network description into a trainer: prints the shape report, writes\n"
+               "generated/<net>.c and builds generated/<net> with the C compiler.\n"
+               "\n"
+               "  --report[=table|csv|json]  print the shape report and stop\n"
+               "  -S                         stop after writing the C file\n"
+               "  -o FILE                    the trainer's path (default generated/<net>)\n"
+               "  --out-dir DIR              where the C file goes (default generated)\n"
+               "  -q                         do not print the report\n"
+               "  -d ast|net|plan            print the state after that pass (repeatable)\n"
+               "  --cc CC                    C compiler (default $CC, else cc)\n"
+               "  --cflags FLAGS             replaces the optimisation flags (default -O3 -march=native)\n"
+               "  --version, --help\n");
+}
+
+static int parse_options(int argc, char **argv, Options *o) {
+    memset(o, 0, sizeof *o);
+    o->out_dir = "generated";
+    o->cc = getenv("CC") && getenv("CC")[0] ? getenv("CC") : "cc";
+    o->cflags = "-O3 -march=native";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (strcmp(a, "--version") == 0) {
+            printf("netc %s\n", NETC_VERSION);
+            exit(0);
+        } else if (strcmp(a, "--report") == 0 || strcmp(a, "--report=table") == 0) {
+            o->report_only = true, o->report_fmt = REPORT_TABLE;
+        } else if (strcmp(a, "--report=csv") == 0) {
+            o->report_only = true, o->report_fmt = REPORT_CSV;
+        } else if (strcmp(a, "--report=json") == 0) {
+            o->report_only = true, o->report_fmt = REPORT_JSON;
+        } else if (strcmp(a, "-S") == 0) {
+            o->stop_at_c = true;
+        } else if (strcmp(a, "-q") == 0) {
+            o->quiet = true;
+        } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--out-dir") == 0 || strcmp(a, "-d") == 0 || strcmp(a, "--cc") == 0 ||
+                    strcmp(a, "--cflags") == 0)) {
+            if (!next) {
+                fprintf(stderr, "netc: %s needs a value\n", a);
+                return -1;
+            }
+            i++;
+            if (strcmp(a, "-o") == 0) o->output = next;
+            else if (strcmp(a, "--out-dir") == 0) o->out_dir = next;
+            else if (strcmp(a, "--cc") == 0) o->cc = next;
+            else if (strcmp(a, "--cflags") == 0) o->cflags = next;
+            else if (strcmp(next, "ast") == 0) o->dump_ast = true;
+            else if (strcmp(next, "net") == 0) o->dump_net = true;
+            else if (strcmp(next, "plan") == 0) o->dump_plan = true;
+            else {
+                fprintf(stderr, "netc: -d takes ast, net or plan, not '%s'\n", next);
+                return -1;
+            }
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "netc: unknown option '%s'\n  HINT: netc --help lists the options\n", a);
+            return -1;
+        } else if (o->input) {
+            fprintf(stderr, "netc: one .net file at a time ('%s' and '%s')\n", o->input, a);
+            return -1;
+        } else {
+            o->input = a;
+        }
+    }
+    if (!o->input) {
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* The runtime's headers and library: beside the executable in the source
+ * tree (bin/netc, runtime/, build/), or installed (bin/netc, include/netc, lib/netc). */
+static int find_runtime(char *inc, char *lib, size_t len) {
+    const char *home = getenv("NETC_HOME");
+    char exe[PATH_MAX];
+    if (!home) {
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n <= 0) return -1;
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;          /* .../bin */
+        slash = strrchr(exe, '/');
+        if (slash) *slash = 0;          /* ... */
+        home = exe;
+    }
+    static const char *const layouts[][2] = {{"runtime", "build/libnetcrt.a"}, {"include/netc", "lib/netc/libnetcrt.a"}};
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        if (snprintf(inc, len, "%s/%s", home, layouts[i][0]) >= (int)len) return -1;
+        if (snprintf(lib, len, "%s/%s", home, layouts[i][1]) >= (int)len) return -1;
+        if (stat(lib, &st) == 0) return 0;
+    }
+    return -1;
+}
+
+static int build_trainer(const Options *o, const char *c_file, const char *exe) {
+    char inc[PATH_MAX], lib[PATH_MAX];
+    if (find_runtime(inc, lib, sizeof inc) < 0) {
+        fprintf(stderr, "netc: cannot find the training runtime (libnetcrt.a)\n"
+                        "  HINT: run `make` in netc's source tree, or set NETC_HOME to it\n");
+        return -1;
+    }
+    const char *blas = "/usr/lib/x86_64-linux-gnu/openblas-openmp";
+    char *cmd = pool_printf("%s %s -std=gnu11 -fopenmp -Wall -Wextra -I%s -I/usr/include/x86_64-linux-gnu/openblas-openmp %s %s "
+                            "-L%s -Wl,-rpath,%s -lopenblas -ljpeg -lm -o %s",
+                            o->cc, o->cflags, inc, c_file, lib, blas, blas, exe);
+    printf("%s\n", cmd);
+    fflush(stdout);
+    double t0 = now_seconds();
+    int rc = system(cmd);
+    if (rc != 0) {
+        fprintf(stderr, "netc: the C compiler failed (exit %d)\n"
+                        "  HINT: this is a bug in netc if the .net file compiled; please report it with the file\n",
+                WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
+        return -1;
+    }
+    if (!o->quiet) printf("built %s in %.1f s\n", exe, now_seconds() - t0);
+    return 0;
+}
+
+static int compile(const Options *o) {
+    Error err;
+    size_t len;
+    char *text = read_file(o->input, &len, &err);
+    if (!text) {
+        fprintf(stderr, "netc: %s\n", err.msg);
+        return 1;
+    }
+    int rc = 1;
+    Ast ast;
+    Net net;
+    if (parse_net(o->input, text, len, &ast) < 0) goto out;
+    if (o->dump_ast) ast_dump(&ast, stdout);
+    if (elab_net(&ast, &net) < 0) goto out;
+    if (o->dump_net) dump_net(&net, stdout);
+    if (shape_net(&net) < 0) goto out;
+    if (check_data(&net) < 0) goto out;
+    if (check_pretrained(&net) < 0) goto out;
+    if (!o->quiet || o->report_only) report_net(&net, o->report_fmt, stdout);
+    if (o->report_only) {
+        rc = 0;
+        goto out;
+    }
+    plan_net(&net);
+    if (o->dump_plan) dump_net(&net, stdout);
+
+    if (make_dirs(o->out_dir, &err) < 0) {
+        fprintf(stderr, "netc: %s\n", err.msg);
+        goto out;
+    }
+    char *c_file = pool_printf("%s/%s.c", o->out_dir, net.name);
+    char *tmp = pool_printf("%s.tmp", c_file);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "netc: cannot write %s: %s\n", tmp, strerror(errno));
+        goto out;
+    }
+    int emitted = emit_net(&net, f);
+    if (fclose(f) != 0 || emitted < 0 || rename(tmp, c_file) != 0) {
+        fprintf(stderr, "netc: cannot write %s: %s\n", c_file, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    if (!o->quiet) printf("\nwrote %s\n", c_file);
+    if (o->stop_at_c) {
+        rc = 0;
+        goto out;
+    }
+    const char *exe = o->output ? o->output : pool_printf("%s/%s", o->out_dir, net.name);
+    rc = build_trainer(o, c_file, exe) < 0 ? 1 : 0;
+out:
+    free(text);
+    pool_free_all();
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    Options o;
+    if (parse_options(argc, argv, &o) < 0) return 2;
+    return compile(&o);
+}

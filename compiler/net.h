@@ -1,0 +1,168 @@
+/* net.h: the network as the compiler's passes see it.
+ *
+ * elab.c turns the syntax tree into a Net: blocks expanded (fire2.squeeze),
+ * every input resolved to a layer index, every option checked. shape.c fills
+ * in the sizes; report.c prints them; emit.c writes the C code.
+ *
+ * Layers are in file order, which is a topological order: a layer may only
+ * read layers defined above it. layers[0] is the input. */
+#ifndef NETC_NET_H
+#define NETC_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "diag.h"
+
+struct Ast;
+
+typedef enum {
+    L_INPUT,
+    L_CONV,
+    L_LINEAR,
+    L_MAXPOOL,
+    L_AVGPOOL,
+    L_RELU,
+    L_DROPOUT,
+    L_BATCHNORM,
+    L_FLATTEN,
+    L_CONCAT,
+    L_ADD,
+    L_SOFTMAX, /* softmax + cross-entropy: the loss, always last */
+    L_NKINDS
+} LayerKind;
+
+extern const char *const layer_kind_name[L_NKINDS];
+
+typedef enum {
+    INIT_KAIMING,  /* normal, std sqrt(2 / fan_in): for relu nets (the default) */
+    INIT_XAVIER,   /* normal, std sqrt(2 / (fan_in + fan_out)) */
+    INIT_GAUSSIAN, /* normal, std = arg */
+    INIT_UNIFORM,  /* uniform in [-arg, arg] */
+    INIT_PYTORCH,  /* PyTorch's default: uniform, bound 1 / sqrt(fan_in) */
+    INIT_CONSTANT, /* = arg (zeros: arg 0) */
+} InitKind;
+
+extern const char *const init_kind_name[];
+
+typedef struct {
+    InitKind kind;
+    float arg;
+} Init;
+
+/* Sizes of one image's data: depth (channels), height, width. */
+typedef struct {
+    long c, h, w;
+} Shape;
+
+typedef struct {
+    long kw, kh, sw, sh, pw, ph, groups, out;
+    bool bias;
+} ConvSpec;
+
+typedef struct {
+    long out;
+    bool bias;
+} LinearSpec;
+
+typedef struct {
+    long kw, kh, sw, sh, pw, ph;
+    bool ceil;   /* PyTorch's ceil_mode: the last partial window counts */
+    bool global; /* the window is the whole input */
+} PoolSpec;
+
+#define MAX_INPUTS 16
+
+typedef struct {
+    char *name;     /* full name: "conv1", or "fire2.squeeze" inside a block */
+    LayerKind kind;
+    Loc loc;        /* the name where it is defined */
+    Loc kind_loc;   /* the kind word (or the block's name for block layers) */
+    char *desc;     /* "conv 9x9 -> 10, stride 2": for the report and comments */
+    char *block;    /* the block instance it belongs to, or NULL */
+
+    int in[MAX_INPUTS];
+    Loc in_loc[MAX_INPUTS];
+    int n_in;
+
+    ConvSpec conv;     /* L_CONV */
+    LinearSpec linear; /* L_LINEAR */
+    PoolSpec pool;     /* L_MAXPOOL, L_AVGPOOL */
+    float p;           /* L_DROPOUT: probability of dropping */
+    float eps;         /* L_BATCHNORM */
+
+    Init init;         /* weights */
+    Init bias_init;
+    char *load;        /* tensor name prefix in the pretrained file, or NULL */
+    Loc load_loc;
+    bool frozen;
+    float lr_mult;
+
+    /* filled by the shape pass */
+    Shape out;
+    long rf, rf_stride;   /* receptive field size and stride, in input pixels */
+    int64_t params;       /* trainable parameters */
+    int64_t buffers;      /* batch norm running statistics */
+    double flops;         /* forward, per image: a multiply-add is 2 */
+    int64_t act;          /* output floats per image */
+    int n_users;          /* layers that read this one */
+    bool needs_grad;      /* backward must produce d(output) for this layer */
+
+    /* filled by the plan pass: where everything lives */
+    char *id;             /* C identifier: fire2_squeeze */
+    bool reaches_loss;    /* some path leads from it to the loss */
+    bool run_backward;
+    bool in_place;        /* output overwrites its input's buffer (relu, dropout, flatten) */
+    int64_t act_off;      /* output, floats per image in the activation arena */
+    int64_t grad_off;     /* d(output), floats per image; -1: none */
+    int64_t index_off;    /* max pooling argmax, ints per image */
+    int64_t mask_off;     /* dropout mask, bytes per image */
+    int64_t saved_off;    /* batch norm batch statistics, floats */
+    int64_t weight_off, bias_off, mean_off, var_off; /* parameter arena; -1: none */
+    bool grad_accumulate[MAX_INPUTS]; /* backward adds into input j's gradient (another reader wrote it first) */
+} Layer;
+
+typedef struct {
+    char *key, *value;
+    Loc loc;
+} Setting;
+
+typedef struct {
+    const char *file;
+    char *name;
+    Loc name_loc;
+    Shape input;
+    Loc input_loc;
+    Layer *layers;
+    int n, cap;
+
+    /* settings from the file, already checked against runtime/config.c */
+    Setting *settings;
+    int n_settings, cap_settings;
+
+    int classes;          /* depth of the classifier's output */
+    int64_t act_floats, grad_floats, index_ints, mask_bytes, saved_floats, param_floats, scratch_floats; /* plan */
+    int64_t total_params, total_buffers, total_act;
+    double total_flops;
+} Net;
+
+/* Passes, in pipeline order. Each returns 0, or -1 after reporting errors. */
+int elab_net(const struct Ast *ast, Net *net);
+int shape_net(Net *net);
+int check_data(Net *net);        /* class count against the data folder, when it exists */
+int check_pretrained(Net *net);  /* tensor shapes against the pretrained file, when it exists */
+void plan_net(Net *net);         /* memory layout and gradient flow */
+int emit_net(const Net *net, FILE *f);
+void dump_net(const Net *net, FILE *f); /* -d net, -d plan */
+
+/* How a convolution is computed (plan.c): a 1x1 stride-1 conv needs no im2col;
+ * one whose kernel covers its whole unpadded input is a matrix product over
+ * the batch, exactly like a linear layer. */
+bool conv_is_pointwise(const Layer *l);
+bool conv_is_full(const Net *net, const Layer *l);
+
+const char *net_setting(const Net *net, const char *key); /* value from the file, or NULL */
+int layer_index(const Net *net, const char *name);
+
+#endif

@@ -1,0 +1,104 @@
+/* netc.h: the contract between the code netc generates and the runtime.
+ *
+ * A generated file (generated/<net>.c) defines one `const NetcNet NETC_NET`:
+ * the net's tensors, layers, sizes and settings, and its forward and
+ * backward functions. The runtime owns everything else: memory, data,
+ * optimisers, checkpoints, reports, the command line.
+ *
+ * Data layout everywhere: NCHW, as PyTorch. A batch of n images is
+ * [n][c][h][w] floats; logits and probabilities are [n][classes]. */
+#ifndef NETC_H
+#define NETC_H
+
+#include <stdint.h>
+
+#define NETC_ABI 1
+#define NETC_VERSION "0.1.0"
+
+typedef enum {
+    ROLE_WEIGHT,       /* conv / linear weight: decayed */
+    ROLE_BIAS,         /* conv / linear bias: not decayed */
+    ROLE_BN_WEIGHT,    /* batch norm scale: not decayed */
+    ROLE_BN_BIAS,      /* batch norm shift: not decayed */
+    ROLE_RUNNING_MEAN, /* batch norm statistics: not trained, but saved */
+    ROLE_RUNNING_VAR,
+} NetcRole;
+
+typedef enum { NINIT_KAIMING, NINIT_XAVIER, NINIT_GAUSSIAN, NINIT_UNIFORM, NINIT_PYTORCH, NINIT_CONSTANT } NetcInit;
+
+typedef struct {
+    const char *name;  /* in checkpoints: "conv1.weight", "bn1.running_mean" */
+    const char *layer; /* the .net layer it belongs to */
+    const char *load;  /* tensor to start from in the pretrained file, or NULL */
+    NetcRole role;
+    int ndim;
+    int shape[4];      /* PyTorch's layout: [out][in/groups][kh][kw], [out][in], [c] */
+    long offset;       /* into Model.params (floats) */
+    long size;
+    int trainable;     /* 0: frozen, or a statistic */
+    float lr_mult;
+    NetcInit init;
+    float init_arg;
+    int fan_in, fan_out;
+} NetcTensor;
+
+typedef struct {
+    const char *name, *kind, *desc;
+    int c, h, w;       /* output, per image */
+    long act;          /* output offset in the activation arena, per image (times batch) */
+    long rf, rf_stride;
+    long params;
+    double flops;      /* forward, per image */
+    int frozen;
+} NetcLayer;
+
+typedef struct Model Model;
+
+typedef struct {
+    int abi;
+    const char *name, *source, *netc_version;
+    int in_c, in_h, in_w, classes;
+    const NetcTensor *tensors;
+    int n_tensors;
+    long param_floats;   /* the parameter arena, statistics included */
+    const NetcLayer *layers;
+    int n_layers;
+    long act_floats;     /* per image */
+    long grad_floats;    /* per image: gradients of activations */
+    long index_ints;     /* per image: max pooling's argmax */
+    long mask_bytes;     /* per image: dropout masks */
+    long saved_floats;   /* batch norm's batch statistics */
+    long scratch_floats; /* per thread: im2col columns and private weight gradients */
+    const char *const *settings; /* key, value, ..., NULL: the .net file's settings */
+    const char *report;  /* the shape report, as netc printed it */
+    double flops_forward;
+    void (*forward)(Model *m, int n, int train);
+    void (*backward)(Model *m, int n);
+} NetcNet;
+
+struct Model {
+    const NetcNet *net;
+    int batch;          /* capacity: every arena holds this many images */
+    int threads;
+    float *params;      /* param_floats */
+    float *grads;       /* param_floats; backward sets every trainable tensor's slice */
+    float *acts;        /* act_floats * batch */
+    float *dacts;       /* grad_floats * batch */
+    int32_t *index;     /* index_ints * batch */
+    uint8_t *masks;     /* mask_bytes * batch */
+    float *saved;       /* saved_floats */
+    float *scratch;     /* scratch_floats * threads */
+    float *input;       /* = acts: the batch, [n][in_c][in_h][in_w] */
+    const int *labels;  /* [n], or NULL: forward then computes no loss */
+    float *probs;       /* [batch][classes]: softmax output of the last forward */
+    float loss;         /* mean cross-entropy of the last forward (with labels) */
+    float label_smoothing;
+    float bn_momentum;
+    uint64_t seed;      /* dropout masks draw from rng_for(seed, step, layer) */
+    long step;
+};
+
+/* The trainer's main: every generated trainer is `main` calling this. */
+int netc_main(int argc, char **argv, const NetcNet *net);
+
+#endif
