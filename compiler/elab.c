@@ -463,8 +463,9 @@ static char *describe(const Stmt *s, const Cursor *c) {
     copy.i = 0;
     const Arg *a;
     while ((a = peek(&copy))) {
-        if (copy.args->v[copy.i].kind == ARG_NAME && strcmp(copy.args->v[copy.i].text, "from") == 0) {
-            copy.i += 2; /* inputs are their own column */
+        const char *w = copy.args->v[copy.i].kind == ARG_NAME ? copy.args->v[copy.i].text : "";
+        if (strcmp(w, "from") == 0 || strcmp(w, "load") == 0 || strcmp(w, "lr_mult") == 0) {
+            copy.i += 2; /* the report shows inputs, loads and rates in columns of their own */
             continue;
         }
         d = pool_printf("%s %s", d, a->kind == ARG_STRING ? pool_printf("\"%s\"", a->text) : a->text);

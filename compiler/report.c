@@ -100,6 +100,29 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* Everything another tool needs to rebuild the layer (tools/torch_ref.py does). */
+static void json_spec(const Layer *l, FILE *f) {
+    switch (l->kind) {
+    case L_CONV: {
+        const ConvSpec *c = &l->conv;
+        fprintf(f, ", \"kernel\": [%ld, %ld], \"stride\": [%ld, %ld], \"pad\": [%ld, %ld], \"groups\": %ld, \"out\": %ld, \"bias\": %s",
+                c->kw, c->kh, c->sw, c->sh, c->pw, c->ph, c->groups, c->out, c->bias ? "true" : "false");
+        break;
+    }
+    case L_LINEAR: fprintf(f, ", \"out\": %ld, \"bias\": %s", l->linear.out, l->linear.bias ? "true" : "false"); break;
+    case L_MAXPOOL:
+    case L_AVGPOOL: {
+        const PoolSpec *p = &l->pool;
+        fprintf(f, ", \"kernel\": [%ld, %ld], \"stride\": [%ld, %ld], \"pad\": [%ld, %ld], \"ceil\": %s, \"global\": %s", p->kw,
+                p->kh, p->sw, p->sh, p->pw, p->ph, p->ceil ? "true" : "false", p->global ? "true" : "false");
+        break;
+    }
+    case L_DROPOUT: fprintf(f, ", \"p\": %.9g", l->p); break;
+    case L_BATCHNORM: fprintf(f, ", \"eps\": %.9g", l->eps); break;
+    default: break;
+    }
+}
+
 static void report_csv(const Net *net, FILE *f) {
     fprintf(f, "layer,kind,desc,inputs,width,height,depth,rf_size,rf_stride,params,flops,act_floats,frozen,load\n");
     for (int i = 0; i < net->n; i++) {
@@ -132,11 +155,12 @@ static void report_json(const Net *net, FILE *f) {
             json_str(f, net->layers[l->in[j]].name);
         }
         fprintf(f, "], \"size\": [%ld, %ld, %ld], \"rf\": [%ld, %ld], \"params\": %lld, \"flops\": %.0f, \"act_floats\": %lld, "
-                   "\"frozen\": %s, \"load\": ",
+                   "\"frozen\": %s, \"lr_mult\": %g, \"load\": ",
                 l->out.w, l->out.h, l->out.c, l->rf, l->rf_stride, (long long)l->params, l->flops, (long long)l->act,
-                l->frozen ? "true" : "false");
+                l->frozen ? "true" : "false", l->lr_mult);
         if (l->load) json_str(f, l->load);
         else fprintf(f, "null");
+        json_spec(l, f);
         fprintf(f, "}%s\n", i + 1 < net->n ? "," : "");
     }
     fprintf(f, " ],\n \"total\": {\"params\": %lld, \"buffers\": %lld, \"flops\": %.0f, \"act_floats\": %lld}}\n",

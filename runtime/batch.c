@@ -3,7 +3,7 @@
  * Per image: draw the jitter from rng_for(seed, epoch, index), so an image's
  * augmentation depends on nothing but those three; sample the input window
  * (geometry); map channels and scale to 0..range; apply brightness and
- * contrast; subtract the mean and divide by the std into the channel-major
+ * contrast; subtract the mean and divide by the std into the NCHW
  * batch.
  *
  * All geometric jitter (crop, scale, shift, rotation, mirror) is one affine
@@ -178,7 +178,7 @@ void batch_fill(float *dst, int in_c, int in_h, int in_w, const Dataset *ds, con
             to_values(smp, ds->c, in_c, cfg->channels, scale, np, val);
             if (p.on) photometric(&p, cfg->range, val, np * (size_t)in_c);
             for (int oc = 0; oc < in_c; oc++) {
-                float *out = dst + ((size_t)oc * (size_t)n + (size_t)i) * np;
+                float *out = dst + ((size_t)i * (size_t)in_c + (size_t)oc) * np;
                 const float *v = val + (size_t)oc * np;
                 for (size_t k = 0; k < np; k++) out[k] = (v[k] - mean[oc]) / std[oc];
             }

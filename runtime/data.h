@@ -57,7 +57,7 @@ static inline float data_luma(float r, float g, float b) { return 0.299f * r + 0
  * what `normalize auto` uses, computed from the training images only. */
 void dataset_stats(const Dataset *ds, const Config *cfg, int in_c, float mean[3], float std[3]);
 
-/* Fills dst, laid out [in_c][n][in_h][in_w] (channel-major, as the generated
+/* Fills dst, laid out [n][in_c][in_h][in_w] (NCHW, as the generated
  * code wants), from images idx[0..n) of ds.
  *   augment = 1: the jitter cfg asks for (crop position, flip, scale, shift,
  *     rotation, brightness, contrast), drawn from rng_for(seed, epoch, idx[i])

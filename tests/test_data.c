@@ -584,12 +584,12 @@ static void test_batch_center_exact(void **state) {
     float out[3 * 2 * 5 * 4], flipped[3 * 2 * 5 * 4];
     batch_fill(out, 3, 5, 4, &ds, idx, 2, &cfg, ZERO, ONE, 0, 0, 1, 0);
     batch_fill(flipped, 3, 5, 4, &ds, idx, 2, &cfg, ZERO, ONE, 0, 1, 1, 0);
-    /* centre of 9x8 for 4x5: offset (2, 1); layout [ch][n][y][x] */
+    /* centre of 9x8 for 4x5: offset (2, 1); layout [n][ch][y][x] (NCHW) */
     for (int ch = 0; ch < 3; ch++)
         for (int i = 0; i < 2; i++)
             for (int y = 0; y < 5; y++)
                 for (int x = 0; x < 4; x++) {
-                    size_t at = (((size_t)ch * 2 + i) * 5 + y) * 4 + x;
+                    size_t at = (((size_t)i * 3 + ch) * 5 + y) * 4 + x;
                     assert_true(out[at] == (float)px_at(&ds, idx[i], 2 + x, 1 + y, ch) * (1.0f / 255.0f));
                     assert_true(flipped[at] == out[at - x + 3 - x]);
                 }
@@ -603,7 +603,7 @@ static void test_batch_center_exact(void **state) {
             for (int y = 0; y < 5; y++)
                 for (int x = 0; x < 4; x++) {
                     float v = px_at(&ds, idx[i], 2 + x, 1 + y, 2 - ch);
-                    assert_true(out[(((size_t)ch * 2 + i) * 5 + y) * 4 + x] == (v - mean[ch]) / std[ch]);
+                    assert_true(out[(((size_t)i * 3 + ch) * 5 + y) * 4 + x] == (v - mean[ch]) / std[ch]);
                 }
     /* one gray channel from the RGB cache */
     batch_fill(out, 1, 5, 4, &ds, idx, 2, &cfg, mean, std, 0, 0, 1, 0);
@@ -774,7 +774,7 @@ static void test_batch_determinism(void **state) {
     /* an image's jitter depends on its index, not on its place in the batch */
     int one = idx[7];
     batch_fill(c, 3, 16, 16, &ds, &one, 1, &cfg, mean, std, 1, 0, 42, 3);
-    for (int ch = 0; ch < 3; ch++) assert_memory_equal(c + ch * 256, a + (ch * 16 + 7) * 256, 256 * sizeof(float));
+    for (int ch = 0; ch < 3; ch++) assert_memory_equal(c + ch * 256, a + (7 * 3 + ch) * 256, 256 * sizeof(float));
     batch_fill(c, 3, 16, 16, &ds, idx, 16, &cfg, mean, std, 1, 0, 43, 3);
     assert_memory_not_equal(a, c, n * sizeof(float));
     batch_fill(c, 3, 16, 16, &ds, idx, 16, &cfg, mean, std, 1, 0, 42, 4);
