@@ -21,7 +21,7 @@ DEB_PACKAGES := gcc make flex bison pkg-config libopenblas-openmp-dev libjpeg62-
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -MMD -MP
-RT_FLAGS := -O3 -march=native -fopenmp -fno-math-errno
+RT_FLAGS := -O3 -march=native -fopenmp -fno-math-errno -I/usr/include/x86_64-linux-gnu/openblas-openmp
 LDLIBS   := $(BLAS_LIB) -ljpeg -lm
 
 RT_SRC   := $(filter-out runtime/trainer_main.c,$(wildcard runtime/*.c))

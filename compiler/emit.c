@@ -287,7 +287,7 @@ static void emit_tables(Emitter *e) {
                "    .layers = layers, .n_layers = %d,\n"
                "    .act_floats = %lld, .grad_floats = %lld, .index_ints = %lld, .mask_bytes = %lld,\n"
                "    .saved_floats = %lld, .scratch_floats = SCRATCH_PER_THREAD,\n"
-               "    .settings = settings, .report = report, .flops_forward = %.0f,\n"
+               "    .settings = settings, .report = report, .flops_forward = %.0f, .logits = A_%s,\n"
                "    .forward = forward, .backward = backward,\n"
                "};\n\n"
                "#ifndef NETC_NO_MAIN\n"
@@ -295,7 +295,8 @@ static void emit_tables(Emitter *e) {
                "#endif\n",
             net->name, net->name, net->file, net->input.c, net->input.h, net->input.w, net->classes, ntensors,
             (long long)net->param_floats, net->n, (long long)net->act_floats, (long long)net->grad_floats,
-            (long long)net->index_ints, (long long)net->mask_bytes, (long long)net->saved_floats, net->total_flops, net->name);
+            (long long)net->index_ints, (long long)net->mask_bytes, (long long)net->saved_floats, net->total_flops,
+            net->layers[net->layers[net->n - 1].in[0]].id, net->name);
 }
 
 int emit_net(const Net *net, FILE *f) {

@@ -72,6 +72,7 @@ typedef struct {
     const char *const *settings; /* key, value, ..., NULL: the .net file's settings */
     const char *report;  /* the shape report, as netc printed it */
     double flops_forward;
+    long logits;         /* per-image offset of the classifier's output (the loss layer's input) */
     void (*forward)(Model *m, int n, int train);
     void (*backward)(Model *m, int n);
 } NetcNet;

@@ -1,0 +1,144 @@
+/* probe.c: Strategy A (see probe.h). */
+#include "probe.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "train.h"
+
+/* Features of every image of ds at layer `li`: the mean over height and width
+ * of each channel, [n][c]. With flip, each image's mirror too (rows n..2n). */
+static float *extract(Run *r, const Dataset *ds, int li, int flip_too, int *rows) {
+    const NetcNet *net = r->net;
+    const NetcLayer *L = &net->layers[li];
+    Model *m = r->model;
+    int B = r->cfg.batch, C = L->c, HW = L->h * L->w, copies = flip_too ? 2 : 1;
+    float *f = xmalloc(sizeof(float) * (size_t)ds->n * copies * C);
+    int *idx = xmalloc(sizeof(int) * (size_t)B);
+    for (int flip = 0; flip < copies; flip++)
+        for (int start = 0; start < ds->n; start += B) {
+            int n = ds->n - start < B ? ds->n - start : B;
+            for (int i = 0; i < n; i++) idx[i] = start + i;
+            batch_fill(m->input, net->in_c, net->in_h, net->in_w, ds, idx, n, &r->cfg, r->mean, r->std, 0, flip, r->cfg.seed, 0);
+            net->forward(m, n, 0);
+            const float *a = m->acts + L->act * (long)m->batch;
+            for (int b = 0; b < n; b++)
+                for (int c = 0; c < C; c++) {
+                    double s = 0;
+                    for (int k = 0; k < HW; k++) s += a[((long)b * C + c) * HW + k];
+                    f[((long)flip * ds->n + start + b) * C + c] = (float)(s / HW);
+                }
+        }
+    free(idx);
+    *rows = ds->n * copies;
+    return f;
+}
+
+/* Softmax regression on standardised features: full-batch Adam with a small
+ * L2 penalty, a fixed number of steps. Nothing here looks at the test set. */
+static void fit(const float *x, const int *y, int n, int d, int k, float *w, float *b) {
+    float *logits = xmalloc(sizeof(float) * (size_t)n * k), *gw = xalloc_floats((size_t)k * d), *gb = xalloc_floats((size_t)k);
+    float *mw = xalloc_floats((size_t)k * d), *vw = xalloc_floats((size_t)k * d), *mb = xalloc_floats((size_t)k),
+          *vb = xalloc_floats((size_t)k);
+    const int steps = 500;
+    const float lr = 0.01f, l2 = 1e-3f, b1 = 0.9f, b2 = 0.999f;
+    memset(w, 0, sizeof(float) * (size_t)k * d);
+    memset(b, 0, sizeof(float) * (size_t)k);
+    for (int t = 1; t <= steps; t++) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, k, d, 1.0f, x, d, w, d, 0.0f, logits, k);
+        for (int i = 0; i < n; i++) { /* logits -> (softmax - onehot) / n */
+            float *z = logits + (long)i * k, top = -INFINITY;
+            double sum = 0;
+            for (int c = 0; c < k; c++) z[c] += b[c], top = fmaxf(top, z[c]);
+            for (int c = 0; c < k; c++) sum += z[c] = expf(z[c] - top);
+            for (int c = 0; c < k; c++) z[c] = (float)((z[c] / sum - (c == y[i])) / n);
+        }
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, d, n, 1.0f, logits, k, x, d, 0.0f, gw, d);
+        for (int c = 0; c < k; c++) {
+            float s = 0;
+            for (int i = 0; i < n; i++) s += logits[(long)i * k + c];
+            gb[c] = s;
+        }
+        float c1 = 1 - powf(b1, (float)t), c2 = 1 - powf(b2, (float)t);
+        for (long j = 0; j < (long)k * d; j++) {
+            float g = gw[j] + l2 * w[j];
+            mw[j] = b1 * mw[j] + (1 - b1) * g, vw[j] = b2 * vw[j] + (1 - b2) * g * g;
+            w[j] -= lr * (mw[j] / c1) / (sqrtf(vw[j] / c2) + 1e-8f);
+        }
+        for (int c = 0; c < k; c++) {
+            mb[c] = b1 * mb[c] + (1 - b1) * gb[c], vb[c] = b2 * vb[c] + (1 - b2) * gb[c] * gb[c];
+            b[c] -= lr * (mb[c] / c1) / (sqrtf(vb[c] / c2) + 1e-8f);
+        }
+    }
+    free(logits), free(gw), free(gb), free(mw), free(vw), free(mb), free(vb);
+}
+
+/* Top-1 in percent of the classifier on rows x; with two copies (image and
+ * mirror), their probabilities are averaged. */
+static double accuracy(const float *x, const int *y, int n, int copies, int d, int k, const float *w, const float *b) {
+    float *z = xmalloc(sizeof(float) * (size_t)n * copies * k);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n * copies, k, d, 1.0f, x, d, w, d, 0.0f, z, k);
+    for (int i = 0; i < n * copies; i++) {
+        float *r = z + (long)i * k, top = -INFINITY;
+        double s = 0;
+        for (int c = 0; c < k; c++) r[c] += b[c], top = fmaxf(top, r[c]);
+        for (int c = 0; c < k; c++) s += r[c] = expf(r[c] - top);
+        for (int c = 0; c < k; c++) r[c] = (float)(r[c] / s);
+    }
+    long right = 0;
+    for (int i = 0; i < n; i++) {
+        int best = 0;
+        for (int c = 0; c < k; c++) {
+            float p = z[(long)i * k + c], q = copies > 1 ? z[((long)n + i) * k + c] : 0;
+            float best_p = z[(long)i * k + best] + (copies > 1 ? z[((long)n + i) * k + best] : 0);
+            if (p + q > best_p) best = c;
+        }
+        right += best == y[i];
+    }
+    free(z);
+    return 100.0 * right / n;
+}
+
+int cmd_probe(const NetcNet *net, Config *cfg, const char *layer, const char *weights, Error *e) {
+    if (!layer) return errorf(e, "probe needs --at LAYER"), error_hint(e, "e.g. --at %s", net->layers[net->n_layers - 3].name);
+    int li = net_layer_index(net, layer);
+    if (li < 0) {
+        errorf(e, "probe: no layer named '%s' in %s", layer, net->name);
+        return error_hint(e, "%s report lists the layers", net->name);
+    }
+    Run r;
+    int rc = run_setup(&r, net, cfg, true, true, e);
+    if (rc == 0 && weights) rc = model_load_weights(r.model, weights, e);
+    if (rc == 0 && !r.have_test) rc = errorf(e, "%s has no test/ folder to measure the probe on", cfg->data);
+    if (rc == 0) {
+        double t0 = now_seconds();
+        int ntr, nte, d = net->layers[li].c, k = net->classes, flip = r.cfg.flip;
+        float *xtr = extract(&r, &r.train, li, flip, &ntr);
+        float *xte = extract(&r, &r.test, li, r.cfg.tta == TTA_FLIP, &nte);
+        double t_feat = now_seconds() - t0;
+        /* standardise with the training features' statistics */
+        for (int j = 0; j < d; j++) {
+            double s = 0, ss = 0;
+            for (int i = 0; i < ntr; i++) s += xtr[(long)i * d + j], ss += (double)xtr[(long)i * d + j] * xtr[(long)i * d + j];
+            double mu = s / ntr, sd = sqrt(fmax(ss / ntr - mu * mu, 1e-12));
+            for (int i = 0; i < ntr; i++) xtr[(long)i * d + j] = (float)((xtr[(long)i * d + j] - mu) / sd);
+            for (int i = 0; i < nte; i++) xte[(long)i * d + j] = (float)((xte[(long)i * d + j] - mu) / sd);
+        }
+        int *ytr = xmalloc(sizeof(int) * (size_t)ntr);
+        for (int i = 0; i < ntr; i++) ytr[i] = r.train.labels[i % r.train.n];
+        float *w = xmalloc(sizeof(float) * (size_t)k * d), *b = xmalloc(sizeof(float) * (size_t)k);
+        fit(xtr, ytr, ntr, d, k, w, b);
+        double tr = accuracy(xtr, r.train.labels, r.train.n, 1, d, k, w, b);
+        double te = accuracy(xte, r.test.labels, r.test.n, nte / r.test.n, d, k, w, b);
+        printf("probe at %s (%d features, mean over %dx%d): train top-1 %.2f%%, test top-1 %.2f%% (%d images)%s; "
+               "features %.1f s, total %.1f s\n",
+               layer, d, net->layers[li].w, net->layers[li].h, tr, te, r.test.n,
+               nte > r.test.n ? ", averaged over the flip" : "", t_feat, now_seconds() - t0);
+        free(xtr), free(xte), free(ytr), free(w), free(b);
+    }
+    run_free(&r);
+    return rc;
+}

@@ -1,0 +1,334 @@
+/* train.c: the training loop and evaluation (see train.h). */
+#include "train.h"
+
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "rng.h"
+
+/* Ctrl-C and SIGTERM finish the batch at hand, save, and stop. */
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+void resolve_normalisation(const Config *cfg, const Dataset *train, int in_c, float mean[3], float std[3]) {
+    if (cfg->normalize_auto && train) {
+        dataset_stats(train, cfg, in_c, mean, std);
+        return;
+    }
+    for (int c = 0; c < 3; c++) {
+        mean[c] = cfg->mean[cfg->nmean > c ? c : cfg->nmean - 1];
+        std[c] = cfg->std[cfg->nstd > c ? c : cfg->nstd - 1];
+    }
+}
+
+static int load_split(Run *r, Dataset *ds, const char *split, char *const *classes, int n_classes, Error *e) {
+    const NetcNet *net = r->net;
+    int w = r->cfg.resize_w ? r->cfg.resize_w : net->in_w, h = r->cfg.resize_h ? r->cfg.resize_h : net->in_h;
+    if (w < net->in_w || h < net->in_h) {
+        errorf(e, "resize %dx%d is smaller than the input %dx%d", w, h, net->in_w, net->in_h);
+        return error_hint(e, "cache images at least as large as the input: resize %dx%d", net->in_w, net->in_h);
+    }
+    double t0 = now_seconds();
+    if (dataset_load(ds, r->cfg.data, split, w, h, net->in_c, classes, n_classes, r->cfg.threads, e) < 0) return -1;
+    if (!r->quiet) {
+        printf("data: %s/%s: %d images, %d classes, cached at %dx%dx%d in %.1f s", r->cfg.data, split, ds->n, ds->n_classes, w,
+               h, net->in_c, now_seconds() - t0);
+        if (ds->n_skipped) printf(" (%d unreadable files skipped)", ds->n_skipped);
+        printf("\n");
+    }
+    return 0;
+}
+
+int run_setup(Run *r, const NetcNet *net, const Config *cfg, bool need_train, bool need_test, Error *e) {
+    memset(r, 0, sizeof *r);
+    r->net = net;
+    r->cfg = *cfg;
+    r->best_train_loss = INFINITY;
+    if (r->cfg.threads <= 0) r->cfg.threads = omp_get_num_procs();
+    omp_set_num_threads(r->cfg.threads);
+
+    bool normalize_from_train = r->cfg.normalize_auto;
+    if (need_train || normalize_from_train) {
+        if (load_split(r, &r->train, "train", NULL, 0, e) < 0) return -1;
+        if (r->train.n_classes != net->classes) {
+            errorf(e, "%s/train has %d classes, but %s outputs %d", r->cfg.data, r->train.n_classes, net->name, net->classes);
+            return error_hint(e, "change the classifier's outputs in %s to %d (-> %d)", net->source, r->train.n_classes,
+                              r->train.n_classes);
+        }
+    }
+    if (need_test) {
+        char path[1200];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/test", r->cfg.data);
+        if (stat(path, &st) == 0) {
+            if (load_split(r, &r->test, "test", r->train.n ? r->train.class_names : NULL, r->train.n ? r->train.n_classes : 0,
+                           e) < 0)
+                return -1;
+            r->have_test = true;
+        } else if (!need_train) {
+            errorf(e, "%s has no test/ folder", r->cfg.data);
+            return error_hint(e, "the data folder holds train/ and test/, one sub-folder per class");
+        }
+    }
+    resolve_normalisation(&r->cfg, r->train.n ? &r->train : NULL, net->in_c, r->mean, r->std);
+
+    r->model = model_new(net, r->cfg.batch, r->cfg.threads);
+    r->model->label_smoothing = r->cfg.label_smoothing;
+    r->model->bn_momentum = r->cfg.bn_momentum;
+    r->model->seed = r->cfg.seed;
+    model_init(r->model, r->cfg.seed);
+    if (r->cfg.pretrained[0]) {
+        struct stat st;
+        if (stat(r->cfg.pretrained, &st) != 0) {
+            errorf(e, "pretrained weights %s not found", r->cfg.pretrained);
+            return error_hint(e, "data/get_weights.sh links the shipped SqueezeNet weights into weights/; for AlexNet "
+                                 "convert torchvision's checkpoint: python3 tools/pth2safetensors.py alexnet-owt-7be5be79.pth %s",
+                              r->cfg.pretrained);
+        }
+        int n = model_load_pretrained(r->model, r->cfg.pretrained, e);
+        if (n < 0) return -1;
+        if (!r->quiet) printf("pretrained: %d tensors from %s\n", n, r->cfg.pretrained);
+    }
+    optim_init(&r->opt, net, &r->cfg);
+    metrics_init(&r->train_m, net->classes);
+    metrics_init(&r->test_m, net->classes);
+    return 0;
+}
+
+void run_free(Run *r) {
+    dataset_free(&r->train);
+    dataset_free(&r->test);
+    model_free(r->model);
+    optim_free(&r->opt);
+    metrics_free(&r->train_m);
+    metrics_free(&r->test_m);
+    free(r->rows);
+    free(r->first_filters);
+    memset(r, 0, sizeof *r);
+}
+
+/* The order of the training images in `epoch`: a Fisher-Yates shuffle from
+ * the seed and the epoch alone, so a resumed run sees the same order. */
+static void epoch_order(int *perm, int n, uint64_t seed, int epoch) {
+    Rng rng = rng_for(seed, (uint64_t)epoch, 0x5EEDull);
+    for (int i = 0; i < n; i++) perm[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)rng_below(&rng, (uint32_t)(i + 1));
+        int t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+    }
+}
+
+void run_evaluate(Run *r, const Dataset *ds, Metrics *mt, int *predicted) {
+    Model *m = r->model;
+    const NetcNet *net = r->net;
+    int B = r->cfg.batch, K = net->classes;
+    int *idx = xmalloc(sizeof(int) * (size_t)B), *labels = xmalloc(sizeof(int) * (size_t)B);
+    float *avg = xmalloc(sizeof(float) * (size_t)B * (size_t)K);
+    metrics_reset(mt);
+    for (int start = 0; start < ds->n; start += B) {
+        int n = ds->n - start < B ? ds->n - start : B;
+        for (int i = 0; i < n; i++) idx[i] = start + i, labels[i] = ds->labels[start + i];
+        m->labels = labels;
+        batch_fill(m->input, net->in_c, net->in_h, net->in_w, ds, idx, n, &r->cfg, r->mean, r->std, 0, 0, r->cfg.seed, 0);
+        net->forward(m, n, 0);
+        double loss = m->loss;
+        if (r->cfg.tta == TTA_FLIP) { /* average the probabilities of the image and its mirror */
+            memcpy(avg, m->probs, sizeof(float) * (size_t)n * (size_t)K);
+            batch_fill(m->input, net->in_c, net->in_h, net->in_w, ds, idx, n, &r->cfg, r->mean, r->std, 0, 1, r->cfg.seed, 0);
+            net->forward(m, n, 0);
+            double l2 = 0;
+            for (int b = 0; b < n; b++) {
+                for (int k = 0; k < K; k++) avg[b * K + k] = 0.5f * (avg[b * K + k] + m->probs[b * K + k]);
+                l2 -= log(fmax(avg[b * K + labels[b]], 1e-30));
+            }
+            loss = l2 / n;
+            memcpy(m->probs, avg, sizeof(float) * (size_t)n * (size_t)K);
+        }
+        metrics_add(mt, m->probs, labels, n, loss);
+        if (predicted)
+            for (int b = 0; b < n; b++) {
+                int top;
+                top_k(m->probs + (long)b * K, K, 1, &top);
+                predicted[start + b] = top;
+            }
+    }
+    m->labels = NULL;
+    free(idx), free(labels), free(avg);
+}
+
+/* ---- reporting as it goes ---------------------------------------------------- */
+
+static void print_header(void) {
+    printf("\nepoch        lr  train loss  top-1   test loss  top-1  top-5  mean/class   seconds\n");
+}
+
+static void print_row(const EpochRow *row, int epochs) {
+    printf("%3d/%-3d %9.5f  %10.4f  %5.1f%%", row->epoch, epochs, row->lr, row->train_loss, row->train_top1);
+    if (row->test_top1 >= 0)
+        printf("  %10.4f  %5.1f%%  %5.1f%%      %5.1f%%", row->test_loss, row->test_top1, row->test_top5, row->test_mean_class);
+    else
+        printf("  %10s  %6s  %6s      %6s", "-", "-", "-", "-");
+    printf("  %8.1f\n", row->seconds);
+    fflush(stdout);
+}
+
+static void progress(const Run *r, int epoch, int done, int total, double loss, double t0) {
+    if (r->quiet || !isatty(STDERR_FILENO)) return;
+    int width = 30, fill = total ? done * width / total : width;
+    double dt = now_seconds() - t0;
+    fprintf(stderr, "\r  epoch %d/%d [", epoch + 1, r->cfg.epochs);
+    for (int i = 0; i < width; i++) fputc(i < fill ? '#' : '.', stderr);
+    fprintf(stderr, "] %d/%d  loss %.4f  %.0f img/s ", done, total, loss,
+            dt > 0 ? (double)done * r->cfg.batch / dt : 0);
+    if (done == total) fprintf(stderr, "\r%*s\r", 90, "");
+    fflush(stderr);
+}
+
+static int write_metrics_csv(const Run *r, Error *e) {
+    size_t cap = 256 + (size_t)r->n_rows * 160, len = 0;
+    char *buf = xmalloc(cap);
+    len += (size_t)snprintf(buf + len, cap - len,
+                            "epoch,lr,train_loss,train_top1,train_top5,test_loss,test_top1,test_top5,test_mean_class,seconds,images_per_sec\n");
+    for (int i = 0; i < r->n_rows; i++) {
+        const EpochRow *w = &r->rows[i];
+        len += (size_t)snprintf(buf + len, cap - len, "%d,%.6g,%.6f,%.4f,%.4f,", w->epoch, w->lr, w->train_loss, w->train_top1,
+                                w->train_top5);
+        if (w->test_top1 >= 0)
+            len += (size_t)snprintf(buf + len, cap - len, "%.6f,%.4f,%.4f,%.4f,", w->test_loss, w->test_top1, w->test_top5,
+                                    w->test_mean_class);
+        else
+            len += (size_t)snprintf(buf + len, cap - len, ",,,,");
+        len += (size_t)snprintf(buf + len, cap - len, "%.3f,%.1f\n", w->seconds, w->images_per_sec);
+    }
+    char path[1200];
+    snprintf(path, sizeof path, "%s/metrics.csv", r->out);
+    int rc = write_file_atomic(path, buf, len, e);
+    free(buf);
+    return rc;
+}
+
+static int save_epoch_files(Run *r, bool best, Error *e) {
+    char path[1200];
+    if (write_metrics_csv(r, e) < 0) return -1;
+    snprintf(path, sizeof path, "%s/last.ckpt", r->out);
+    if (checkpoint_save(r, path, e) < 0) return -1;
+    if (best) {
+        snprintf(path, sizeof path, "%s/best.ckpt", r->out);
+        if (checkpoint_save(r, path, e) < 0) return -1;
+    }
+    snprintf(path, sizeof path, "%s/weights.safetensors", r->out);
+    return save_final_weights(r, path, e);
+}
+
+static void add_row(Run *r, EpochRow row) {
+    if (r->n_rows == r->cap_rows) {
+        r->cap_rows = r->cap_rows ? 2 * r->cap_rows : 64;
+        r->rows = xrealloc(r->rows, sizeof(EpochRow) * (size_t)r->cap_rows);
+    }
+    r->rows[r->n_rows++] = row;
+}
+
+/* ---- the loop ------------------------------------------------------------------- */
+
+int run_train(Run *r, Error *e) {
+    const NetcNet *net = r->net;
+    Model *m = r->model;
+    const Config *c = &r->cfg;
+    int N = r->train.n, B = c->batch, batches = (N + B - 1) / B;
+    int *perm = xmalloc(sizeof(int) * (size_t)N), *labels = xmalloc(sizeof(int) * (size_t)B);
+    int rc = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    interrupted = 0;
+
+    if (!r->quiet) print_header();
+    for (int i = 0; i < r->n_rows && !r->quiet; i++) print_row(&r->rows[i], c->epochs);
+    while (r->epoch < c->epochs) {
+        epoch_order(perm, N, c->seed, r->epoch);
+        if (r->batch == 0) metrics_reset(&r->train_m), r->part_seconds = 0; /* else: resumed mid-epoch, sums restored */
+        double t0 = now_seconds();
+        float lr = 0;
+        for (; r->batch < batches; r->batch++) {
+            int start = r->batch * B, n = N - start < B ? N - start : B;
+            for (int i = 0; i < n; i++) labels[i] = r->train.labels[perm[start + i]];
+            batch_fill(m->input, net->in_c, net->in_h, net->in_w, &r->train, perm + start, n, c, r->mean, r->std, 1, 0,
+                       c->seed, r->epoch);
+            m->labels = labels;
+            m->step = r->step;
+            net->forward(m, n, 1);
+            if (!isfinite(m->loss)) {
+                errorf(e, "epoch %d, batch %d: the loss is %s", r->epoch + 1, r->batch + 1, isnan(m->loss) ? "NaN" : "infinite");
+                error_hint(e, "the learning rate is probably too high for this net: try --lr %g; the last good checkpoint "
+                              "is %s/last.ckpt",
+                           c->lr / 10, r->out);
+                rc = -1;
+                break;
+            }
+            metrics_add(&r->train_m, m->probs, labels, n, m->loss);
+            net->backward(m, n);
+            if (c->clip_grad > 0) {
+                double norm = grad_norm(net, m->grads);
+                if (norm > c->clip_grad)
+                    for (long k = 0; k < net->param_floats; k++) m->grads[k] *= (float)(c->clip_grad / norm);
+            }
+            lr = schedule_lr(c, r->epoch + (double)r->batch / batches);
+            optim_step(&r->opt, m->params, m->grads, lr);
+            r->step++;
+            progress(r, r->epoch, r->batch + 1, batches, metrics_loss(&r->train_m), t0);
+            if (interrupted) break;
+        }
+        m->labels = NULL;
+        r->part_seconds += now_seconds() - t0;
+        if (rc < 0) break;
+        if (interrupted) {
+            char path[1200];
+            snprintf(path, sizeof path, "%s/last.ckpt", r->out);
+            if (checkpoint_save(r, path, e) < 0) rc = -1;
+            else {
+                if (!r->quiet) fprintf(stderr, "\ninterrupted in epoch %d after batch %d; saved %s\n  resume with: train --resume %s\n",
+                                       r->epoch + 1, r->batch, path, r->out);
+                rc = 130;
+            }
+            break;
+        }
+        EpochRow row = {.epoch = r->epoch + 1, .lr = lr};
+        row.train_loss = metrics_loss(&r->train_m);
+        row.train_top1 = metrics_top1(&r->train_m);
+        row.train_top5 = metrics_top5(&r->train_m);
+        row.seconds = r->part_seconds;
+        row.images_per_sec = row.seconds > 0 ? r->train_m.n / row.seconds : 0;
+        row.test_top1 = -1;
+        bool evaluate = r->have_test && ((c->eval_every > 0 && (r->epoch + 1) % c->eval_every == 0) || r->epoch + 1 == c->epochs);
+        if (evaluate) {
+            run_evaluate(r, &r->test, &r->test_m, NULL);
+            row.test_loss = metrics_loss(&r->test_m), row.test_top1 = metrics_top1(&r->test_m);
+            row.test_top5 = metrics_top5(&r->test_m), row.test_mean_class = metrics_mean_class(&r->test_m);
+        }
+        r->epoch++, r->batch = 0;
+        add_row(r, row);
+        if (!r->quiet) print_row(&row, c->epochs);
+        bool best = row.train_loss < r->best_train_loss; /* best by training loss: never chosen by the test set */
+        if (best) r->best_train_loss = row.train_loss;
+        if (save_epoch_files(r, best, e) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    free(perm), free(labels);
+    return rc;
+}

@@ -1,0 +1,69 @@
+/* train.h: one training run, from data to checkpoints.
+ *
+ * A Run owns what the trainer's commands share: the net and its settings,
+ * the data (decoded once), the model, the optimiser, the normalisation, the
+ * metrics so far and the run folder. */
+#ifndef NETC_TRAIN_H
+#define NETC_TRAIN_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "data.h"
+#include "metrics.h"
+#include "netc.h"
+#include "optim.h"
+
+typedef struct {
+    int epoch;                 /* 1-based */
+    float lr;
+    double train_loss, train_top1, train_top5;
+    double test_loss, test_top1, test_top5, test_mean_class; /* < 0: not evaluated this epoch */
+    double seconds, images_per_sec;
+} EpochRow;
+
+typedef struct {
+    const NetcNet *net;
+    Config cfg;
+    char out[1024];
+    Dataset train, test;
+    bool have_test;
+    float mean[3], std[3];     /* the normalisation every image gets */
+    Model *model;
+    Optimizer opt;
+    Metrics train_m, test_m;
+    EpochRow *rows;            /* one per finished epoch */
+    int n_rows, cap_rows;
+    /* where the run is: epochs done, batches done in the current epoch, global step */
+    int epoch, batch;
+    long step;
+    double best_train_loss;
+    double part_seconds;       /* training time of the current epoch so far (train_m holds its sums) */
+    float *first_filters;      /* the first conv's weights at the start, for the report */
+    bool quiet;
+} Run;
+
+/* Applies the net's settings, then argv overrides; reads the data; builds the
+ * model (initialised, pretrained tensors loaded). */
+int run_setup(Run *r, const NetcNet *net, const Config *cfg, bool need_train, bool need_test, Error *e);
+void run_free(Run *r);
+
+/* Trains to cfg.epochs, evaluating, logging, checkpointing; returns 0, or
+ * -1 with e set (NaN loss, I/O failure), or 130 when interrupted. */
+int run_train(Run *r, Error *e);
+
+/* One pass over a data set in evaluation mode (TTA if cfg.tta). */
+void run_evaluate(Run *r, const Dataset *ds, Metrics *mt, int *predicted);
+
+/* The normalisation for cfg (given, or computed from the training set). */
+void resolve_normalisation(const Config *cfg, const Dataset *train, int in_c, float mean[3], float std[3]);
+
+/* checkpoint.c */
+int checkpoint_save(const Run *r, const char *path, Error *e);
+int checkpoint_load(Run *r, const char *path, Error *e);
+/* The settings a checkpoint or weights file was trained with, applied to c. */
+int checkpoint_apply_settings(Config *c, const char *path, Error *e);
+/* Weights + what test and predict need (normalisation, class names). */
+int save_final_weights(const Run *r, const char *path, Error *e);
+
+#endif
