@@ -25,6 +25,10 @@ void diag_source(const char *file, const char *text, size_t len) {
         sources[nsources].file = file, sources[nsources].text = text, sources[nsources++].len = len;
 }
 
+/* Longest stretch of a source line that is quoted; a longer line is shown as
+ * a window around the caret, with "..." where it was cut. */
+enum { QUOTE_MAX = 100, QUOTE_BEFORE = 40 };
+
 /* Prints line `line` of `file` and a caret under columns [col, col+len). */
 static void quote_line(FILE *f, Loc loc) {
     for (int i = 0; i < nsources; i++) {
@@ -34,12 +38,22 @@ static void quote_line(FILE *f, Loc loc) {
             if (*p == '\n') l++;
         const char *eol = p;
         while (eol < end && *eol != '\n' && *eol != '\r') eol++;
-        int width = fprintf(f, "%5d | ", loc.line) - 2;
-        for (const char *q = p; q < eol; q++) fputc(*q == '\t' ? ' ' : (*q >= 32 && *q < 127) || (*q & 0x80) ? *q : '?', f);
-        fprintf(f, "\n%*s| ", width - 1, "");
-        for (int c = 1; c < loc.col; c++) fputc(' ', f);
+        long n = eol - p, col = loc.col > 0 ? loc.col - 1 : 0; /* 0-based */
+        long from = 0, to = n;
+        if (n > QUOTE_MAX) {
+            if (col > QUOTE_MAX - QUOTE_BEFORE) from = col - QUOTE_BEFORE;
+            if (from > n) from = n;
+            to = from + QUOTE_MAX < n ? from + QUOTE_MAX : n;
+        }
+        int width = fprintf(f, "%5d | ", loc.line) - 2; /* up to the '|' */
+        if (from > 0) fputs("...", f);
+        for (const char *q = p + from; q < p + to; q++)
+            fputc(*q == '\t' ? ' ' : (*q >= 32 && *q < 127) || (*q & 0x80) ? *q : '?', f);
+        if (to < n) fputs("...", f);
+        fprintf(f, "\n%*s| %s", width, "", from > 0 ? "   " : "");
+        for (long c = from; c < col; c++) fputc(' ', f);
         fputc('^', f);
-        for (int c = 1; c < loc.len && c < 200; c++) fputc('~', f);
+        for (long c = col + 1; c < col + loc.len && c < to; c++) fputc('~', f);
         fputc('\n', f);
         return;
     }
