@@ -30,10 +30,10 @@ static const struct {
 
 /* Hard limits: beyond them a net cannot be trained on any machine we know, and
  * refusing early keeps every later size computation inside 64-bit integers. */
-enum { MAX_SIDE = 65536, MAX_DEPTH = 1 << 20, MAX_BLOCK_NESTING = 8 };
+enum { MAX_SIDE = 65536, MAX_DEPTH = 1 << 20, MAX_BLOCK_NESTING = 8, MAX_LAYERS = 10000 };
 
 /* The scope a statement is elaborated in: the file, or one block instance. */
-typedef struct {
+typedef struct Scope {
     const char *prefix;    /* "" or "fire2." */
     const Stmt *block;     /* the block definition, or NULL */
     const ArgList *bound;  /* its arguments, by parameter position */
@@ -41,6 +41,7 @@ typedef struct {
     bool frozen;
     float lr_mult;
     int depth;
+    const struct Scope *parent; /* the scope the block was used in */
 } Scope;
 
 typedef struct {
@@ -282,6 +283,11 @@ static int want_init(Cursor *c, Init *init) {
 /* ---- layers ----------------------------------------------------------------------- */
 
 static Layer *new_layer(Net *net, const char *name, LayerKind kind, Loc loc, Loc kind_loc) {
+    if (net->n >= MAX_LAYERS) {
+        diag_error(loc, "blocks that use blocks multiply: check how often each block is used",
+                   "%s: the net has more than %d layers", name, MAX_LAYERS);
+        return NULL;
+    }
     Layer l;
     memset(&l, 0, sizeof l);
     l.name = pool_strdup(name);
@@ -502,6 +508,7 @@ static int elab_layer(Elab *el, const Scope *sc, const Stmt *s) {
     }
     if (check_new_name(el, full, s->name_loc) < 0) return -1;
     Layer *l = new_layer(el->net, full, (LayerKind)kind, s->name_loc, s->op_loc);
+    if (!l) return -1;
     int idx = el->net->n - 1;
     l->block = sc->prefix[0] ? pool_strdup(sc->prefix) : NULL;
     if (l->block) l->block[strlen(l->block) - 1] = 0;
@@ -544,19 +551,33 @@ static int elab_use(Elab *el, const Scope *sc, const Stmt *s) {
         diag_error(s->op_loc, hint ? hint : "define it first: block name(params) { ... }", "%s: no block named '%s'", full, s->op);
         return -1;
     }
+    for (const Scope *up = sc; up; up = up->parent)
+        if (up->block == def) {
+            diag_error(s->op_loc, "a block cannot use itself, directly or through another block", "%s: block %s uses itself", full,
+                       def->name);
+            return -1;
+        }
     if (sc->depth >= MAX_BLOCK_NESTING) {
-        diag_error(s->op_loc, "a block cannot use itself", "%s: blocks nested more than %d deep", full, MAX_BLOCK_NESTING);
+        diag_error(s->op_loc, "use blocks inside blocks at most 8 levels deep", "%s: blocks nested more than %d deep", full, MAX_BLOCK_NESTING);
         return -1;
     }
     if (!valid_ident(s->name)) {
         diag_error(s->name_loc, "use letters, digits and '_'", "'%s': a name cannot contain '.'", s->name);
         return -1;
     }
-    /* arguments: numbers only (commas separate) */
+    /* arguments: numbers or sizes (commas separate); inside a block, its parameters */
     ArgList *bound = pool_alloc(sizeof *bound);
     for (int i = 0; i < s->call.n; i++) {
         const Arg *a = &s->call.v[i];
         if (a->kind == ARG_COMMA) continue;
+        for (int p = 0; a->kind == ARG_NAME && sc->block && p < sc->block->call.n; p++)
+            if (strcmp(sc->block->call.v[p].text, a->text) == 0) {
+                Arg *v = pool_alloc(sizeof *v);
+                *v = sc->bound->v[p];
+                v->loc = a->loc;
+                a = v;
+                break;
+            }
         if (a->kind != ARG_NUMBER && a->kind != ARG_SIZE) {
             diag_error(a->loc, NULL, "%s: block arguments are numbers or sizes, got '%s'", full, a->text);
             return -1;
@@ -572,7 +593,7 @@ static int elab_use(Elab *el, const Scope *sc, const Stmt *s) {
     }
     if (check_new_name(el, full, s->name_loc) < 0) return -1;
 
-    Scope inner = {pool_printf("%s.", full), def, bound, NULL, sc->frozen, sc->lr_mult, sc->depth + 1};
+    Scope inner = {pool_printf("%s.", full), def, bound, NULL, sc->frozen, sc->lr_mult, sc->depth + 1, sc};
     if (sc->load) inner.load = sc->load; /* nested: keep the outer prefix */
     /* options of the instance: load, frozen, lr_mult, from */
     for (int i = 0; i < s->args.n; i++) {
@@ -681,7 +702,7 @@ static int elab_freeze(Elab *el, const Stmt *s) {
         diag_error(s->end_loc, "freeze conv1 conv2, or freeze through fire8", "freeze needs layer names");
         return -1;
     }
-    Scope top = {"", NULL, NULL, NULL, false, 1, 0};
+    Scope top = {"", NULL, NULL, NULL, false, 1, 0, NULL};
     if (s->args.v[0].kind == ARG_NAME && strcmp(s->args.v[0].text, "through") == 0) {
         if (s->args.n != 2 || s->args.v[1].kind != ARG_NAME) {
             diag_error(s->args.v[0].loc, NULL, "freeze through needs exactly one layer name");
@@ -860,7 +881,7 @@ int elab_net(const Ast *ast, Net *net) {
     in->desc = pool_strdup("input");
     add_name(&el, "input", 0, file_loc);
     el.prev = 0;
-    Scope top = {"", NULL, NULL, NULL, false, 1, 0};
+    Scope top = {"", NULL, NULL, NULL, false, 1, 0, NULL};
     if (elab_stmts(&el, &top, &ast->stmts) < 0) return -1;
 
     if (!net->name) net->name = basename_no_ext(ast->file);
