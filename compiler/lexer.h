@@ -6,7 +6,8 @@
 
 void lex_begin(const char *file, const char *text, size_t len);
 void lex_end(void);
-/* Set when the scanner returns TOK_BAD: what was wrong with the text. */
-extern const char *lex_error;
+/* Set when the scanner returns TOK_BAD: what was wrong with the text, and a
+ * hint (or NULL). */
+extern const char *lex_error, *lex_hint;
 
 #endif

@@ -13,6 +13,7 @@
 %define api.prefix {netc_yy}
 %define api.token.prefix {TOK_}
 %define parse.error custom
+%define parse.lac full
 %locations
 
 %code requires {
@@ -24,6 +25,7 @@
 #include <string.h>
 
 #include "lexer.h"
+#include "pool.h"
 
 int netc_yylex(NETC_YYSTYPE *yylval, NETC_YYLTYPE *yylloc);
 static void netc_yyerror(NETC_YYLTYPE *loc, Ast *ast, const char *msg);
@@ -98,12 +100,32 @@ arg: NAME | NUMBER | SIZE | STRING | ARROW | ',' ;
 
 %%
 
-static const char *token_text(const yypcontext_t *ctx) {
-    switch (yypcontext_token(ctx)) {
-    case YYSYMBOL_NL: return "the end of the line";
-    case YYSYMBOL_YYEOF: return "the end of the file";
-    default: return NULL;
-    }
+/* The text being parsed, to quote the token an error is about. */
+static const char *src_text;
+static size_t src_len;
+
+/* Where loc is in the text. */
+static const char *loc_text(Loc loc) {
+    const char *p = src_text, *end = src_text + src_len;
+    for (int l = 1; l < loc.line && p < end; p++)
+        if (*p == '\n') l++;
+    return p + loc.col - 1 <= end ? p + loc.col - 1 : end;
+}
+
+/* "name 'relu'", "number 3", "'{'": the token at loc, as the user wrote it. */
+static const char *token_desc(yysymbol_kind_t tok, Loc loc) {
+    const char *what = tok == YYSYMBOL_NAME     ? "name "
+                       : tok == YYSYMBOL_NUMBER ? "number "
+                       : tok == YYSYMBOL_SIZE   ? "size "
+                       : tok == YYSYMBOL_STRING ? "string "
+                                                : NULL;
+    if (!what) return yysymbol_name(tok); /* punctuation and keywords are already quoted */
+    const char *p = loc_text(loc), *end = src_text + src_len;
+    int n = loc.len;
+    if (n > end - p) n = (int)(end - p);
+    if (n > 40) n = 40;
+    if (tok == YYSYMBOL_STRING) return pool_printf("%s%.*s", what, n, p);
+    return pool_printf("%s'%.*s'", what, n, p);
 }
 
 /* One message for every syntax error: where, what was found, what would fit. */
@@ -112,25 +134,32 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Ast *ast) {
     Loc loc = loc_of(l, ast);
     yysymbol_kind_t tok = yypcontext_token(ctx);
     if (tok == YYSYMBOL_BAD) {
-        diag_error(loc, NULL, "%s", lex_error ? lex_error : "bad text");
+        diag_error(loc, lex_hint, "%s", lex_error ? lex_error : "bad text");
         return 0;
     }
-    yysymbol_kind_t expected[8];
-    int n = yypcontext_expected_tokens(ctx, expected, 8);
-    char want[256] = "";
-    for (int i = 0; i < n && i < 8; i++) {
-        if (expected[i] == YYSYMBOL_YYerror || expected[i] == YYSYMBOL_YYUNDEF) continue;
+    yysymbol_kind_t expected[YYNTOKENS];
+    int n = yypcontext_expected_tokens(ctx, expected, YYNTOKENS);
+    char want[512] = "";
+    if (n > 1 && expected[0] == YYSYMBOL_YYEOF) n--, memmove(expected, expected + 1, sizeof expected[0] * (size_t)n);
+    for (int i = 0; i < n; i++) {
         size_t used = strlen(want);
         snprintf(want + used, sizeof want - used, "%s%s", used ? (i == n - 1 ? " or " : ", ") : "",
                  yysymbol_name(expected[i]));
     }
-    const char *found = token_text(ctx);
+    if (n <= 0) snprintf(want, sizeof want, "something else");
     const char *hint = NULL;
     if (tok == YYSYMBOL_YYEOF) hint = "a '{' was opened and never closed with '}'";
+    else if (tok == YYSYMBOL_BLOCK) hint = "'block' starts a block definition and cannot be used as a name";
+    else if (strcmp(yysymbol_name(tok), "'{'") == 0)
+        hint = "'{' follows a section's name (train {) or a block's parameters (block cbr(n) {)";
     else if (strcmp(yysymbol_name(tok), "'}'") == 0) hint = "'}' closes a block or section; check the braces above";
-    else if (strcmp(yysymbol_name(tok), "':'") == 0) hint = "a layer is written \"name: kind arguments\", one per line";
-    if (found) diag_error(loc, hint, "unexpected %s; expected %s", found, n > 0 ? want : "something else");
-    else diag_error(loc, hint, "unexpected %s; expected %s", yysymbol_name(tok), n > 0 ? want : "something else");
+    else if (strcmp(yysymbol_name(tok), "':'") == 0)
+        hint = loc.col > 5 && strncmp(loc_text(loc) - 5, "block", 5) == 0
+                   ? "'block' starts a block definition and cannot be used as a name"
+                   : "a layer is written \"name: kind arguments\", one per line";
+    if (tok == YYSYMBOL_NL) diag_error(loc, hint, "the line ends too early; expected %s", want);
+    else if (tok == YYSYMBOL_YYEOF) diag_error(loc, hint, "the file ends too early; expected %s", want);
+    else diag_error(loc, hint, "unexpected %s; expected %s", token_desc(tok, loc), want);
     return 0;
 }
 
@@ -145,6 +174,7 @@ int parse_net(const char *file, const char *text, size_t len, Ast *out) {
     memset(out, 0, sizeof *out);
     out->file = file;
     diag_source(file, text, len);
+    src_text = text, src_len = len;
     lex_begin(file, text, len);
     int errors_before = diag_errors;
     int rc = netc_yyparse(out);
