@@ -137,7 +137,17 @@ static int resolve(Elab *el, const Scope *sc, const Arg *a, const char *who) {
     }
     int i = find_name(el, a->text);
     if (i >= 0) return el->names[i].layer;
-    diag_error(a->loc, suggest_name(el, a->text), "%s: no layer named '%s' above this line", who, a->text);
+    const char *hint = suggest_name(el, a->text);
+    const StmtList *here = sc->block ? &sc->block->body : &el->ast->stmts;
+    for (int j = 0; j < here->n; j++) {
+        const Stmt *s = here->v[j];
+        if ((s->kind != ST_LAYER && s->kind != ST_USE) || strcmp(s->name, a->text) != 0) continue;
+        if (s->name_loc.line == a->loc.line) hint = "a layer cannot read its own output";
+        else if (s->name_loc.line > a->loc.line)
+            hint = pool_printf("'%s' is defined below, on line %d; only layers above this line can be named here", a->text,
+                               s->name_loc.line);
+    }
+    diag_error(a->loc, hint, "%s: no layer named '%s' above this line", who, a->text);
     return -1;
 }
 
@@ -182,12 +192,21 @@ static Loc here(Cursor *c) {
     return a ? a->loc : c->end;
 }
 
+/* For a word where a value belongs: in a block, the parameters it could be. */
+static const char *param_hint(const Cursor *c, const Arg *a) {
+    if (!a || a->kind != ARG_NAME || !c->sc->block) return NULL;
+    const Stmt *b = c->sc->block;
+    char *params = pool_strdup("");
+    for (int i = 0; i < b->call.n; i++) params = pool_printf("%s%s%s", params, i ? ", " : "", b->call.v[i].text);
+    return pool_printf("'%s' is not a parameter of block %s(%s)", a->text, b->name, params);
+}
+
 /* A whole number in [lo, hi]; `what` names it in messages. */
 static int want_int(Cursor *c, const char *what, long lo, long hi, long *out) {
     Loc at = here(c);
     const Arg *a = next(c);
     if (!a || a->kind != ARG_NUMBER) {
-        diag_error(at, NULL, "%s: %s needs a whole number here, got %s", c->who, what, a ? arg_kind_text(a->kind) : "nothing");
+        diag_error(at, param_hint(c, a), "%s: %s needs a whole number here, got %s", c->who, what, a ? arg_kind_text(a->kind) : "nothing");
         return -1;
     }
     if (a->num != floor(a->num) || a->num < lo || a->num > hi) {
@@ -206,7 +225,7 @@ static int want_float(Cursor *c, const char *what, double lo, double hi, float *
         return -1;
     }
     if (!(a->num >= lo && a->num <= hi)) {
-        diag_error(a->loc, NULL, "%s: %s must be from %g to %g, got %s", c->who, what, lo, hi, a->text);
+        diag_error(a->loc, NULL, "%s: %s must be from %.10g to %.10g, got %s", c->who, what, lo, hi, a->text);
         return -1;
     }
     *out = (float)a->num;
@@ -233,8 +252,13 @@ static int want_size2(Cursor *c, const char *what, long lo, long *w, long *h) {
         diag_error(a->loc, "write width x height, e.g. 3x3", "%s: %s takes two sides, got %s", c->who, what, a->text);
     else if (a && a->kind == ARG_NUMBER)
         diag_error(a->loc, NULL, "%s: %s must be a whole number from %ld to %d, got %s", c->who, what, lo, MAX_SIDE, a->text);
-    else
-        diag_error(at, "e.g. 3x3", "%s: %s needs a size here, got %s", c->who, what, a ? arg_kind_text(a->kind) : "nothing");
+    else if (a && a->kind == ARG_NAME && strcmp(a->text, "global") == 0)
+        diag_error(a->loc, "global pooling is average pooling: avgpool global", "%s: only avgpool takes 'global'", c->who);
+    else {
+        const char *hint = param_hint(c, a);
+        if (!hint) hint = what[0] == 't' ? "e.g. 3x3" : pool_printf("e.g. %s 2 (both sides) or %s 2x1 (width x height)", what, what);
+        diag_error(at, hint, "%s: %s needs a size here, got %s", c->who, what, a ? arg_kind_text(a->kind) : "nothing");
+    }
     return -1;
 }
 
@@ -245,7 +269,7 @@ static int want_onoff(Cursor *c, const char *what, bool *out) {
         *out = strcmp(a->text, "on") == 0;
         return 0;
     }
-    diag_error(a ? a->loc : at, NULL, "%s: %s is on or off, got %s", c->who, what, a ? a->text : "nothing");
+    diag_error(a ? a->loc : at, NULL, "%s: %s is on or off, got %s%s%s", c->who, what, a ? "'" : "", a ? a->text : "nothing", a ? "'" : "");
     return -1;
 }
 
@@ -404,11 +428,22 @@ static int read_options(Cursor *c, Layer *l) {
     const Arg *a;
     while ((a = next(c))) {
         if (a->kind != ARG_NAME) {
+            static const char *const noun[] = {"number ", "size ", "name ", "string ", "", ""};
             diag_error(a->loc, pool_printf("options of %s: %s", layer_kind_name[l->kind], option_list(l->kind)),
-                       "%s: unexpected %s '%s'", c->who, arg_kind_text(a->kind), a->text);
+                       "%s: unexpected %s'%s'", c->who, noun[a->kind], a->text);
             return -1;
         }
         const char *o = a->text;
+        if (!has_option(l->kind, o) && has_option(L_CONV, o) && !has_option(l->kind, "frozen") && strcmp(o, "stride") &&
+            strcmp(o, "pad") && strcmp(o, "groups")) {
+            /* load, init, bias, frozen, lr_mult on a layer without weights */
+            char *kinds = pool_strdup("");
+            for (int k = 0; k < L_NKINDS; k++)
+                if (has_option((LayerKind)k, o)) kinds = pool_printf("%s%s%s", kinds, kinds[0] ? ", " : "", layer_kind_name[k]);
+            diag_error(a->loc, pool_printf("'%s' applies to layers with weights: %s", o, kinds),
+                       "%s: a %s layer has no weights, so '%s' does not apply", c->who, layer_kind_name[l->kind], o);
+            return -1;
+        }
         if (!has_option(l->kind, o)) {
             const char *s = closest(o, options_of(l->kind));
             diag_error(a->loc,
@@ -548,7 +583,7 @@ static int elab_use(Elab *el, const Scope *sc, const Stmt *s) {
         for (int b = 0; b < el->nblocks; b++) names[b] = el->blocks[b]->name;
         const char *hint = did_you_mean(s->op, names);
         if (!hint && kind_of_word(s->op) >= 0) hint = pool_printf("'%s' is a layer kind; write it without parentheses", s->op);
-        diag_error(s->op_loc, hint ? hint : "define it first: block name(params) { ... }", "%s: no block named '%s'", full, s->op);
+        diag_error(s->op_loc, hint ? hint : pool_printf("define it: block %s(params) { layers }", s->op), "%s: no block named '%s'", full, s->op);
         return -1;
     }
     for (const Scope *up = sc; up; up = up->parent)
@@ -588,7 +623,7 @@ static int elab_use(Elab *el, const Scope *sc, const Stmt *s) {
         char *params = pool_strdup("");
         for (int i = 0; i < def->call.n; i++) params = pool_printf("%s%s%s", params, i ? ", " : "", def->call.v[i].text);
         diag_error(s->op_loc, pool_printf("%s takes (%s), defined on line %d", def->name, params, def->name_loc.line),
-                   "%s: block %s needs %d arguments, got %d", full, def->name, def->call.n, bound->n);
+                   "%s: block %s needs %d argument%s, got %d", full, def->name, def->call.n, def->call.n == 1 ? "" : "s", bound->n);
         return -1;
     }
     if (check_new_name(el, full, s->name_loc) < 0) return -1;
@@ -603,7 +638,8 @@ static int elab_use(Elab *el, const Scope *sc, const Stmt *s) {
         else if (a->kind == ARG_NAME && (strcmp(a->text, "load") == 0 || strcmp(a->text, "from") == 0 ||
                                          strcmp(a->text, "lr_mult") == 0)) {
             if (i + 1 >= s->args.n) {
-                diag_error(s->end_loc, NULL, "%s: %s needs a value", full, a->text);
+                diag_error(s->end_loc, strcmp(a->text, "load") == 0 ? "e.g. load features.3" : strcmp(a->text, "from") == 0 ? "e.g. from conv1" : "e.g. lr_mult 10",
+                           "%s: %s needs a value", full, a->text);
                 return -1;
             }
             const Arg *v = &s->args.v[++i];
@@ -637,7 +673,7 @@ static int elab_use(Elab *el, const Scope *sc, const Stmt *s) {
     int first = el->net->n;
     if (elab_stmts(el, &inner, &def->body) < 0) return -1;
     if (el->net->n == first) {
-        diag_error(def->name_loc, NULL, "block %s has no layers", def->name);
+        diag_error(def->name_loc, "give it layers, one per line: name: kind ...", "block %s has no layers", def->name);
         return -1;
     }
     add_name(el, full, el->net->n - 1, s->name_loc); /* the instance means its last layer */
@@ -662,7 +698,7 @@ static void add_setting(Net *net, const char *key, const char *value, Loc loc) {
 static int elab_setting(Elab *el, const char *section, const Stmt *s) {
     const ConfigKey *k = config_key(s->name);
     if (s->kind != ST_SETTING) {
-        diag_error(s->name_loc, NULL, "%s { } holds settings (key value), not layers or blocks", section);
+        diag_error(s->name_loc, "layers and blocks go outside the sections", "%s { } holds settings (key value), not layers or blocks", section);
         return -1;
     }
     if (!k) {
@@ -680,7 +716,7 @@ static int elab_setting(Elab *el, const char *section, const Stmt *s) {
     for (int i = 0; i < s->args.n; i++)
         if (s->args.v[i].kind != ARG_COMMA) value = pool_printf("%s%s%s", value, value[0] ? " " : "", s->args.v[i].text);
     if (!value[0]) {
-        diag_error(s->end_loc, k->help, "setting '%s' needs a value", s->name);
+        diag_error(s->end_loc, pool_printf("%s: %s", s->name, k->help), "setting '%s' needs a value", s->name);
         return -1;
     }
     Config scratch;
@@ -739,6 +775,10 @@ static int elab_top_setting(Elab *el, const Stmt *s) {
                        "net needs one name, usable in C identifiers and file names");
             return -1;
         }
+        if (net->name) {
+            diag_error(s->name_loc, pool_printf("the first is on line %d; keep one", net->name_loc.line), "net is named twice");
+            return -1;
+        }
         net->name = pool_strdup(s->args.v[0].text);
         net->name_loc = s->args.v[0].loc;
         return 0;
@@ -750,13 +790,18 @@ static int elab_top_setting(Elab *el, const Stmt *s) {
                        "input needs a size with three numbers");
             return -1;
         }
+        if (net->input.c) {
+            diag_error(s->name_loc, pool_printf("the first is on line %d; keep one", net->layers[0].loc.line), "input is given twice");
+            return -1;
+        }
         if (a->dims[2] != 1 && a->dims[2] != 3) {
             diag_error(a->loc, "images are gray (depth 1) or colour (depth 3)", "input depth must be 1 or 3, got %ld", a->dims[2]);
             return -1;
         }
         for (int d = 0; d < 2; d++)
             if (a->dims[d] < 1 || a->dims[d] > 8192) {
-                diag_error(a->loc, "each side from 1 to 8192 pixels", "input %s is too large to train", a->text);
+                diag_error(a->loc, "each side from 1 to 8192 pixels", "input %s is too %s to train", a->text,
+                           a->dims[d] < 1 ? "small" : "large");
                 return -1;
             }
         net->input = (Shape){a->dims[2], a->dims[1], a->dims[0]};
@@ -814,7 +859,7 @@ static int elab_stmts(Elab *el, const Scope *sc, const StmtList *l) {
             break; /* collected before */
         case ST_SECTION: {
             if (sc->block) {
-                diag_error(s->name_loc, NULL, "%s { } inside a block", s->name);
+                diag_error(s->name_loc, "put sections at the top level", "%s { } inside a block", s->name);
                 return -1;
             }
             static const char *const sections[] = {"train", "preprocess", "augment", NULL};
@@ -885,6 +930,11 @@ int elab_net(const Ast *ast, Net *net) {
     if (elab_stmts(&el, &top, &ast->stmts) < 0) return -1;
 
     if (!net->name) net->name = basename_no_ext(ast->file);
+    if (ast->stmts.n == 0) {
+        diag_error(file_loc, "a net needs an input, layers and a loss: input 64x64x1, then fc: linear -> 15, then loss: softmax",
+                   "no net in this file: it is empty or holds only comments");
+        return -1;
+    }
     if (net->input.c == 0) {
         diag_error(file_loc, "e.g. input 64x64x1 (width x height x depth), before the first layer", "the net has no input line");
         return -1;
@@ -897,8 +947,8 @@ int elab_net(const Ast *ast, Net *net) {
     for (int i = 1; i < net->n; i++) {
         Layer *l = &net->layers[i];
         if (l->kind == L_SOFTMAX && i != net->n - 1) {
-            diag_error(net->layers[i + 1].loc, pool_printf("move the loss to the end, after %s", net->layers[net->n - 1].name),
-                       "%s: layers after the loss layer %s", net->layers[i + 1].name, l->name);
+            diag_error(net->layers[i + 1].loc, pool_printf("move %s to the end, after %s", l->name, net->layers[net->n - 1].name),
+                       "%s: no layer may follow the loss layer '%s'", net->layers[i + 1].name, l->name);
             return -1;
         }
     }

@@ -162,10 +162,12 @@ static int shape_layer(Net *net, Layer *l) {
         l->flops = 3.0 * (double)in.c;
         if (in.h != 1 || in.w != 1) {
             const char *hint;
-            Shape sin = net->layers[src->in[0]].out;
-            if (src->kind == L_CONV)
+            const Layer *k = src; /* the conv before any relu, dropout or batch norm */
+            while (k->kind == L_RELU || k->kind == L_DROPOUT || k->kind == L_BATCHNORM) k = &net->layers[k->in[0]];
+            Shape sin = net->layers[k->in[0]].out;
+            if (k->kind == L_CONV)
                 hint = pool_printf("give %s a %ldx%ld kernel (its input is %ldx%ld), or put \"avgpool global\" before the loss",
-                                   src->name, sin.w + 2 * src->conv.pw, sin.h + 2 * src->conv.ph, sin.w, sin.h);
+                                   k->name, sin.w + 2 * k->conv.pw, sin.h + 2 * k->conv.ph, sin.w, sin.h);
             else
                 hint = "reduce the data to 1x1 before the loss: avgpool global, or a linear layer";
             diag_error(src->loc, hint, "%s: the classifier must end at 1x1xN, but %s outputs %s", l->name, src->name, shape_str(in));
