@@ -629,7 +629,7 @@ static int elab_use(Elab *el, const Scope *sc, const Stmt *s) {
     if (check_new_name(el, full, s->name_loc) < 0) return -1;
 
     Scope inner = {pool_printf("%s.", full), def, bound, NULL, sc->frozen, sc->lr_mult, sc->depth + 1, sc};
-    if (sc->load) inner.load = sc->load; /* nested: keep the outer prefix */
+    if (sc->load) inner.load = pool_printf("%s.%s", sc->load, s->name); /* nested: the outer prefix, then this instance */
     /* options of the instance: load, frozen, lr_mult, from */
     for (int i = 0; i < s->args.n; i++) {
         const Arg *a = &s->args.v[i];
