@@ -47,6 +47,22 @@ int check_data(Net *net) {
     return -1;
 }
 
+static int edit_distance(const char *a, const char *b) {
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 80 || lb > 80) return 99;
+    int d[81][81];
+    for (int i = 0; i <= la; i++) d[i][0] = i;
+    for (int j = 0; j <= lb; j++) d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+            d[i][j] = c;
+        }
+    return d[la][lb];
+}
+
 /* The tensors a layer owns, in PyTorch's layout. */
 typedef struct {
     const char *suffix;
@@ -87,6 +103,20 @@ static bool same_shape(const int64_t *a, int na, const int64_t *b, int nb) {
     return true;
 }
 
+/* For a tensor the file lacks: the nearest name it has, or the first few. */
+static const char *missing_hint(const StFile *f, const char *name) {
+    const char *best = NULL;
+    int bestd = 4;
+    for (int i = 0; i < f->n; i++) {
+        int d = edit_distance(name, f->tensors[i].name);
+        if (d < bestd) bestd = d, best = f->tensors[i].name;
+    }
+    if (best) return pool_printf("did you mean '%s'? (check the load prefix)", best);
+    char *names = pool_strdup("");
+    for (int i = 0; i < f->n && i < 6; i++) names = pool_printf("%s%s%s", names, i ? ", " : "", f->tensors[i].name);
+    return pool_printf("the file holds %d tensors: %s%s", f->n, names, f->n > 6 ? ", ..." : "");
+}
+
 int check_pretrained(Net *net) {
     const char *path = net_setting(net, "pretrained");
     bool any_load = false;
@@ -125,8 +155,7 @@ int check_pretrained(Net *net) {
             char want[128], got[128];
             st_shape_str(ex[t].shape, ex[t].ndim, want, sizeof want);
             if (!st_t) {
-                diag_error(l->load_loc, pool_printf("check the name with: tools/pth2safetensors.py --list %s", path),
-                           "%s: %s has no tensor '%s' (expected %s)", l->name, path, name, want);
+                diag_error(l->load_loc, missing_hint(&f, name), "%s: %s has no tensor '%s' (expected %s)", l->name, path, name, want);
                 rc = -1;
             } else if (!same_shape(st_t->shape, st_t->ndim, ex[t].shape, ex[t].ndim)) {
                 st_shape_str(st_t->shape, st_t->ndim, got, sizeof got);

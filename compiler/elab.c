@@ -665,8 +665,8 @@ static int elab_use(Elab *el, const Scope *sc, const Stmt *s) {
                 inner.lr_mult *= (float)v->num;
             }
         } else {
-            diag_error(a->loc, "a block use takes: load PREFIX, frozen, lr_mult X, from LAYER", "%s: unexpected '%s'", full,
-                       a->text);
+            diag_error(a->loc, "a block use takes: load PREFIX, frozen, lr_mult X, from LAYER; other options go on the layers inside",
+                       "%s: a block use has no option '%s'", full, a->text);
             return -1;
         }
     }
@@ -703,7 +703,11 @@ static int elab_setting(Elab *el, const char *section, const Stmt *s) {
     }
     if (!k) {
         const char *sug = config_suggest(s->name);
-        diag_error(s->name_loc, sug ? pool_printf("did you mean '%s'?", sug) : "README.md lists every setting",
+        char *known = pool_strdup("");
+        for (int i = 0; i < config_nkeys; i++)
+            if (strcmp(config_keys[i].section, section) == 0)
+                known = pool_printf("%s%s%s", known, known[0] ? ", " : "", config_keys[i].key);
+        diag_error(s->name_loc, sug ? pool_printf("did you mean '%s'?", sug) : pool_printf("settings of %s { }: %s", section, known),
                    "unknown setting '%s' in %s { }", s->name, section);
         return -1;
     }
@@ -944,8 +948,14 @@ int elab_net(const Ast *ast, Net *net) {
         return -1;
     }
     /* the loss: exactly one softmax, and it is last */
+    LayerKind last_kind = net->layers[net->n - 1].kind;
     for (int i = 1; i < net->n; i++) {
         Layer *l = &net->layers[i];
+        if (l->kind == L_SOFTMAX && i != net->n - 1 && last_kind == L_SOFTMAX) {
+            diag_error(net->layers[net->n - 1].loc, pool_printf("keep one loss, at the end; remove %s or %s", l->name, net->layers[net->n - 1].name),
+                       "%s: a second loss layer (%s is one)", net->layers[net->n - 1].name, l->name);
+            return -1;
+        }
         if (l->kind == L_SOFTMAX && i != net->n - 1) {
             diag_error(net->layers[i + 1].loc, pool_printf("move %s to the end, after %s", l->name, net->layers[net->n - 1].name),
                        "%s: no layer may follow the loss layer '%s'", net->layers[i + 1].name, l->name);
@@ -954,7 +964,7 @@ int elab_net(const Ast *ast, Net *net) {
     }
     Layer *last = &net->layers[net->n - 1];
     if (last->kind != L_SOFTMAX) {
-        diag_error(last->loc, "end the net with a loss layer: loss: softmax", "the net has no loss layer after %s", last->name);
+        diag_error(last->loc, "end the net with a loss layer: loss: softmax", "the net has no loss layer: it ends at %s", last->name);
         return -1;
     }
     return 0;

@@ -148,7 +148,9 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Ast *ast) {
     }
     if (n <= 0) snprintf(want, sizeof want, "something else");
     const char *hint = NULL;
-    if (tok == YYSYMBOL_YYEOF) hint = "a '{' was opened and never closed with '}'";
+    if (tok == YYSYMBOL_YYEOF)
+        hint = lex_unclosed_line() ? pool_printf("the '{' on line %d is never closed with '}'", lex_unclosed_line())
+                                   : "a '{' was opened and never closed with '}'";
     else if (tok == YYSYMBOL_BLOCK) hint = "'block' starts a block definition and cannot be used as a name";
     else if (strcmp(yysymbol_name(tok), "'{'") == 0)
         hint = "'{' follows a section's name (train {) or a block's parameters (block cbr(n) {)";

@@ -58,8 +58,18 @@ static int check_pad(const Layer *l, long kw, long kh, long pw, long ph) {
 static int shape_conv(Layer *l, Shape in) {
     ConvSpec *c = &l->conv;
     if (in.c % c->groups || c->out % c->groups) {
-        diag_error(l->kind_loc, pool_printf("groups must divide both %ld inputs and %ld outputs", in.c, c->out),
-                   "%s: %ld groups do not divide its %ld input and %ld output channels", l->name, c->groups, in.c, c->out);
+        long a = in.c, b = c->out; /* the groups that fit divide gcd(in, out) */
+        while (b) {
+            long t = a % b;
+            a = b, b = t;
+        }
+        char *fits = pool_strdup("");
+        int shown = 0;
+        for (long g = 1; g <= a && shown < 6; g++)
+            if (a % g == 0) fits = pool_printf("%s%s%ld", fits, shown++ ? ", " : "", g);
+        diag_error(l->kind_loc, pool_printf("groups must divide both %ld and %ld: groups %s", in.c, c->out, fits),
+                   "%s: %ld groups do not divide its %ld %s channels", l->name, c->groups,
+                   in.c % c->groups ? in.c : c->out, in.c % c->groups ? "input" : "output");
         return -1;
     }
     if (check_window(l, in, c->kw, c->kh, c->pw, c->ph, "kernel") < 0) return -1;
@@ -103,8 +113,9 @@ static int shape_join(Net *net, Layer *l) {
             const char *hint = l->kind == L_CONCAT
                                    ? "concat joins along depth; the inputs must have the same width and height (pad the larger kernel: pad 1 for 3x3)"
                                    : "add needs inputs of the same size and depth";
-            diag_error(l->in_loc[j], hint, "%s: inputs differ in size: %s is %s, %s is %s", l->name, first->name,
-                       shape_str(first->out), o->name, shape_str(o->out));
+            diag_error(l->in_loc[j], hint, "%s: cannot %s %s (%s) and %s (%s): %s", l->name, layer_kind_name[l->kind],
+                       first->name, shape_str(first->out), o->name, shape_str(o->out),
+                       same_hw ? "their depths differ" : "their widths and heights do not match");
             return -1;
         }
         if (l->kind == L_CONCAT) s.c += o->out.c;
@@ -166,8 +177,8 @@ static int shape_layer(Net *net, Layer *l) {
             while (k->kind == L_RELU || k->kind == L_DROPOUT || k->kind == L_BATCHNORM) k = &net->layers[k->in[0]];
             Shape sin = net->layers[k->in[0]].out;
             if (k->kind == L_CONV)
-                hint = pool_printf("give %s a %ldx%ld kernel (its input is %ldx%ld), or put \"avgpool global\" before the loss",
-                                   k->name, sin.w + 2 * k->conv.pw, sin.h + 2 * k->conv.ph, sin.w, sin.h);
+                hint = pool_printf("give %s a %ldx%ld kernel%s (its input is %ldx%ld), or put \"avgpool global\" before the loss",
+                                   k->name, sin.w, sin.h, k->conv.pw || k->conv.ph ? " and no pad" : "", sin.w, sin.h);
             else
                 hint = "reduce the data to 1x1 before the loss: avgpool global, or a linear layer";
             diag_error(src->loc, hint, "%s: the classifier must end at 1x1xN, but %s outputs %s", l->name, src->name, shape_str(in));
@@ -206,8 +217,11 @@ int shape_net(Net *net) {
         net->total_flops += l->flops;
         if (__builtin_add_overflow(net->total_act, l->act, &net->total_act) || net->total_act > MAX_FLOATS ||
             net->total_params > MAX_FLOATS) {
-            diag_error(l->kind_loc, "make the net smaller", "%s: the net's %s exceed %s floats", l->name,
-                       net->total_params > MAX_FLOATS ? "parameters" : "activations per image", fmt_thousands(MAX_FLOATS));
+            bool p = net->total_params > MAX_FLOATS;
+            diag_error(l->kind_loc, "make the net smaller: fewer channels, or smaller inputs to its largest layers",
+                       "%s: with this layer the net has %s %s, more than netc can hold (at most %s)", l->name,
+                       fmt_thousands(p ? net->total_params : net->total_act), p ? "parameters" : "activation floats per image",
+                       fmt_thousands(MAX_FLOATS));
             return -1;
         }
         for (int j = 0; j < l->n_in; j++) net->layers[l->in[j]].n_users++;
