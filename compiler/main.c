@@ -154,6 +154,11 @@ static int build_trainer(const Options *o, const char *c_file, const char *exe) 
 static int compile(const Options *o) {
     Error err;
     size_t len;
+    struct stat st;
+    if (stat(o->input, &st) == 0 && S_ISDIR(st.st_mode)) { /* read_file would only say "read error" */
+        fprintf(stderr, "netc: %s is a folder, not a .net file\n", o->input);
+        return 1;
+    }
     char *text = read_file(o->input, &len, &err);
     if (!text) {
         fprintf(stderr, "netc: %s\n", err.msg);
