@@ -103,6 +103,19 @@ static bool same_shape(const int64_t *a, int na, const int64_t *b, int nb) {
     return true;
 }
 
+/* For a weight of the wrong shape: the layer the file's tensor would fit. */
+static const char *mismatch_hint(const Layer *l, const Expect *want, const StTensor *got) {
+    const char *fix = "change the layer to match the file, or drop \"load\" to train it from scratch";
+    const int64_t *s = got->shape;
+    if (strcmp(want->suffix, "weight") != 0) return fix;
+    if (l->kind == L_CONV && got->ndim == 4)
+        return pool_printf("the file's weights fit conv %lldx%lld -> %lld on %lld input channel%s%s; %s", (long long)s[3],
+                           (long long)s[2], (long long)s[0], (long long)s[1], s[1] == 1 ? "" : "s", l->conv.groups > 1 ? " per group" : "", fix);
+    if (l->kind == L_LINEAR && got->ndim == 2)
+        return pool_printf("the file's weights fit linear -> %lld on %lld inputs; %s", (long long)s[0], (long long)s[1], fix);
+    return fix;
+}
+
 /* For a tensor the file lacks: the nearest name it has, or the first few. */
 static const char *missing_hint(const StFile *f, const char *name) {
     const char *best = NULL;
@@ -140,7 +153,9 @@ int check_pretrained(Net *net) {
     StFile f;
     Error e;
     if (st_open(&f, path, &e) < 0) {
-        diag_error(setting_loc(net, "pretrained"), NULL, "%s", e.msg);
+        char *hint = strstr(e.msg, "\n  HINT: "); /* the runtime's message carries its own hint */
+        if (hint) *hint = 0, hint += 9;
+        diag_error(setting_loc(net, "pretrained"), hint, "%s", e.msg);
         return -1;
     }
     int rc = 0;
@@ -159,8 +174,8 @@ int check_pretrained(Net *net) {
                 rc = -1;
             } else if (!same_shape(st_t->shape, st_t->ndim, ex[t].shape, ex[t].ndim)) {
                 st_shape_str(st_t->shape, st_t->ndim, got, sizeof got);
-                diag_error(l->loc, "change the layer to match the file, or drop \"load\" to train it from scratch",
-                           "%s: pretrained tensor '%s' is %s, but the layer needs %s", l->name, name, got, want);
+                diag_error(l->loc, mismatch_hint(l, &ex[t], st_t), "%s: pretrained tensor '%s' is %s, but the layer needs %s",
+                           l->name, name, got, want);
                 rc = -1;
             }
         }

@@ -167,7 +167,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Ast *ast) {
 
 static void netc_yyerror(NETC_YYLTYPE *l, Ast *ast, const char *msg) {
     if (strstr(msg, "exhausted"))
-        diag_error(loc_of(l, ast), "nothing needs to nest this deep", "braces are nested too deeply");
+        diag_error(loc_of(l, ast), "sections and blocks hold one level of { }; is a '}' missing?", "braces are nested too deeply");
     else
         diag_error(loc_of(l, ast), NULL, "%s", msg);
 }
