@@ -363,6 +363,7 @@ static int read_positional(Cursor *c, Layer *l) {
     const Arg *a;
     switch (l->kind) {
     case L_CONV:
+        l->size_loc = here(c);
         if (want_size2(c, "the kernel", 1, &l->conv.kw, &l->conv.kh) < 0) return -1;
         l->conv.sw = l->conv.sh = 1;
         /* fallthrough: conv and linear both end in "-> N" */
@@ -390,6 +391,7 @@ static int read_positional(Cursor *c, Layer *l) {
             l->pool.global = true;
             return 0;
         }
+        l->size_loc = here(c);
         if (want_size2(c, "the window", 1, &l->pool.kw, &l->pool.kh) < 0) return -1;
         l->pool.sw = l->pool.kw, l->pool.sh = l->pool.kh; /* PyTorch's default stride is the window */
         return 0;

@@ -79,6 +79,7 @@ typedef struct {
     LayerKind kind;
     Loc loc;        /* the name where it is defined */
     Loc kind_loc;   /* the kind word (or the block's name for block layers) */
+    Loc size_loc;   /* the kernel or window size (conv, pooling), for messages about it */
     char *desc;     /* "conv 9x9 -> 10, stride 2": for the report and comments */
     char *block;    /* the block instance it belongs to, or NULL */
 

@@ -43,8 +43,8 @@ static int check_window(const Layer *l, Shape in, long kw, long kh, long pw, lon
     long need = (need_w > need_h ? need_w : need_h);
     const char *hint = pool_printf("use a %s of at most %ldx%ld, or pad the input (pad %ld)", what, in.w + 2 * pw,
                                    in.h + 2 * ph, (need + 1) / 2);
-    diag_error(l->kind_loc, hint, "%s: input %ldx%ld%s is smaller than its %ldx%ld %s", l->name, in.w, in.h, padded, kw, kh,
-               what);
+    diag_error(l->size_loc.line ? l->size_loc : l->kind_loc, hint, "%s: input %ldx%ld%s is smaller than its %ldx%ld %s",
+               l->name, in.w, in.h, padded, kw, kh, what);
     return -1;
 }
 
