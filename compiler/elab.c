@@ -519,6 +519,11 @@ static char *describe(const Stmt *s, const Cursor *c) {
 
 static int check_new_name(Elab *el, const char *full, Loc loc) {
     int dup = find_name(el, full);
+    if (dup >= 0 && el->names[dup].loc.line == 0) {
+        diag_error(loc, "layers read the input by this name (from input); give this layer another name",
+                   "%s: this name is taken by the net's input", full);
+        return -1;
+    }
     if (dup >= 0) {
         diag_error(loc, pool_printf("the first '%s' is on line %d; give this one another name", full, el->names[dup].loc.line),
                    "%s: this name is already used", full);
@@ -791,7 +796,11 @@ static int elab_top_setting(Elab *el, const Stmt *s) {
     }
     if (strcmp(k, "input") == 0) {
         const Arg *a = s->args.n ? &s->args.v[0] : NULL;
-        if (!a || a->kind != ARG_SIZE || a->ndims != 3 || s->args.n != 1) {
+        if (a && a->kind == ARG_SIZE && a->ndims == 3 && s->args.n > 1) {
+            diag_error(s->args.v[1].loc, "e.g. input 64x64x1", "input takes one size; unexpected '%s' after it", s->args.v[1].text);
+            return -1;
+        }
+        if (!a || a->kind != ARG_SIZE || a->ndims != 3) {
             diag_error(a ? a->loc : s->end_loc, "width x height x depth, e.g. input 64x64x1 (gray) or 227x227x3 (colour)",
                        "input needs a size with three numbers");
             return -1;
