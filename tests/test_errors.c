@@ -699,6 +699,18 @@ static const Case net_cases[] = {
      "    1 | input 32x32\n"
      "      |       ^~~~~\n"
      "  HINT: width x height x depth, e.g. input 64x64x1 (gray) or 227x227x3 (colour)\n"},
+    {"input with more after the size",
+     "input 32x32x1 gray\n" T,
+     "t.net:1:15: error: input takes one size; unexpected 'gray' after it\n"
+     "    1 | input 32x32x1 gray\n"
+     "      |               ^~~~\n"
+     "  HINT: e.g. input 64x64x1\n"},
+    {"layer named input",
+     H "input: conv 3x3 -> 4\n" T,
+     "t.net:2:1: error: input: this name is taken by the net's input\n"
+     "    2 | input: conv 3x3 -> 4\n"
+     "      | ^~~~~\n"
+     "  HINT: layers read the input by this name (from input); give this layer another name\n"},
     {"input twice",
      H "input 16x16x1\n" T,
      "t.net:2:1: error: input is given twice\n"

@@ -640,6 +640,11 @@ static void test_misc_layers(void **state) {
     assert_null(net_setting(net, "momentum"));
     fe_done(&r);
 
+    /* a UTF-8 byte order mark, CRLF line ends and tabs are all fine */
+    r = compile_ok("\xef\xbb\xbfinput 4x4x1\r\n\tfc:\tlinear -> 15 \\\r\n  bias off\r\nloss: softmax\r\n");
+    assert_int_equal(fe_layer(&r.net, "fc")->params, 16 * 15);
+    fe_done(&r);
+
     /* no "net" line: the name comes from the file name */
     r = fe_compile("some-dir/9lives.net", "input 4x4x1\nfc: linear -> 15\nloss: softmax\n");
     assert_int_equal(r.failed, 0);
