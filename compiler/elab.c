@@ -407,7 +407,7 @@ static int read_positional(Cursor *c, Layer *l) {
         while ((a = peek(c)) && a->kind == ARG_NAME) {
             next(c);
             if (l->n_in == MAX_INPUTS) {
-                diag_error(a->loc, NULL, "%s: at most %d inputs", c->who, MAX_INPUTS);
+                diag_error(a->loc, "join in steps: ab: concat a b, then concat ab c ...", "%s: at most %d inputs", c->who, MAX_INPUTS);
                 return -1;
             }
             int src = resolve(c->el, c->sc, a, c->who);
@@ -666,7 +666,7 @@ static int elab_use(Elab *el, const Scope *sc, const Stmt *s) {
                 el->prev = src;
             } else {
                 if (v->kind != ARG_NUMBER || !(v->num >= 0 && v->num <= 1e6)) {
-                    diag_error(v->loc, NULL, "%s: lr_mult needs a number from 0 to 1e6", full);
+                    diag_error(v->loc, NULL, "%s: lr_mult needs a number from 0 to 1000000, got '%s'", full, v->text);
                     return -1;
                 }
                 inner.lr_mult *= (float)v->num;
@@ -692,7 +692,9 @@ static int elab_use(Elab *el, const Scope *sc, const Stmt *s) {
 
 static void add_setting(Net *net, const char *key, const char *value, Loc loc) {
     for (int i = 0; i < net->n_settings; i++)
-        if (strcmp(net->settings[i].key, key) == 0) { /* a later line wins */
+        if (strcmp(net->settings[i].key, key) == 0) { /* a later line wins, but it is probably a slip */
+            diag_warning(loc, pool_printf("the first is on line %d; keep one", net->settings[i].loc.line),
+                         "'%s' is set twice; %s replaces %s", key, value, net->settings[i].value);
             net->settings[i].value = pool_strdup(value);
             net->settings[i].loc = loc;
             return;
