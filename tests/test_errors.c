@@ -318,6 +318,12 @@ static const Case layer_cases[] = {
      "    2 | j: concat input\n"
      "      |           ^~~~~\n"
      "  HINT: name the layers to join: concat a b\n"},
+    {"concat of 17",
+     H "j: concat input input input input input input input input input input input input input input input input input\n" T,
+     "t.net:2:107: error: j: at most 16 inputs\n"
+     "    2 | ...put input input input input input input input\n"
+     "      |                                            ^~~~~\n"
+     "  HINT: join in steps: ab: concat a b, then concat ab c ...\n"},
     {"pad more than half the window",
      H "p: maxpool 3x3 pad 2\n" T,
      "t.net:2:4: error: p: pad 2x2 is more than half the 3x3 window\n"
@@ -580,6 +586,16 @@ static const Case block_cases[] = {
      "    5 | x: b(4) stride 2\n"
      "      |         ^~~~~~\n"
      "  HINT: a block use takes: load PREFIX, frozen, lr_mult X, from LAYER; other options go on the layers inside\n"},
+    {"block use lr_mult not a number",
+     "block b(n) {\n" "  c: conv 1x1 -> n\n" "}\n" "input 32x32x1\n" "x: b(4) lr_mult fast\n" T,
+     "t.net:5:17: error: x: lr_mult needs a number from 0 to 1000000, got 'fast'\n"
+     "    5 | x: b(4) lr_mult fast\n"
+     "      |                 ^~~~\n"},
+    {"block use from a number",
+     "block b(n) {\n" "  c: conv 1x1 -> n\n" "}\n" "input 32x32x1\n" "x: b(4) from 3\n" T,
+     "t.net:5:14: error: x: from needs a layer name\n"
+     "    5 | x: b(4) from 3\n"
+     "      |              ^\n"},
     {"load without prefix on a block use",
      "block b(n) {\n" "  c: conv 1x1 -> n\n" "}\n" "input 32x32x1\n" "x: b(4) load\n" T,
      "t.net:5:13: error: x: load needs a value\n"

@@ -666,6 +666,15 @@ static void test_warnings(void **state) {
                                 "      | ^\n"
                                 "  HINT: read it with \"from\", or remove it\n");
     fe_done(&r);
+
+    /* a setting given twice: the later wins, with a warning */
+    r = compile_ok("input 8x8x1\nfc: linear -> 15\nloss: softmax\ntrain {\n  lr 0.1\n  epochs 2\n  lr 0.2\n}\n");
+    assert_string_equal(net_setting(&r.net, "lr"), "0.2");
+    assert_string_equal(r.diag, "t.net:7:3: warning: 'lr' is set twice; 0.2 replaces 0.1\n"
+                                "    7 |   lr 0.2\n"
+                                "      |   ^~\n"
+                                "  HINT: the first is on line 5; keep one\n");
+    fe_done(&r);
 }
 
 /* -d ast and -d net: every statement and every layer is printed. */
