@@ -13,7 +13,7 @@
 
 typedef struct {
     const char *name;
-    char value[160];
+    const char *value; /* pool-allocated: any length (an add of 16 inputs needs long argument lists) */
 } EmitVar;
 
 typedef struct {

@@ -10,7 +10,7 @@ void ev_clear(Emitter *e) { e->nvars = 0; }
 void ev_str(Emitter *e, const char *name, const char *value) {
     for (int i = 0; i < e->nvars; i++)
         if (strcmp(e->vars[i].name, name) == 0) {
-            snprintf(e->vars[i].value, sizeof e->vars[i].value, "%s", value);
+            e->vars[i].value = pool_strdup(value);
             return;
         }
     if (e->nvars == (int)(sizeof e->vars / sizeof e->vars[0])) {
@@ -18,7 +18,7 @@ void ev_str(Emitter *e, const char *name, const char *value) {
         abort();
     }
     e->vars[e->nvars].name = name;
-    snprintf(e->vars[e->nvars].value, sizeof e->vars[e->nvars].value, "%s", value);
+    e->vars[e->nvars].value = pool_strdup(value);
     e->nvars++;
 }
 
