@@ -1,11 +1,17 @@
 /* plan.c: the memory plan and the gradient flow.
  *
  * Lays every tensor out once: parameters in one arena, each layer's output
- * and its gradient in per-image slices of two more. Decides which layers run
- * in place (relu, dropout, flatten share their input's buffer when nothing
- * else reads it), which layers backward must visit, and, where several
- * layers read one output, which of them writes its gradient first (=) and
- * which add to it (+=), so no gradient buffer ever needs clearing. */
+ * and its gradient in per-image slices of two more (layout [c][cap][h][w],
+ * so an offset of k floats per image is k * cap floats in the arena). Decides
+ * which layers share buffers:
+ *   - relu and dropout run in place when nothing else reads their input;
+ *   - flatten of a 1x1 input is a view;
+ *   - a concat whose inputs feed nothing else gets them written straight into
+ *     its slices (channel-major layout makes each input's channels one block),
+ *     so it costs nothing, forward or backward.
+ * Then it decides which layers backward must visit, and where several layers
+ * read one output, which writes its gradient first (=) and which add (+=),
+ * so no gradient buffer ever needs clearing. */
 #include <string.h>
 
 #include "net.h"
@@ -15,14 +21,14 @@
 static void assign_ids(Net *net) {
     for (int i = 0; i < net->n; i++) {
         Layer *l = &net->layers[i];
-        char *id = pool_strdup(l->name);
-        for (char *p = id; *p; p++)
+        char *base = pool_strdup(l->name), *id = base;
+        for (char *p = base; *p; p++)
             if (*p == '.') *p = '_';
         for (int k = 2;; k++) {
             bool clash = false;
             for (int j = 0; j < i; j++) clash |= strcmp(net->layers[j].id, id) == 0;
             if (!clash) break;
-            id = pool_printf("%s_%d", l->id ? l->id : id, k);
+            id = pool_printf("%s_%d", base, k);
         }
         l->id = id;
     }
@@ -39,15 +45,19 @@ bool conv_is_full(const Net *net, const Layer *l) {
     return c->groups == 1 && c->pw == 0 && c->ph == 0 && c->kw == in.w && c->kh == in.h;
 }
 
-/* Per-thread scratch of a conv layer: im2col columns, their gradient, and a
- * private copy of the weight gradient (summed over threads in a fixed order). */
-static int64_t conv_scratch(const Net *net, const Layer *l) {
-    if (conv_is_full(net, l)) return 0;
+/* Scratch a layer needs: im2col columns (and their gradient) per chunk, or
+ * the gathered [K][n] input of a matrix product. */
+static void plan_scratch(Net *net, const Layer *l) {
     Shape in = net->layers[l->in[0]].out;
-    int64_t col = conv_is_pointwise(l) ? 0 : in.c * l->conv.kh * l->conv.kw * l->out.h * l->out.w;
-    int64_t dcol = net->layers[l->in[0]].needs_grad ? col : 0;
-    int64_t dw = l->needs_grad && !l->frozen ? l->params : 0;
-    return col + dcol + dw;
+    bool din = net->layers[l->in[0]].needs_grad && l->run_backward;
+    bool matmul = l->kind == L_LINEAR || (l->kind == L_CONV && conv_is_full(net, l));
+    if (matmul && in.h * in.w > 1) {
+        if (in.c * in.h * in.w > net->scratch_per_image) net->scratch_per_image = in.c * in.h * in.w;
+    } else if (l->kind == L_CONV && !matmul && !conv_is_pointwise(l)) {
+        int64_t col = conv_chunk(net, l) * in.c * l->conv.kh * l->conv.kw * l->out.h * l->out.w;
+        int64_t need = din ? 2 * col : col;
+        if (need > net->scratch_floats) net->scratch_floats = need;
+    }
 }
 
 static int64_t param_slot(Net *net, int64_t n) {
@@ -79,6 +89,27 @@ static void plan_params(Net *net, Layer *l) {
     }
 }
 
+/* The layer whose buffer an in-place chain ends at. */
+static int root_of(const Net *net, int i) {
+    while (net->layers[i].in_place) i = net->layers[i].in[0];
+    return i;
+}
+
+/* Can concat l have its inputs written straight into its slices? Each input
+ * (and the in-place chain under it) must feed only this concat. */
+static bool concat_can_slice(const Net *net, const Layer *l) {
+    for (int j = 0; j < l->n_in; j++) {
+        for (int i = l->in[j];; i = net->layers[i].in[0]) {
+            const Layer *s = &net->layers[i];
+            if (s->n_users != 1 || s->kind == L_INPUT || s->slice_of >= 0) return false;
+            for (int k = 0; k < j; k++)
+                if (root_of(net, l->in[k]) == root_of(net, l->in[j])) return false;
+            if (!s->in_place) break;
+        }
+    }
+    return true;
+}
+
 void plan_net(Net *net) {
     assign_ids(net);
 
@@ -92,43 +123,64 @@ void plan_net(Net *net) {
         Layer *l = &net->layers[i];
         l->needs_grad = l->needs_grad && l->reaches_loss;
         l->run_backward = l->needs_grad && l->kind != L_INPUT;
+        l->slice_of = -1;
+    }
+
+    /* who shares whose buffer */
+    for (int i = 1; i < net->n; i++) {
+        Layer *l = &net->layers[i];
+        const Layer *src = &net->layers[l->in[0]];
+        plan_params(net, l);
+        if (l->kind == L_FLATTEN) l->in_place = src->out.h * src->out.w == 1;
+        else l->in_place = src->n_users == 1 && src->kind != L_INPUT && (l->kind == L_RELU || l->kind == L_DROPOUT);
+        if (l->kind == L_CONCAT && concat_can_slice(net, l)) {
+            l->concat_in_place = true;
+            long off = 0;
+            for (int j = 0; j < l->n_in; j++) {
+                Layer *root = &net->layers[root_of(net, l->in[j])];
+                root->slice_of = i, root->slice_c = off;
+                off += net->layers[l->in[j]].out.c;
+            }
+        }
+    }
+
+    /* offsets: own buffers first, then slices, then in-place aliases (in file order) */
+    for (int i = 0; i < net->n; i++) {
+        Layer *l = &net->layers[i];
+        l->act_off = l->grad_off = -1;
+        if (l->in_place || l->slice_of >= 0) continue;
+        l->act_off = net->act_floats, net->act_floats += l->act;
+        if (l->needs_grad) l->grad_off = net->grad_floats, net->grad_floats += l->act;
+    }
+    for (int i = 0; i < net->n; i++) {
+        Layer *l = &net->layers[i];
+        if (l->slice_of < 0) continue;
+        const Layer *cat = &net->layers[l->slice_of];
+        l->act_off = cat->act_off + l->slice_c * l->out.h * l->out.w;
+        if (l->needs_grad && cat->grad_off >= 0) l->grad_off = cat->grad_off + l->slice_c * l->out.h * l->out.w;
+    }
+    for (int i = 0; i < net->n; i++) {
+        Layer *l = &net->layers[i];
+        if (!l->in_place) continue;
+        const Layer *src = &net->layers[l->in[0]];
+        l->act_off = src->act_off;
+        l->grad_off = l->needs_grad ? src->grad_off : -1;
     }
 
     for (int i = 0; i < net->n; i++) {
         Layer *l = &net->layers[i];
-        const Layer *src = i ? &net->layers[l->in[0]] : NULL;
-        plan_params(net, l);
-        /* in place: relu and dropout overwrite a buffer only they read (never
-         * the input batch); flatten changes nothing in NCHW, so it is a view */
-        l->in_place = l->kind == L_FLATTEN ||
-                      (src && src->n_users == 1 && src->kind != L_INPUT && (l->kind == L_RELU || l->kind == L_DROPOUT));
-        if (l->in_place) {
-            l->act_off = src->act_off;
-        } else {
-            l->act_off = net->act_floats;
-            net->act_floats += l->act;
-        }
-        l->grad_off = -1;
-        if (l->needs_grad) {
-            if (l->in_place && src->grad_off >= 0) l->grad_off = src->grad_off;
-            else l->grad_off = net->grad_floats, net->grad_floats += l->act;
-        }
         l->index_off = l->mask_off = l->saved_off = -1;
         if (l->kind == L_MAXPOOL) l->index_off = net->index_ints, net->index_ints += l->act;
         if (l->kind == L_DROPOUT) l->mask_off = net->mask_bytes, net->mask_bytes += l->act;
         if (l->kind == L_BATCHNORM) l->saved_off = net->saved_floats, net->saved_floats += 2 * l->out.c;
-        if (l->kind == L_CONV) {
-            int64_t s = conv_scratch(net, l);
-            if (s > net->scratch_floats) net->scratch_floats = s;
-        }
+        if (i > 0) plan_scratch(net, l);
     }
 
     /* first writer of each gradient buffer (in backward order) assigns, later ones add */
     bool *written = pool_alloc(sizeof(bool) * (size_t)(net->grad_floats + 1));
     for (int i = net->n - 1; i > 0; i--) {
         Layer *l = &net->layers[i];
-        if (!l->run_backward) continue;
-        if (l->in_place) continue; /* transforms its own (shared) buffer */
+        if (!l->run_backward || l->in_place || l->concat_in_place) continue; /* these transform or share buffers */
         for (int j = 0; j < l->n_in; j++) {
             const Layer *src = &net->layers[l->in[j]];
             if (src->grad_off < 0) continue;
@@ -149,6 +201,8 @@ void dump_net(const Net *net, FILE *f) {
             fprintf(f, "  act@%lld", (long long)l->act_off);
             if (l->grad_off >= 0) fprintf(f, " grad@%lld", (long long)l->grad_off);
             if (l->in_place) fprintf(f, " in-place");
+            if (l->slice_of >= 0) fprintf(f, " slice-of-%s", net->layers[l->slice_of].name);
+            if (l->concat_in_place) fprintf(f, " zero-copy");
             if (l->weight_off >= 0) fprintf(f, " w@%lld", (long long)l->weight_off);
             if (l->bias_off >= 0) fprintf(f, " b@%lld", (long long)l->bias_off);
             fprintf(f, "%s", l->run_backward ? " backward" : "");
@@ -159,8 +213,9 @@ void dump_net(const Net *net, FILE *f) {
         fputc('\n', f);
     }
     if (net->layers[0].id)
-        fprintf(f, "# per image: %lld activation floats, %lld gradient floats, %lld argmax ints, %lld mask bytes; "
-                   "%lld parameter floats, %lld saved floats, %lld scratch floats per thread\n",
+        fprintf(f, "# per image: %lld activation floats, %lld gradient floats, %lld argmax ints, %lld mask bytes, "
+                   "%lld scratch floats; %lld parameter floats, %lld saved floats, %lld scratch floats\n",
                 (long long)net->act_floats, (long long)net->grad_floats, (long long)net->index_ints, (long long)net->mask_bytes,
-                (long long)net->param_floats, (long long)net->saved_floats, (long long)net->scratch_floats);
+                (long long)net->scratch_per_image, (long long)net->param_floats, (long long)net->saved_floats,
+                (long long)net->scratch_floats);
 }
