@@ -1,6 +1,7 @@
 /* metrics.c: see metrics.h. */
 #include "metrics.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
