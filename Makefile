@@ -78,6 +78,49 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libnetcc.a $(BUILD)/libnetcrt.a
 	$(CC) $(CFLAGS) $(RT_FLAGS) -Icompiler -Iruntime -I$(BUILD)/compiler -Itests $< \
 	    $(filter-out tests/%.c,$(filter %.c,$^)) $(BUILD)/libnetcc.a $(BUILD)/libnetcrt.a -o $@ $(LDLIBS) -lcmocka
 
+# --- generated-code tests: gradient checks and PyTorch comparisons -------------------
+# Every tests/nets/*.net (small nets that together cover every layer kind and
+# variant) and every net with a committed reference tests/ref/<net>.safetensors
+# is compiled by bin/netc into $(BUILD)/tests/gen/<net>.c, built with
+# -DNETC_NO_MAIN and linked into one program per net and check:
+#   gradcheck_<net>  tests/test_gradcheck.c: backward against finite differences
+#   torchref_<net>   tests/test_torchref.c: forward, backward and evaluation against PyTorch
+# `make refs` remakes the references with PyTorch (tools/torch_ref.py); only it
+# needs torch, so CI compares against the committed files.
+TORCH_PYTHON ?= /usr/bin/python3
+GEN_DIR      := $(BUILD)/tests/gen
+GRADCHECKS   := $(patsubst tests/nets/%.net,$(BUILD)/tests/gradcheck_%,$(wildcard tests/nets/*.net))
+TORCHREFS    := $(patsubst tests/ref/%.safetensors,$(BUILD)/tests/torchref_%,$(wildcard tests/ref/*.safetensors))
+TESTS        := $(filter-out $(BUILD)/tests/test_gradcheck $(BUILD)/tests/test_torchref,$(TESTS)) $(GRADCHECKS) $(TORCHREFS)
+.PRECIOUS: $(GEN_DIR)/%.c $(GEN_DIR)/%.o
+
+$(GEN_DIR)/%.c: tests/nets/%.net bin/netc
+	@mkdir -p $(GEN_DIR)
+	bin/netc -q -S --out-dir $(GEN_DIR) $<
+$(GEN_DIR)/%.c: nets/%.net bin/netc
+	@mkdir -p $(GEN_DIR)
+	bin/netc -q -S --out-dir $(GEN_DIR) $<
+$(GEN_DIR)/%.o: $(GEN_DIR)/%.c
+	$(CC) $(CFLAGS) $(RT_FLAGS) -Iruntime -DNETC_NO_MAIN -c $< -o $@
+
+$(BUILD)/tests/gradcheck_%: tests/test_gradcheck.c $(GEN_DIR)/%.o $(BUILD)/libnetcrt.a
+	$(CC) $(CFLAGS) $(RT_FLAGS) -Iruntime -Itests -DNET=netc_$* -DGEN_SRC='"$(GEN_DIR)/$*.c"' $< $(GEN_DIR)/$*.o \
+	    $(BUILD)/libnetcrt.a -o $@ $(LDLIBS) -lcmocka
+$(BUILD)/tests/torchref_%: tests/test_torchref.c $(GEN_DIR)/%.o $(BUILD)/libnetcrt.a
+	$(CC) $(CFLAGS) $(RT_FLAGS) -Iruntime -Itests -DNET=netc_$* $< $(GEN_DIR)/$*.o $(BUILD)/libnetcrt.a -o $@ $(LDLIBS) -lcmocka
+
+# References: the test nets at batch 4; the shipped nets at batch 2 with sampled
+# gradients and weights of Kaiming's scale, so deep gradients do not vanish
+# into float32 noise (SqueezeNet and AlexNet through torchvision's own models).
+.PHONY: refs
+refs: bin/netc
+	@mkdir -p tests/ref
+	for f in tests/nets/*.net; do $(TORCH_PYTHON) tools/torch_ref.py $$f || exit 1; done
+	$(TORCH_PYTHON) tools/torch_ref.py nets/simplenet.net --batch 4
+	$(TORCH_PYTHON) tools/torch_ref.py nets/deepernet.net --batch 4 --sample 4096
+	$(TORCH_PYTHON) tools/torch_ref.py nets/squeezenet_ft.net --batch 2 --sample 4096 --gain 2.449 --grad-tol 2e-2 --torchvision squeezenet1_0
+	$(TORCH_PYTHON) tools/torch_ref.py nets/alexnet_ft.net --batch 2 --sample 4096 --gain 2.449 --torchvision alexnet
+
 test: all $(TESTS)
 	@tests/run_all.sh $(TESTS)
 
