@@ -121,6 +121,21 @@ refs: bin/netc
 	$(TORCH_PYTHON) tools/torch_ref.py nets/squeezenet_ft.net --batch 2 --sample 4096 --gain 2.449 --grad-tol 2e-2 --torchvision squeezenet1_0
 	$(TORCH_PYTHON) tools/torch_ref.py nets/alexnet_ft.net --batch 2 --sample 4096 --gain 2.449 --torchvision alexnet
 
+# --- report, checkpoint and predict tests ------------------------------------------------
+# tests/report/tiny.net is compiled by bin/netc into $(BUILD)/tests/report/tiny.c and
+# linked, without its main, into test_report_html, test_resume and test_predict: they
+# run netc_main (train, predict) in forked children on a generated set of small JPEGs.
+REPORT_GEN   := $(BUILD)/tests/report
+REPORT_TESTS := $(BUILD)/tests/test_report_html $(BUILD)/tests/test_resume $(BUILD)/tests/test_predict
+$(REPORT_GEN)/tiny.c: tests/report/tiny.net bin/netc
+	@mkdir -p $(REPORT_GEN)
+	bin/netc -q -S --out-dir $(REPORT_GEN) $<
+$(REPORT_GEN)/tiny.o: $(REPORT_GEN)/tiny.c
+	$(CC) $(CFLAGS) $(RT_FLAGS) -Iruntime -DNETC_NO_MAIN -c $< -o $@
+$(REPORT_TESTS): $(BUILD)/tests/%: tests/%.c tests/report/harness.h $(REPORT_GEN)/tiny.o $(BUILD)/libnetcrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(RT_FLAGS) -Iruntime -Itests $< $(REPORT_GEN)/tiny.o $(BUILD)/libnetcrt.a -o $@ $(LDLIBS) -lcmocka
+
 test: all $(TESTS)
 	@tests/run_all.sh $(TESTS)
 

@@ -6,7 +6,11 @@
  * normalisation, the class names, the epoch's partial sums and every
  * finished epoch's metrics. Floats in metadata are written in C's hex
  * format (%a) so they read back exactly. Randomness needs no saved state:
- * every draw is derived from the seed and where it is used (rng.h). */
+ * every draw is derived from the seed and where it is used (rng.h).
+ * For report.html: the first conv's filters as training started
+ * ("report.first_filters") and the last test evaluation's predictions
+ * ("report.test_pred", "report.test_conf"), so that the report of a resumed
+ * run is the report of an uninterrupted one. */
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdarg.h>
@@ -15,6 +19,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "report_html.h"
 #include "safetensors.h"
 #include "train.h"
 
@@ -114,9 +119,10 @@ int checkpoint_save(const Run *r, const char *path, Error *e) {
     }
     meta_add(&m, "epochs", "%s", rows);
     free(rows);
+    meta_add(&m, "report.eval_epoch", "%d", r->test_pred ? r->eval_epoch : 0);
 
     /* weights, then the optimiser's buffers for every trainable tensor */
-    int cap = 3 * net->n_tensors, n = 0;
+    int cap = 3 * net->n_tensors + 3, n = 0;
     StWrite *w = xcalloc((size_t)cap + 1, sizeof *w);
     char **names = xcalloc((size_t)cap + 1, sizeof(char *));
     for (int pass = 0; pass < 3; pass++)
@@ -134,6 +140,16 @@ int checkpoint_save(const Run *r, const char *path, Error *e) {
             w[n].nbytes = (size_t)t->size * sizeof(float);
             n++;
         }
+    const NetcTensor *fc = report_first_conv(net);
+    if (fc && r->first_filters) {
+        w[n] = (StWrite){"report.first_filters", "F32", fc->ndim, {0}, r->first_filters, (size_t)fc->size * sizeof(float)};
+        for (int d = 0; d < fc->ndim; d++) w[n].shape[d] = fc->shape[d];
+        n++;
+    }
+    if (r->test_pred && r->test.n) {
+        w[n++] = (StWrite){"report.test_pred", "I32", 1, {r->test.n}, r->test_pred, (size_t)r->test.n * sizeof(int32_t)};
+        w[n++] = (StWrite){"report.test_conf", "F32", 1, {r->test.n}, r->test_conf, (size_t)r->test.n * sizeof(float)};
+    }
     int rc = st_write(path, w, n, (const char *const *)m.kv, e);
     for (int i = 0; i < n; i++) free(names[i]);
     free(names), free(w);
@@ -174,6 +190,31 @@ int checkpoint_apply_settings(Config *c, const char *path, Error *e) {
     int rc = cfg ? apply_config_text(c, cfg, e) : 0;
     st_close(&f);
     return rc;
+}
+
+/* The report's state, when the checkpoint has it (older ones may not: the
+ * report then says the initial filters were not recorded). */
+static int restore_report_state(Run *r, const StFile *f, Error *e) {
+    const NetcTensor *fc = report_first_conv(r->net);
+    const StTensor *t = st_find(f, "report.first_filters");
+    if (fc && t) {
+        free(r->first_filters);
+        r->first_filters = xmalloc(sizeof(float) * (size_t)fc->size);
+        if (st_read_f32(f, t, r->first_filters, (size_t)fc->size, e) < 0) return -1;
+    }
+    const char *ev = st_meta(f, "report.eval_epoch");
+    const StTensor *tp = st_find(f, "report.test_pred"), *tc = st_find(f, "report.test_conf");
+    int n = r->test.n;
+    /* predictions for another test set (the data folder changed) are dropped, not misapplied */
+    if (!ev || !tp || !tc || !n || strcmp(tp->dtype, "I32") != 0 || st_numel(tp) != n || st_numel(tc) != n) return 0;
+    r->test_pred = xrealloc(r->test_pred, sizeof(int) * (size_t)n);
+    r->test_conf = xrealloc(r->test_conf, sizeof(float) * (size_t)n);
+    memcpy(r->test_pred, st_bytes(f, tp), sizeof(int32_t) * (size_t)n);
+    for (int i = 0; i < n; i++)
+        if (r->test_pred[i] < 0 || r->test_pred[i] >= r->net->classes) return bad_meta(e, f->path, "report.test_pred");
+    if (st_read_f32(f, tc, r->test_conf, (size_t)n, e) < 0) return -1;
+    r->eval_epoch = atoi(ev);
+    return 0;
 }
 
 int checkpoint_load(Run *r, const char *path, Error *e) {
@@ -251,6 +292,7 @@ int checkpoint_load(Run *r, const char *path, Error *e) {
         bad_meta(e, path, "epochs");
         goto out;
     }
+    if (restore_report_state(r, &f, e) < 0) goto out;
     rc = 0;
 out:
     st_close(&f);

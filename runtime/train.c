@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "report_html.h"
 #include "rng.h"
 
 /* Ctrl-C and SIGTERM finish the batch at hand, save, and stop. */
@@ -113,6 +114,8 @@ void run_free(Run *r) {
     metrics_free(&r->test_m);
     free(r->rows);
     free(r->first_filters);
+    free(r->test_pred);
+    free(r->test_conf);
     memset(r, 0, sizeof *r);
 }
 
@@ -128,7 +131,7 @@ static void epoch_order(int *perm, int n, uint64_t seed, int epoch) {
     }
 }
 
-void run_evaluate(Run *r, const Dataset *ds, Metrics *mt, int *predicted) {
+void run_evaluate(Run *r, const Dataset *ds, Metrics *mt, int *predicted, float *confidence) {
     Model *m = r->model;
     const NetcNet *net = r->net;
     int B = r->cfg.batch, K = net->classes;
@@ -155,11 +158,12 @@ void run_evaluate(Run *r, const Dataset *ds, Metrics *mt, int *predicted) {
             memcpy(m->probs, avg, sizeof(float) * (size_t)n * (size_t)K);
         }
         metrics_add(mt, m->probs, labels, n, loss);
-        if (predicted)
+        if (predicted || confidence)
             for (int b = 0; b < n; b++) {
                 int top;
                 top_k(m->probs + (long)b * K, K, 1, &top);
-                predicted[start + b] = top;
+                if (predicted) predicted[start + b] = top;
+                if (confidence) confidence[start + b] = m->probs[(long)b * K + top];
             }
     }
     m->labels = NULL;
@@ -227,7 +231,17 @@ static int save_epoch_files(Run *r, bool best, Error *e) {
         if (checkpoint_save(r, path, e) < 0) return -1;
     }
     snprintf(path, sizeof path, "%s/weights.safetensors", r->out);
-    return save_final_weights(r, path, e);
+    if (save_final_weights(r, path, e) < 0) return -1;
+    return report_html_write(r, e);
+}
+
+/* The first conv's weights before any step, for the report's "before" filters
+ * (a resumed run has them from its checkpoint). */
+static void capture_first_filters(Run *r) {
+    const NetcTensor *t = report_first_conv(r->net);
+    if (!t || r->first_filters || r->epoch > 0 || r->batch > 0) return;
+    r->first_filters = xmalloc(sizeof(float) * (size_t)t->size);
+    memcpy(r->first_filters, r->model->params + t->offset, sizeof(float) * (size_t)t->size);
 }
 
 static void add_row(Run *r, EpochRow row) {
@@ -254,9 +268,11 @@ int run_train(Run *r, Error *e) {
     sigaction(SIGTERM, &sa, NULL);
     interrupted = 0;
 
-    if (!r->quiet) print_header();
+    capture_first_filters(r);
+    if (report_html_write(r, e) < 0) rc = -1; /* the settings and the "before" filters, open from the start */
+    if (!r->quiet && rc == 0) print_header();
     for (int i = 0; i < r->n_rows && !r->quiet; i++) print_row(&r->rows[i], c->epochs);
-    while (r->epoch < c->epochs) {
+    while (rc == 0 && r->epoch < c->epochs) {
         epoch_order(perm, N, c->seed, r->epoch);
         if (r->batch == 0) metrics_reset(&r->train_m), r->part_seconds = 0; /* else: resumed mid-epoch, sums restored */
         double t0 = now_seconds();
@@ -288,7 +304,10 @@ int run_train(Run *r, Error *e) {
             optim_step(&r->opt, m->params, m->grads, lr);
             r->step++;
             progress(r, r->epoch, r->batch + 1, batches, metrics_loss(&r->train_m), t0);
-            if (interrupted) break;
+            if (interrupted) { /* this batch is done: the checkpoint's position is the next one */
+                r->batch++;
+                break;
+            }
         }
         m->labels = NULL;
         r->part_seconds += now_seconds() - t0;
@@ -301,9 +320,12 @@ int run_train(Run *r, Error *e) {
                 if (!r->quiet) fprintf(stderr, "\ninterrupted in epoch %d after batch %d; saved %s\n  resume with: train --resume %s\n",
                                        r->epoch + 1, r->batch, path, r->out);
                 rc = 130;
+                report_html_write(r, NULL); /* best effort: the run is already safe */
             }
             break;
         }
+        /* the rate of the epoch's last batch (computed, as a run resumed after it has none in hand) */
+        lr = schedule_lr(c, r->epoch + (double)(batches - 1) / batches);
         EpochRow row = {.epoch = r->epoch + 1, .lr = lr};
         row.train_loss = metrics_loss(&r->train_m);
         row.train_top1 = metrics_top1(&r->train_m);
@@ -313,7 +335,12 @@ int run_train(Run *r, Error *e) {
         row.test_top1 = -1;
         bool evaluate = r->have_test && ((c->eval_every > 0 && (r->epoch + 1) % c->eval_every == 0) || r->epoch + 1 == c->epochs);
         if (evaluate) {
-            run_evaluate(r, &r->test, &r->test_m, NULL);
+            if (!r->test_pred) {
+                r->test_pred = xcalloc((size_t)r->test.n, sizeof(int));
+                r->test_conf = xcalloc((size_t)r->test.n, sizeof(float));
+            }
+            run_evaluate(r, &r->test, &r->test_m, r->test_pred, r->test_conf);
+            r->eval_epoch = r->epoch + 1;
             row.test_loss = metrics_loss(&r->test_m), row.test_top1 = metrics_top1(&r->test_m);
             row.test_top5 = metrics_top5(&r->test_m), row.test_mean_class = metrics_mean_class(&r->test_m);
         }

@@ -39,7 +39,11 @@ typedef struct {
     long step;
     double best_train_loss;
     double part_seconds;       /* training time of the current epoch so far (train_m holds its sums) */
-    float *first_filters;      /* the first conv's weights at the start, for the report */
+    /* for report.html (report_html.h); kept in checkpoints so a resumed run's report matches */
+    float *first_filters;      /* the first conv's weights when training started, or NULL */
+    int *test_pred;            /* the last test evaluation: predicted class per test image, or NULL */
+    float *test_conf;          /* and its probability */
+    int eval_epoch;            /* the epoch (1-based) of that evaluation; 0: none yet */
     bool quiet;
 } Run;
 
@@ -52,8 +56,9 @@ void run_free(Run *r);
  * -1 with e set (NaN loss, I/O failure), or 130 when interrupted. */
 int run_train(Run *r, Error *e);
 
-/* One pass over a data set in evaluation mode (TTA if cfg.tta). */
-void run_evaluate(Run *r, const Dataset *ds, Metrics *mt, int *predicted);
+/* One pass over a data set in evaluation mode (TTA if cfg.tta). Optionally
+ * the predicted class of every image and its probability (NULL: not wanted). */
+void run_evaluate(Run *r, const Dataset *ds, Metrics *mt, int *predicted, float *confidence);
 
 /* The normalisation for cfg (given, or computed from the training set). */
 void resolve_normalisation(const Config *cfg, const Dataset *train, int in_c, float mean[3], float std[3]);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "model.h"
 #include "probe.h"
 #include "safetensors.h"
@@ -237,7 +238,7 @@ static int cmd_test(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
     if (rc == 0 && has_norm) memcpy(r.mean, mean, sizeof mean), memcpy(r.std, std, sizeof std);
     if (rc == 0 && (rc = model_load_weights(r.model, a->weights, e)) == 0) {
         double t0 = now_seconds();
-        run_evaluate(&r, &r.test, &r.test_m, NULL);
+        run_evaluate(&r, &r.test, &r.test_m, NULL, NULL);
         double dt = now_seconds() - t0;
         printf("%s on %s/test (%d images): loss %.4f, top-1 %.2f%%, top-5 %.2f%%, mean per class %.2f%% (%.1f s, %.0f img/s)\n",
                a->weights, cfg->data, r.test.n, metrics_loss(&r.test_m), metrics_top1(&r.test_m), metrics_top5(&r.test_m),
@@ -289,13 +290,20 @@ static int cmd_predict(const NetcNet *net, Config *cfg, const Args *a, Error *e)
         }
         int top[5], nt = k < 5 ? k : 5;
         top_k(p, k, nt, top);
-        if (a->json) {
-            printf("%s\n {\"image\": \"", i - failed ? "," : "");
-            for (const char *s = a->images[i]; *s; s++) printf(*s == '"' || *s == '\\' ? "\\%c" : "%c", *s);
-            printf("\", \"top5\": [");
-            for (int j = 0; j < nt; j++)
-                printf("%s{\"class\": \"%s\", \"p\": %.6f}", j ? ", " : "", top[j] < n_classes ? classes[top[j]] : "?", p[top[j]]);
-            printf("]}");
+        if (a->json) { /* [{"image": PATH, "top5": [{"class": NAME, "p": PROBABILITY}, ...]}, ...] */
+            JsonBuf j = {0};
+            jbuf_puts(&j, i - failed ? ",\n {\"image\": " : "\n {\"image\": ");
+            jbuf_string(&j, a->images[i], strlen(a->images[i]));
+            jbuf_puts(&j, ", \"top5\": [");
+            for (int t = 0; t < nt; t++) {
+                const char *name = top[t] < n_classes ? classes[top[t]] : "?";
+                jbuf_puts(&j, t ? ", {\"class\": " : "{\"class\": ");
+                jbuf_string(&j, name, strlen(name));
+                jbuf_printf(&j, ", \"p\": %.6f}", p[top[t]]);
+            }
+            jbuf_puts(&j, "]}");
+            fputs(j.data, stdout);
+            jbuf_free(&j);
         } else {
             printf("%s\n", a->images[i]);
             for (int j = 0; j < nt; j++)
