@@ -1,0 +1,253 @@
+/* test_predict.c: `predict --weights FILE IMAGE...`, for people and programs.
+ *
+ * Trains tests/report/tiny.net briefly (report/harness.h), then:
+ *   - text: per image its path, then the top 5 classes, most probable first,
+ *     probabilities summing to at most 100%;
+ *   - --json: valid JSON (json_parse), one object per image with its path and
+ *     the top 5 {class, p}; sorted, distinct, known classes, sum <= 1; paths
+ *     and class names with quotes and '&' survive the escaping;
+ *   - the top class and its probability are exactly the ones the training
+ *     run's own evaluation of the test set gave (saved in last.ckpt), and the
+ *     share of correct top-1 answers is what `test` prints;
+ *   - a checkpoint works as --weights too; a missing or broken image, a
+ *     truncated weights file and missing arguments give clear errors. */
+#include "report/harness.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "json.h"
+
+#define N_TRAIN 6
+#define N_TEST 3
+#define N_IMAGES (N_CLASSES * N_TEST)
+
+static char run[512], weights[600];
+static char *test_images[N_IMAGES]; /* in the order of the data set: class index, then file name */
+static int test_labels[N_IMAGES];
+
+static int class_index(const char *name) {
+    for (int k = 0; k < N_CLASSES; k++)
+        if (strcmp(class_dirs[k], name) == 0) return k;
+    return -1;
+}
+
+static int setup(void **state) {
+    (void)state;
+    harness_init(N_TRAIN, N_TEST);
+    snprintf(run, sizeof run, "%s/run", tmp_root);
+    snprintf(weights, sizeof weights, "%s/weights.safetensors", run);
+    const char *args[] = {"train", "--data", fmt("%s/data", tmp_root), "--out", run, "--epochs", "3", "--threads", "1", NULL};
+    if (run_trainer(fmt("%s/train", tmp_root), args) != 0) return -1;
+    /* the class order the trainer used: the weights file says it */
+    StFile f;
+    Error e;
+    if (st_open(&f, weights, &e) < 0) return fprintf(stderr, "%s\n", e.msg), -1;
+    char *classes = strdup(st_meta(&f, "classes"));
+    st_close(&f);
+    int n = 0, k = 0;
+    for (char *save = NULL, *c = strtok_r(classes, "\n", &save); c; c = strtok_r(NULL, "\n", &save), k++)
+        for (int i = 0; i < N_TEST; i++, n++) {
+            test_images[n] = strdup(fmt("%s/data/test/%s/img_%02d.jpg", tmp_root, c, i));
+            test_labels[n] = k;
+        }
+    free(classes);
+    return n == N_IMAGES ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    for (int i = 0; i < N_IMAGES; i++) free(test_images[i]);
+    harness_cleanup();
+    return 0;
+}
+
+/* Runs predict with the given options and images; returns its exit code and stdout/stderr. */
+static int predict(const char *log, const char *const *opts, char *const *images, int n, char **out, char **err) {
+    const char *args[64];
+    int k = 0;
+    args[k++] = "predict";
+    for (int i = 0; opts[i]; i++) args[k++] = opts[i];
+    for (int i = 0; i < n && k < 63; i++) args[k++] = images[i];
+    args[k] = NULL;
+    int rc = run_trainer(fmt("%s/%s", tmp_root, log), args);
+    *out = slurp(fmt("%s/%s.out", tmp_root, log), NULL);
+    *err = slurp(fmt("%s/%s.err", tmp_root, log), NULL);
+    return rc;
+}
+
+static void text_output(void **state) {
+    (void)state;
+    char *imgs[] = {test_images[0], test_images[N_IMAGES - 1]}, *out, *err;
+    const char *opts[] = {"--weights", weights, NULL};
+    assert_int_equal(predict("text", opts, imgs, 2, &out, &err), 0);
+    print_message("%s", out);
+    char *line = out;
+    for (int i = 0; i < 2; i++) {
+        char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        assert_memory_equal(line, imgs[i], strlen(imgs[i])); /* the path, then five "  xx.x%  class" lines */
+        line = nl + 1;
+        double last = 101, sum = 0;
+        for (int j = 0; j < 5; j++) {
+            nl = strchr(line, '\n');
+            assert_non_null(nl);
+            *nl = 0;
+            double p;
+            int used;
+            assert_int_equal(sscanf(line, " %lf%%  %n", &p, &used), 1);
+            assert_true(class_index(line + used) >= 0);
+            assert_true(p <= last && p >= 0);
+            last = p, sum += p;
+            line = nl + 1;
+        }
+        assert_true(sum <= 100.0 + 0.05 * 5);
+    }
+    assert_int_equal(*line, 0);
+    free(out), free(err);
+}
+
+/* Parses predict --json output; checks its shape; fills top class and p per image. */
+static void check_json(const char *out, char *const *images, int n, int *top, double *p_top) {
+    JsonDoc doc;
+    Error e;
+    if (json_parse(&doc, out, strlen(out), NULL, &e) < 0) fail_msg("predict --json is not JSON: %s\n%s", e.msg, out);
+    assert_int_equal(doc.root->type, JSON_ARRAY);
+    assert_int_equal(doc.root->n, n);
+    for (int i = 0; i < n; i++) {
+        const Json *o = &doc.root->items[i], *img = json_get(o, "image"), *t5 = json_get(o, "top5");
+        assert_non_null(img), assert_non_null(t5);
+        assert_string_equal(img->str, images[i]);
+        assert_int_equal(t5->type, JSON_ARRAY);
+        assert_int_equal(t5->n, 5);
+        double last = 2, sum = 0;
+        int seen[N_CLASSES] = {0};
+        for (int j = 0; j < 5; j++) {
+            const Json *c = json_get(&t5->items[j], "class"), *p = json_get(&t5->items[j], "p");
+            assert_non_null(c), assert_non_null(p);
+            assert_int_equal(c->type, JSON_STRING);
+            assert_int_equal(p->type, JSON_NUMBER);
+            int k = class_index(c->str);
+            assert_true(k >= 0);
+            assert_false(seen[k]);
+            seen[k] = 1;
+            assert_true(p->number >= 0 && p->number <= last);
+            last = p->number, sum += p->number;
+            if (j == 0) top[i] = k, p_top[i] = p->number;
+        }
+        assert_true(sum <= 1 + 5e-6);
+    }
+    json_free(&doc);
+}
+
+static void json_output_matches_the_training_runs_evaluation(void **state) {
+    (void)state;
+    char *out, *err;
+    const char *opts[] = {"--weights", weights, "--json", NULL};
+    assert_int_equal(predict("json", opts, test_images, N_IMAGES, &out, &err), 0);
+    int top[N_IMAGES];
+    double p[N_IMAGES];
+    check_json(out, test_images, N_IMAGES, top, p);
+    /* images in folders named 'say "hi"' and 'kitchen & dining' came through */
+    assert_non_null(strstr(out, "say \\\"hi\\\""));
+
+    /* the run's last evaluation of the test set, as saved for the report */
+    StFile f;
+    Error e;
+    if (st_open(&f, fmt("%s/last.ckpt", run), &e) < 0) fail_msg("%s", e.msg);
+    const StTensor *tp = st_find(&f, "report.test_pred"), *tc = st_find(&f, "report.test_conf");
+    assert_non_null(tp), assert_non_null(tc);
+    assert_int_equal(st_numel(tp), N_IMAGES);
+    const int32_t *pred = st_bytes(&f, tp);
+    const float *conf = st_bytes(&f, tc);
+    char *classes = strdup(st_meta(&f, "classes"));
+    char *names[N_CLASSES];
+    int k = 0;
+    for (char *save = NULL, *c = strtok_r(classes, "\n", &save); c && k < N_CLASSES; c = strtok_r(NULL, "\n", &save)) names[k++] = c;
+    int correct = 0;
+    for (int i = 0; i < N_IMAGES; i++) {
+        /* predict names classes; the evaluation numbers them in the file's order */
+        assert_string_equal(class_dirs[top[i]], names[pred[i]]);
+        assert_true(fabs(p[i] - conf[i]) <= 1e-6);
+        correct += pred[i] == test_labels[i];
+    }
+    st_close(&f);
+    free(classes), free(out), free(err);
+
+    /* and `test` reports the same share of correct answers */
+    const char *targs[] = {"test", "--weights", weights, "--data", fmt("%s/data", tmp_root), NULL};
+    assert_int_equal(run_trainer(fmt("%s/test", tmp_root), targs), 0);
+    char *tout = slurp(fmt("%s/test.out", tmp_root), NULL);
+    assert_non_null(strstr(tout, fmt("top-1 %.2f%%", 100.0 * correct / N_IMAGES)));
+    free(tout);
+}
+
+static void a_checkpoint_works_as_weights(void **state) {
+    (void)state;
+    char *imgs[] = {test_images[4]}, *out, *err, *out2, *err2;
+    const char *opts[] = {"--weights", fmt("%s/last.ckpt", run), "--json", NULL};
+    assert_int_equal(predict("ckpt", opts, imgs, 1, &out, &err), 0);
+    const char *opts2[] = {"--weights", weights, "--json", NULL};
+    assert_int_equal(predict("ckpt2", opts2, imgs, 1, &out2, &err2), 0);
+    assert_string_equal(out, out2); /* last.ckpt and weights.safetensors hold the same weights */
+    free(out), free(err), free(out2), free(err2);
+}
+
+static void bad_inputs_are_named(void **state) {
+    (void)state;
+    char *out, *err;
+    /* one unreadable image among good ones: the others are still predicted, exit 1 */
+    const char *notjpeg = fmt("%s/notes.jpg", tmp_root);
+    write_bytes(notjpeg, "hello", 5);
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/missing.jpg", tmp_root);
+    char *imgs[] = {test_images[0], (char *)strdup(notjpeg), missing, test_images[1]};
+    const char *opts[] = {"--weights", weights, "--json", NULL};
+    assert_int_equal(predict("bad", opts, imgs, 4, &out, &err), 1);
+    print_message("%s", err);
+    assert_non_null(strstr(err, notjpeg));
+    assert_non_null(strstr(err, missing));
+    assert_non_null(strstr(err, "2 of 4 images could not be read"));
+    char *good[] = {test_images[0], test_images[1]};
+    int top[2];
+    double p[2];
+    check_json(out, good, 2, top, p); /* still valid JSON with the readable ones */
+    free(out), free(err), free(imgs[1]);
+
+    /* truncated weights */
+    size_t len;
+    char *bytes = slurp(weights, &len);
+    const char *cut = fmt("%s/cut.safetensors", tmp_root);
+    write_bytes(cut, bytes, len / 2);
+    free(bytes);
+    const char *opts2[] = {"--weights", cut, NULL};
+    assert_int_equal(predict("cut", opts2, good, 1, &out, &err), 1);
+    assert_non_null(strstr(err, cut));
+    assert_non_null(strstr(err, "truncated"));
+    free(out), free(err);
+
+    /* no weights, no images */
+    const char *none[] = {NULL};
+    assert_int_equal(predict("noweights", none, good, 1, &out, &err), 1);
+    assert_non_null(strstr(err, "predict needs --weights FILE"));
+    free(out), free(err);
+    const char *opts3[] = {"--weights", weights, NULL};
+    assert_int_equal(predict("noimages", opts3, good, 0, &out, &err), 1);
+    assert_non_null(strstr(err, "predict needs image files"));
+    free(out), free(err);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(text_output),
+        cmocka_unit_test(json_output_matches_the_training_runs_evaluation),
+        cmocka_unit_test(a_checkpoint_works_as_weights),
+        cmocka_unit_test(bad_inputs_are_named),
+    };
+    alarm(300); /* a hung trainer fails the test instead of stalling CI */
+    return cmocka_run_group_tests_name("predict", tests, setup, teardown);
+}
