@@ -3,6 +3,7 @@
 #   make            build bin/netc and the training runtime (installs Debian packages it lacks)
 #   make run        the main job: train nets/simplenet.net on 15-scene (NET=nets/other.net)
 #   make test       the CMocka suite (and the gradient and PyTorch checks)
+#   make report-check  train briefly, render report.html in headless Chromium and check what it shows
 #   make install    netc on PATH (PREFIX=/usr/local)
 
 PREFIX  ?= /usr/local
@@ -135,6 +136,12 @@ $(REPORT_GEN)/tiny.o: $(REPORT_GEN)/tiny.c
 $(REPORT_TESTS): $(BUILD)/tests/%: tests/%.c tests/report/harness.h $(REPORT_GEN)/tiny.o $(BUILD)/libnetcrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(RT_FLAGS) -Iruntime -Itests $< $(REPORT_GEN)/tiny.o $(BUILD)/libnetcrt.a -o $@ $(LDLIBS) -lcmocka
+
+# report.html as a person sees it: a short real run rendered by headless Chromium
+# (installed if missing), screenshot and DOM checked. Not part of `make test`.
+.PHONY: report-check
+report-check: all
+	tools/report_check.sh
 
 test: all $(TESTS)
 	@tests/run_all.sh $(TESTS)

@@ -209,7 +209,7 @@ static void filter_grid(JsonBuf *b, const NetcTensor *t, const float *w, int bgr
     }
     size_t len;
     uint8_t *png = png_encode(img, gw, gh, 3, &len);
-    int zoom = (int)fmax(1, fmin(16, floor(340.0 / gw)));
+    int zoom = (int)fmax(1, fmin(16, floor(400.0 / gw)));
     P(b, "<img class=\"filters\" width=\"%d\" height=\"%d\" alt=\"%s\" src=\"", gw * zoom, gh * zoom, alt);
     data_uri(b, "image/png", png, len);
     jbuf_puts(b, "\"/>");
@@ -434,9 +434,11 @@ static void confusion_section(JsonBuf *b, const Run *r) {
     P(b, "\n<rect class=\"frame\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>\n</svg>\n", lw, th, K * cell, K * cell);
 
     /* per-class accuracy, with the class each is most often mistaken for */
-    jbuf_puts(b, "<div class=\"scroll\"><table class=\"perclass\">\n<thead><tr><th class=\"l\">class</th><th>images</th>"
-                 "<th>correct</th><th class=\"l\" colspan=\"2\">top-1</th><th class=\"l\">most often taken for</th></tr></thead>\n<tbody>\n");
+    jbuf_puts(b, "<div class=\"scroll\"><table class=\"perclass\">\n<thead><tr><th class=\"l\">class</th>"
+                 "<th class=\"l\" colspan=\"2\">top-1</th><th>correct</th><th class=\"l\">most often taken for</th></tr></thead>\n"
+                 "<tbody>\n");
     double sum = 0;
+    long right = 0;
     for (int t = 0; t < K; t++) {
         long row = 0, worst = 0;
         int wp = -1;
@@ -445,21 +447,21 @@ static void confusion_section(JsonBuf *b, const Run *r) {
             if (p != t && cm[(long)t * K + p] > worst) worst = cm[(long)t * K + p], wp = p;
         }
         double acc = row ? 100.0 * cm[(long)t * K + t] / row : 0;
-        sum += acc;
+        sum += acc, right += cm[(long)t * K + t];
         jbuf_puts(b, "<tr><td class=\"l\">");
         esc(b, class_name(r, t));
-        P(b, "</td><td>%ld</td><td>%ld</td><td>%.1f%%</td><td><div class=\"bar\"><span style=\"width:%.1f%%\"></span></div></td>"
+        P(b, "</td><td>%.1f%%</td><td><div class=\"bar\"><span style=\"width:%.1f%%\"></span></div></td><td>%ld / %ld</td>"
              "<td class=\"l muted\">",
-          row, cm[(long)t * K + t], acc, acc);
+          acc, acc, cm[(long)t * K + t], row);
         if (wp >= 0) {
             esc(b, class_name(r, wp));
             P(b, " (%ld)", worst);
         }
         jbuf_puts(b, "</td></tr>\n");
     }
-    P(b, "</tbody><tfoot><tr><td class=\"l\">mean</td><td>%d</td><td></td><td>%.1f%%</td><td></td><td></td></tr></tfoot>"
+    P(b, "</tbody><tfoot><tr><td class=\"l\">mean</td><td>%.1f%%</td><td></td><td>%ld / %d</td><td></td></tr></tfoot>"
          "</table></div>\n</div></section>\n",
-      r->test.n, K ? sum / K : 0);
+      K ? sum / K : 0, right, r->test.n);
     free(cm);
 }
 
@@ -557,6 +559,12 @@ static void speed(JsonBuf *b, const Run *r) {
     P(b, "Mean %.1f s per epoch, %.0f images per second; %s in all over %d epoch%s.</p>\n", secs / n, secs > 0 ? imgs / secs : 0,
       duration(secs, t, sizeof t), n, n == 1 ? "" : "s");
     jbuf_puts(b, "<div class=\"plots\">\n");
+    double fastest = 0, slowest = INFINITY;
+    for (int i = 0; i < n; i++) fastest = fmax(fastest, ips[i]), slowest = fmin(slowest, ips[i]);
+    P(b, "<dl class=\"figures\"><dt>per epoch</dt><dd>%.1f s</dd><dt>images per second</dt><dd>%.0f</dd>"
+         "<dt>slowest, fastest epoch</dt><dd>%.0f, %.0f images/s</dd><dt>training in all</dt><dd>%s</dd>"
+         "<dt>batch</dt><dd>%d images</dd></dl>\n",
+      secs / n, secs > 0 ? imgs / secs : 0, slowest, fastest, t, r->cfg.batch);
     Series s[] = {{"images/s", "speed", ips}};
     plot_svg(b, "speed", "Training images per second", "images / s", " images/s", n, r->cfg.epochs > n ? r->cfg.epochs : n, s, 1,
              0, 0);
@@ -704,8 +712,8 @@ static const char css[] =
     ".filters .moved{flex-basis:100%;margin:0}\n"
     ".cmwrap{display:flex;gap:36px;flex-wrap:wrap;align-items:flex-start}\n"
     ".cmwrap>.scroll{flex:1 1 500px;min-width:0}\n"
-    "table.perclass td.l{white-space:nowrap}\n"
-    "table.perclass td:nth-child(4){padding-right:4px}\n"
+    "table.perclass td{white-space:nowrap}\n"
+    "table.perclass td:nth-child(2){padding-right:2px}table.perclass td:nth-child(3){padding-left:4px}\n"
     ".confusion{max-width:100%;height:auto}\n"
     ".confusion .clabel{font-size:12px;fill:var(--ink)}\n"
     ".confusion text.on-dark{fill:#fff;font-size:11px;font-weight:600}\n"
@@ -723,6 +731,9 @@ static const char css[] =
     ".mistake span{display:block;color:var(--muted);font-size:10.5px;text-transform:uppercase;letter-spacing:.06em;margin-top:3px}\n"
     ".mistake .truth{font-weight:600}.mistake .pred{color:#b42318}.mistake .pred b{font-weight:650}\n"
     ".mistake .file{color:var(--muted);font-size:11.5px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}\n"
+    "dl.figures{margin:28px 0 0;display:grid;grid-template-columns:auto 1fr;gap:10px 18px;align-content:start}\n"
+    "dl.figures dt{color:var(--muted);font-size:13px;padding-top:3px}\n"
+    "dl.figures dd{margin:0;font-size:16px;font-weight:650;font-variant-numeric:tabular-nums}\n"
     "pre{font-size:12.5px;line-height:1.45;background:#f6f8fa;border:1px solid var(--soft);padding:14px 16px;"
     "border-radius:10px;overflow-x:auto;margin:0}\n"
     ".cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(440px,1fr));gap:10px 34px}\n"
@@ -730,7 +741,7 @@ static const char css[] =
     "table.kv th{font-weight:600;white-space:nowrap;width:1%;padding-left:0}\n"
     "table.kv td{font-size:13px}\n"
     "table.settings td:nth-child(2){font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono',monospace;"
-    "font-size:12.5px;white-space:nowrap}\n"
+    "font-size:12.5px;overflow-wrap:anywhere;max-width:15em}\n"
     "table.settings tr.set th,table.settings tr.set td:nth-child(2){font-weight:700;color:var(--accent)}\n"
     "footer{color:var(--muted);font-size:12.5px;text-align:center;padding:8px 0 36px}\n"
     "@media print{header{background:#fff;color:#000}section{break-inside:avoid;box-shadow:none}}\n";

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "json.h"
 #include "model.h"
 #include "probe.h"
 #include "safetensors.h"

@@ -1,0 +1,164 @@
+#!/bin/sh
+# report_check.sh [RUN_DIR]: looks at report.html the way a person does.
+#
+# Without RUN_DIR it trains $NET (default nets/simplenet.net) for $EPOCHS
+# epochs (default 4) on data/15scene into build/report-check/run. Then it
+# renders the run's report.html in headless Chromium (Debian's chromium
+# package, installed by tools/deps.sh if missing) and
+#   - takes a full-page screenshot: build/report-check/report.png;
+#   - loads a copy of the page with a small checking script appended (the
+#     report itself has none), dumps the DOM and reads the script's verdicts:
+#     the three plots drawn with both series and a point per epoch, legends,
+#     the filter grids and misclassified images decoded (naturalWidth > 0),
+#     the confusion matrix with one label per class folder, the headline and
+#     the epoch table equal to metrics.csv, nothing fetched from the network,
+#     no web fonts, nothing wider than the window.
+# Exits 1 if any check fails. `make report-check` runs it; CI does not.
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+NET=${NET:-nets/simplenet.net}
+EPOCHS=${EPOCHS:-4}
+WORK=$ROOT/build/report-check
+mkdir -p "$WORK"
+
+tools/deps.sh chromium
+CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+[ -n "$CHROMIUM" ] || { echo "report-check: chromium not found after installing it" >&2; exit 1; }
+
+if [ $# -ge 1 ]; then
+    RUN=$1
+else
+    if [ ! -d data/15scene/train ]; then
+        data/get_15scene.sh || { echo "report-check: no data/15scene (see data/README.md)" >&2; exit 1; }
+    fi
+    name=$(basename "$NET" .net)
+    bin/netc -q --out-dir "$WORK" -o "$WORK/$name" "$NET"
+    RUN=$WORK/run
+    "$WORK/$name" train --epochs "$EPOCHS" --out "$RUN" --force --quiet
+    DATA=$ROOT/data/15scene
+fi
+REPORT=$RUN/report.html
+[ -f "$REPORT" ] || { echo "report-check: $REPORT not found" >&2; exit 1; }
+[ -f "$RUN/metrics.csv" ] || { echo "report-check: $RUN/metrics.csv not found" >&2; exit 1; }
+# the class folders the confusion matrix must name (from the run's settings when given a run)
+DATA=${DATA:-$(sed -n 's/.*<th class="l">data<\/th><td class="l">\([^<]*\)<.*/\1/p' "$REPORT" | head -1)}
+case "$DATA" in /*) ;; *) DATA=$ROOT/$DATA ;; esac
+
+rows=$(($(wc -l < "$RUN/metrics.csv") - 1))
+last_top1=$(awk -F, 'NR > 1 && $7 != "" { v = $7 } END { printf "%.2f", v }' "$RUN/metrics.csv")
+classes=$(LC_ALL=C ls "$DATA/train" | awk '{ gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); printf "%s\"%s\"", (NR > 1 ? "," : ""), $0 }')
+echo "report-check: $REPORT ($rows epochs, final test top-1 $last_top1%, classes from $DATA/train)"
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+chrome() { # chrome TAG ARGS...: chromium with a fresh profile, no network, its log in $TMP/chrome.TAG.log
+    tag=$1
+    shift
+    "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+        --disable-component-update --disable-sync --disable-extensions --mute-audio --hide-scrollbars \
+        --host-resolver-rules="MAP * ~NOTFOUND" --user-data-dir="$TMP/profile.$tag" "$@" 2> "$TMP/chrome.$tag.log"
+}
+
+# the checking page: the report plus a script that writes its verdicts into the DOM
+sed '$d' "$REPORT" | sed 's#</body>##' > "$TMP/check.html"
+cat >> "$TMP/check.html" <<EOF
+<pre id="netc-check"></pre>
+<script>
+(function () {
+  var out = [], rows = $rows, top1 = "$last_top1", classes = [$classes];
+  function check(name, ok, detail) { out.push((ok ? "OK   " : "FAIL ") + name + (ok ? "" : ": " + detail)); }
+  function visible(el) { var r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; }
+  ["loss", "top1", "top5"].forEach(function (m) {
+    var svg = document.querySelector('svg.plot[data-metric="' + m + '"]');
+    check("plot " + m + " drawn", svg && visible(svg), "missing or invisible");
+    if (!svg) return;
+    ["train", "test"].forEach(function (s) {
+      var line = svg.querySelector('g.series.' + s + ' polyline');
+      var n = line ? line.points.numberOfItems : 0, box = line ? line.getBBox() : null;
+      var want = s === "train" ? rows : svg.querySelectorAll('g.series.test circle').length;
+      check("plot " + m + " " + s + " series", line && n === want && n > 0 && (n === 1 || box.width > 0),
+            "points " + n + ", expected " + want);
+      var stroke = line ? getComputedStyle(line).stroke : "";
+      check("plot " + m + " " + s + " coloured", stroke && stroke !== "none" && stroke !== "rgb(0, 0, 0)", stroke);
+    });
+    var legend = Array.prototype.map.call(svg.querySelectorAll('g.legend text'), function (t) { return t.textContent; });
+    check("plot " + m + " legend", legend.join(",") === "train,test", legend.join(","));
+    check("plot " + m + " ticks", svg.querySelectorAll('text.tick').length >= 6, "few ticks");
+  });
+  check("train series over " + rows + " epochs", rows > 0, "no epochs in metrics.csv");
+  var filt = document.querySelectorAll('img.filters');
+  check("two filter grids", filt.length === 2, filt.length + " found");
+  Array.prototype.forEach.call(filt, function (img, i) {
+    check("filter grid " + i + " decoded", img.complete && img.naturalWidth > 0 && visible(img) && img.width >= 100,
+          "naturalWidth " + img.naturalWidth + ", width " + img.width);
+  });
+  var cm = document.querySelector('svg.confusion');
+  check("confusion matrix drawn", cm && visible(cm), "missing");
+  if (cm) {
+    var rowsL = Array.prototype.map.call(cm.querySelectorAll('text.clabel.row'), function (t) { return t.textContent; });
+    var colsL = Array.prototype.map.call(cm.querySelectorAll('text.clabel.col'), function (t) { return t.textContent; });
+    check("confusion rows name the " + classes.length + " classes", rowsL.join("|") === classes.join("|"), rowsL.join("|"));
+    check("confusion columns name the classes", colsL.join("|") === classes.join("|"), colsL.join("|"));
+    var frame = cm.querySelector('rect.frame').getBBox(), clash = 0;
+    Array.prototype.forEach.call(cm.querySelectorAll('text.clabel.row'), function (t) {
+      var b = t.getBBox(); if (b.width <= 0 || b.x + b.width > frame.x + 0.5 || b.x < 0) clash++; });
+    check("row labels fit left of the matrix", clash === 0, clash + " labels overlap or are cut");
+    var cells = 0; Array.prototype.forEach.call(cm.querySelectorAll('g > title'), function () { cells++; });
+    check("confusion has " + classes.length + "x" + classes.length + " cells", cells === classes.length * classes.length, cells + " cells");
+  }
+  var pc = document.querySelectorAll('table.perclass tbody tr');
+  check("per-class accuracy rows", pc.length === classes.length, pc.length + " rows");
+  var mis = document.querySelectorAll('figure.mistake img'), bad = 0;
+  Array.prototype.forEach.call(mis, function (img) { if (!(img.complete && img.naturalWidth > 0 && visible(img))) bad++; });
+  check("misclassified images shown", mis.length >= 1 && mis.length <= 12, mis.length + " images");
+  check("misclassified images decoded", bad === 0, bad + " did not load");
+  var labels = document.querySelectorAll('figure.mistake .truth, figure.mistake .pred');
+  check("misclassified images labelled", labels.length === 2 * mis.length, labels.length + " labels");
+  var kpi = document.querySelector('.kpi.main .v');
+  check("headline is the final test top-1", kpi && kpi.textContent === top1 + "%", kpi ? kpi.textContent : "missing");
+  var er = document.querySelectorAll('table.epochs tbody tr');
+  check("epoch table has a row per epoch", er.length === rows, er.length + " rows");
+  if (er.length) {
+    var cell = er[er.length - 1].querySelectorAll('td')[6];
+    check("epoch table's last test top-1 is metrics.csv's", cell && cell.textContent === top1, cell ? cell.textContent : "none");
+  }
+  ["curves", "epochs", "filters", "confusion", "mistakes", "speed", "network", "settings"].forEach(function (id) {
+    var s = document.getElementById(id); check("section " + id, s && visible(s), "missing or hidden"); });
+  var net = performance.getEntriesByType("resource").filter(function (r) { return !/^data:/.test(r.name); });
+  check("nothing fetched", net.length === 0, net.map(function (r) { return r.name; }).join(" "));
+  check("no web fonts", document.fonts.size === 0, document.fonts.size + " font faces");
+  check("fits the window", document.documentElement.scrollWidth <= window.innerWidth,
+        document.documentElement.scrollWidth + " > " + window.innerWidth);
+  out.push("HEIGHT " + document.getElementById("netc-check").getBoundingClientRect().top);
+  document.getElementById("netc-check").textContent = out.join("\n");
+})();
+</script>
+</body>
+</html>
+EOF
+
+chrome dom --window-size=1400,1000 --virtual-time-budget=10000 --dump-dom "file://$TMP/check.html" > "$TMP/dom.html" || true
+verdicts=$(sed -n '/<pre id="netc-check">/,/<\/pre>/p' "$TMP/dom.html" | sed 's/<[^>]*>//g')
+if [ -z "$verdicts" ]; then
+    echo "report-check: Chromium produced no verdicts; its log:" >&2
+    cat "$TMP/chrome.dom.log" >&2
+    exit 1
+fi
+echo "$verdicts" | grep -v '^HEIGHT' | sed 's/^/  /'
+height=$(echo "$verdicts" | sed -n 's/^HEIGHT \([0-9]*\).*/\1/p')
+height=${height:-6000}
+
+chrome shot --window-size=1400,"$height" --virtual-time-budget=10000 --screenshot="$WORK/report.png" "file://$(cd "$(dirname "$REPORT")" && pwd)/report.html" > /dev/null || true
+if [ -s "$WORK/report.png" ]; then
+    echo "report-check: screenshot $WORK/report.png (1400x$height)"
+else
+    echo "FAIL screenshot: Chromium wrote none" >&2
+    exit 1
+fi
+fails=$(echo "$verdicts" | grep -c '^FAIL' || true)
+if [ "$fails" -ne 0 ]; then
+    echo "report-check: $fails checks failed" >&2
+    exit 1
+fi
+echo "report-check: all $(echo "$verdicts" | grep -c '^OK') checks passed"
