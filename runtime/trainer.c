@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "json.h"
-#include "json.h"
 #include "model.h"
 #include "probe.h"
 #include "safetensors.h"
