@@ -151,12 +151,30 @@ static void print_settings(const Run *r) {
     printf("threads: %d (OpenMP; OpenBLAS runs inside it)\n", c->threads);
 }
 
+/* A last.ckpt that cannot be read. The trainer writes checkpoints atomically,
+ * so this is a copy cut short or a damaged disk: say what can still be done. */
+static int damaged_checkpoint(Error *e, const char *dir) {
+    char *hint = strstr(e->msg, "\n  HINT:");
+    if (hint) *hint = 0;
+    return error_hint(e, "%s/best.ckpt may still be whole: copy it over last.ckpt to resume from its epoch, or start again "
+                         "with --out %s --force",
+                      dir, dir);
+}
+
 static int cmd_train(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
     Run r;
     if (a->resume) { /* the run's own settings, then the command line's (e.g. more --epochs) */
         char path[1200];
         snprintf(path, sizeof path, "%s/last.ckpt", a->resume);
-        if (checkpoint_apply_settings(cfg, path, e) < 0 || config_apply(cfg, a->settings, e) < 0) return -1;
+        struct stat ck;
+        if (stat(path, &ck) != 0) {
+            errorf(e, "%s does not exist: there is nothing to resume", path);
+            return error_hint(e, "a run folder has one once its first epoch has ended (or it was stopped with Ctrl-C); "
+                                 "to start again there: --out %s --force",
+                              a->resume);
+        }
+        if (checkpoint_apply_settings(cfg, path, e) < 0) return damaged_checkpoint(e, a->resume);
+        if (config_apply(cfg, a->settings, e) < 0) return -1;
     }
     bool explicit_out = cfg->out[0] != 0;
     char out[sizeof cfg->out];
