@@ -238,7 +238,10 @@ static void header(JsonBuf *b, const Run *r) {
     esc(b, net->name);
     jbuf_puts(b, "</h1>\n<div class=\"sub\">");
     esc(b, net->source);
-    P(b, " &#183; %s &#183; run folder <code>", r->n_rows >= r->cfg.epochs ? "finished" : "in progress");
+    if (r->n_rows >= r->cfg.epochs) P(b, " &#183; finished, %d epoch%s", r->n_rows, r->n_rows == 1 ? "" : "s");
+    else if (r->batch > 0) P(b, " &#183; stopped in epoch %d after %d batch%s", r->epoch + 1, r->batch, r->batch == 1 ? "" : "es");
+    else P(b, " &#183; training: epoch %d of %d", r->epoch + 1, r->cfg.epochs);
+    jbuf_puts(b, " &#183; run folder <code>");
     esc(b, r->out);
     P(b, "</code> &#183; updated %s</div>\n<div class=\"kpis\">\n", when);
     if (ev) {

@@ -166,6 +166,10 @@ static void sigterm_mid_epoch_then_resume(void **state) {
     print_message("stopped in epoch %d after batch %d\n", epoch + 1, batch);
     assert_true(epoch >= 1 && epoch < EPOCHS);
     assert_true(batch > 0); /* mid-epoch: the partial sums and position are what is tested */
+    char *html = slurp(fmt("%s/report.html", dir), NULL); /* the report says where the run stopped */
+    assert_non_null(html);
+    assert_non_null(strstr(html, fmt("stopped in epoch %d after %d batch", epoch + 1, batch)));
+    free(html);
     assert_int_equal(resume("term", "term_resume"), 0);
     char *out = slurp(fmt("%s/term_resume.out", tmp_root), NULL);
     assert_non_null(strstr(out, fmt("resumed %s/last.ckpt at epoch %d, batch %d", dir, epoch, batch)));
