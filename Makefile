@@ -113,12 +113,15 @@ $(BUILD)/tests/torchref_%: tests/test_torchref.c $(GEN_DIR)/%.o $(BUILD)/libnetc
 # References: the test nets at batch 4; the shipped nets at batch 2 with sampled
 # gradients and weights of Kaiming's scale, so deep gradients do not vanish
 # into float32 noise (SqueezeNet and AlexNet through torchvision's own models).
+# A float32 forward can fall on the other side of a relu or max-pool kink than
+# PyTorch's float64 one; deepernet's seed 1 did after the channel-major layout
+# changed rounding (5e-3 below one flipped unit), seeds 2 and 3 do not.
 .PHONY: refs
 refs: bin/netc
 	@mkdir -p tests/ref
 	for f in tests/nets/*.net; do $(TORCH_PYTHON) tools/torch_ref.py $$f || exit 1; done
 	$(TORCH_PYTHON) tools/torch_ref.py nets/simplenet.net --batch 4
-	$(TORCH_PYTHON) tools/torch_ref.py nets/deepernet.net --batch 4 --sample 4096
+	$(TORCH_PYTHON) tools/torch_ref.py nets/deepernet.net --batch 4 --sample 4096 --seed 2
 	$(TORCH_PYTHON) tools/torch_ref.py nets/squeezenet_ft.net --batch 2 --sample 4096 --gain 2.449 --grad-tol 2e-2 --torchvision squeezenet1_0
 	$(TORCH_PYTHON) tools/torch_ref.py nets/alexnet_ft.net --batch 2 --sample 4096 --gain 2.449 --torchvision alexnet
 

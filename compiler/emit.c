@@ -24,11 +24,13 @@ void emit_layer_functions(Emitter *e, const Layer *l) {
     case L_BATCHNORM: emit_batchnorm(e, l); break;
     case L_RELU:
     case L_DROPOUT: emit_elementwise(e, l); break;
+    case L_FLATTEN:
+        if (!l->in_place) emit_elementwise(e, l);
+        break;
     case L_CONCAT:
     case L_ADD: emit_join(e, l); break;
     case L_SOFTMAX: emit_loss(e, l); break;
     case L_INPUT:
-    case L_FLATTEN: /* nothing to compute */
     case L_NKINDS: break;
     }
 }
@@ -42,6 +44,14 @@ static const Layer *src(const Emitter *e, const Layer *l, int j) { return &e->ne
 
 static bool has_bias(const Layer *l) { return l->bias_off >= 0 && l->kind != L_BATCHNORM; }
 
+/* The scratch argument a conv or linear layer's functions take, or "". */
+static const char *scratch_arg(const Emitter *e, const Layer *l) {
+    const Shape in = src(e, l, 0)->out;
+    bool matmul = l->kind == L_LINEAR || conv_is_full(e->net, l);
+    if (matmul) return in.h * in.w > 1 ? ", m->scratch" : "";
+    return conv_is_pointwise(l) ? "" : ", m->scratch";
+}
+
 void emit_forward_call(Emitter *e, const Layer *l) {
     FILE *f = e->f;
     const char *id = l->id;
@@ -49,34 +59,41 @@ void emit_forward_call(Emitter *e, const Layer *l) {
     case L_INPUT: break;
     case L_CONV:
     case L_LINEAR:
-        fprintf(f, "    %s_forward(%s, %s, PARAM(P_%s_weight)%s, n%s);\n", id, act(l), act(src(e, l, 0)), id,
-                has_bias(l) ? pool_printf(", PARAM(P_%s_bias)", id) : "",
-                l->kind == L_CONV && !conv_is_pointwise(l) && !conv_is_full(e->net, l) ? ", m->scratch" : "");
+        fprintf(f, "    %s_forward(%s, %s, PARAM(P_%s_weight)%s, n, cap%s);\n", id, act(l), act(src(e, l, 0)), id,
+                has_bias(l) ? pool_printf(", PARAM(P_%s_bias)", id) : "", scratch_arg(e, l));
         break;
-    case L_MAXPOOL: fprintf(f, "    %s_forward(%s, INDEX(I_%s), %s, n);\n", id, act(l), id, act(src(e, l, 0))); break;
-    case L_AVGPOOL: fprintf(f, "    %s_forward(%s, %s, n);\n", id, act(l), act(src(e, l, 0))); break;
+    case L_MAXPOOL: fprintf(f, "    %s_forward(%s, INDEX(I_%s), %s, n, cap);\n", id, act(l), id, act(src(e, l, 0))); break;
+    case L_AVGPOOL: fprintf(f, "    %s_forward(%s, %s, n, cap);\n", id, act(l), act(src(e, l, 0))); break;
     case L_BATCHNORM:
         fprintf(f, "    %s_forward(%s, %s, PARAM(P_%s_weight), PARAM(P_%s_bias), PARAM(P_%s_running_mean),\n"
-                   "               PARAM(P_%s_running_var), SAVED(S_%s), n, train, m->bn_momentum);\n",
+                   "               PARAM(P_%s_running_var), SAVED(S_%s), n, cap, train, m->bn_momentum);\n",
                 id, act(l), act(src(e, l, 0)), id, id, id, id, id);
         break;
     case L_RELU:
-        if (l->in_place) fprintf(f, "    %s_forward(%s, n);\n", id, act(l));
-        else fprintf(f, "    %s_forward(%s, %s, n);\n", id, act(l), act(src(e, l, 0)));
+        if (l->in_place) fprintf(f, "    %s_forward(%s, n, cap);\n", id, act(l));
+        else fprintf(f, "    %s_forward(%s, %s, n, cap);\n", id, act(l), act(src(e, l, 0)));
         break;
     case L_DROPOUT:
-        if (l->in_place) fprintf(f, "    %s_forward(%s, MASK(M_%s), n, train, m->seed, m->step);\n", id, act(l), id);
-        else fprintf(f, "    %s_forward(%s, %s, MASK(M_%s), n, train, m->seed, m->step);\n", id, act(l), act(src(e, l, 0)), id);
+        if (l->in_place) fprintf(f, "    %s_forward(%s, MASK(M_%s), n, cap, train, m->seed, m->step);\n", id, act(l), id);
+        else fprintf(f, "    %s_forward(%s, %s, MASK(M_%s), n, cap, train, m->seed, m->step);\n", id, act(l), act(src(e, l, 0)), id);
         break;
-    case L_FLATTEN: fprintf(f, "    /* %s: flatten, a view of %s */\n", l->name, src(e, l, 0)->name); break;
+    case L_FLATTEN:
+        if (l->in_place) fprintf(f, "    /* %s: flatten of a 1x1 input, a view of %s */\n", l->name, src(e, l, 0)->name);
+        else fprintf(f, "    %s_forward(%s, %s, n, cap);\n", id, act(l), act(src(e, l, 0)));
+        break;
     case L_CONCAT:
+        if (l->concat_in_place) {
+            fprintf(f, "    /* %s: concat, its inputs were written into their slices of it */\n", l->name);
+            break;
+        }
+        /* fallthrough */
     case L_ADD:
         fprintf(f, "    %s_forward(%s", id, act(l));
         for (int j = 0; j < l->n_in; j++) fprintf(f, ", %s", act(src(e, l, j)));
-        fprintf(f, ", n);\n");
+        fprintf(f, ", n, cap);\n");
         break;
     case L_SOFTMAX:
-        fprintf(f, "    m->loss = %s_forward(%s, %s, m->labels, n, m->label_smoothing);\n", id, act(l), act(src(e, l, 0)));
+        fprintf(f, "    m->loss = %s_forward(%s, %s, m->labels, n, cap, m->label_smoothing);\n", id, act(l), act(src(e, l, 0)));
         break;
     case L_NKINDS: break;
     }
@@ -91,36 +108,43 @@ void emit_backward_call(Emitter *e, const Layer *l) {
     switch (l->kind) {
     case L_CONV:
     case L_LINEAR: {
-        bool scratch = l->kind == L_CONV && !conv_is_full(e->net, l) && (dw || !conv_is_pointwise(l));
         const char *dws = dw ? pool_printf("PGRAD(P_%s_weight), %s", id, has_bias(l) ? pool_printf("PGRAD(P_%s_bias), ", id) : "") : "";
-        fprintf(f, "    %s_backward(%s%s%s, %s%sn%s);\n", id, dinarg, dws, grad(l), dw ? pool_printf("%s, ", act(s)) : "",
-                din ? pool_printf("PARAM(P_%s_weight), ", id) : "", scratch ? ", m->scratch" : "");
+        fprintf(f, "    %s_backward(%s%s%s, %s%sn, cap%s);\n", id, dinarg, dws, grad(l), dw ? pool_printf("%s, ", act(s)) : "",
+                din ? pool_printf("PARAM(P_%s_weight), ", id) : "", scratch_arg(e, l));
         break;
     }
-    case L_MAXPOOL: fprintf(f, "    %s_backward(%s, %s, INDEX(I_%s), n);\n", id, grad(s), grad(l), id); break;
-    case L_AVGPOOL: fprintf(f, "    %s_backward(%s, %s, n);\n", id, grad(s), grad(l)); break;
+    case L_MAXPOOL: fprintf(f, "    %s_backward(%s, %s, INDEX(I_%s), n, cap);\n", id, grad(s), grad(l), id); break;
+    case L_AVGPOOL: fprintf(f, "    %s_backward(%s, %s, n, cap);\n", id, grad(s), grad(l)); break;
     case L_BATCHNORM:
-        fprintf(f, "    %s_backward(%s%s%s, %s, %sSAVED(S_%s), n);\n", id, dinarg,
+        fprintf(f, "    %s_backward(%s%s%s, %s, %sSAVED(S_%s), n, cap);\n", id, dinarg,
                 dw ? pool_printf("PGRAD(P_%s_weight), PGRAD(P_%s_bias), ", id, id) : "", grad(l), act(s),
                 din ? pool_printf("PARAM(P_%s_weight), ", id) : "", id);
         break;
     case L_RELU:
-        if (l->in_place) fprintf(f, "    %s_backward(%s, %s, n);\n", id, grad(l), act(l));
-        else fprintf(f, "    %s_backward(%s, %s, %s, n);\n", id, grad(s), grad(l), act(l));
+        if (l->in_place) fprintf(f, "    %s_backward(%s, %s, n, cap);\n", id, grad(l), act(l));
+        else fprintf(f, "    %s_backward(%s, %s, %s, n, cap);\n", id, grad(s), grad(l), act(l));
         break;
     case L_DROPOUT:
-        if (l->in_place) fprintf(f, "    %s_backward(%s, MASK(M_%s), n);\n", id, grad(l), id);
-        else fprintf(f, "    %s_backward(%s, %s, MASK(M_%s), n);\n", id, grad(s), grad(l), id);
+        if (l->in_place) fprintf(f, "    %s_backward(%s, MASK(M_%s), n, cap);\n", id, grad(l), id);
+        else fprintf(f, "    %s_backward(%s, %s, MASK(M_%s), n, cap);\n", id, grad(s), grad(l), id);
         break;
-    case L_FLATTEN: fprintf(f, "    /* %s: flatten, its gradient is %s's */\n", l->name, s->name); break;
+    case L_FLATTEN:
+        if (l->in_place) fprintf(f, "    /* %s: flatten, its gradient is %s's */\n", l->name, s->name);
+        else fprintf(f, "    %s_backward(%s, %s, n, cap);\n", id, grad(s), grad(l));
+        break;
     case L_CONCAT:
+        if (l->concat_in_place) {
+            fprintf(f, "    /* %s: concat, its gradient's slices are its inputs' gradients */\n", l->name);
+            break;
+        }
+        /* fallthrough */
     case L_ADD:
         fprintf(f, "    %s_backward(", id);
         for (int j = 0; j < l->n_in; j++)
             if (src(e, l, j)->needs_grad) fprintf(f, "%s, ", grad(src(e, l, j)));
-        fprintf(f, "%s, n);\n", grad(l));
+        fprintf(f, "%s, n, cap);\n", grad(l));
         break;
-    case L_SOFTMAX: fprintf(f, "    %s_backward(%s, %s, m->labels, n, m->label_smoothing);\n", id, grad(s), act(l)); break;
+    case L_SOFTMAX: fprintf(f, "    %s_backward(%s, %s, m->labels, n, cap, m->label_smoothing);\n", id, grad(s), act(l)); break;
     case L_INPUT:
     case L_NKINDS: break;
     }
@@ -158,9 +182,10 @@ static void emit_header(Emitter *e) {
     char *rep = report_text(net);
     for (char *line = strtok(rep, "\n"); line; line = strtok(NULL, "\n")) fprintf(f, " * %s\n", line);
     fprintf(f, " *\n"
-               " * Layout: NCHW. A batch of n images is [n][c][h][w]; every size below is a constant of this net.\n"
-               " * Threads: OpenMP splits images (or channels) across cores; sgemm runs on its caller's thread\n"
-               " * inside a parallel loop, and on the whole OpenMP pool outside one. */\n"
+               " * Layout: channel-major. A buffer holds [c][cap][h][w] for a batch of up to cap images, of which\n"
+               " * the first n are in use; every other size below is a constant of this net.\n"
+               " * Threads: OpenMP splits channels or planes across cores; sgemm runs on the same OpenMP pool,\n"
+               " * always called from outside a parallel loop. */\n"
                "#include \"netc_gen.h\"\n\n");
 }
 
@@ -169,13 +194,15 @@ static void emit_offsets(Emitter *e) {
     FILE *f = e->f;
     fprintf(f, "/* Where everything lives: parameters (P_) are float offsets into m->params; activations (A_),\n"
                " * their gradients (G_), max-pool argmaxes (I_) and dropout masks (M_) are per-image offsets,\n"
-               " * times the batch; batch norm's batch statistics (S_) are offsets into m->saved. */\n"
+               " * times cap; batch norm's batch statistics (S_) are offsets into m->saved. */\n"
                "enum {\n");
     static const char *const psuffix[] = {"weight", "bias", "running_mean", "running_var"};
     for (int i = 0; i < net->n; i++) {
         const Layer *l = &net->layers[i];
-        fprintf(f, "    A_%s = %lld, /* [%ld][%ld][%ld]%s */\n", l->id, (long long)l->act_off, l->out.c, l->out.h, l->out.w,
-                l->in_place ? pool_printf(", in place on %s", net->layers[l->in[0]].name) : "");
+        fprintf(f, "    A_%s = %lld, /* [%ld][cap][%ld][%ld]%s */\n", l->id, (long long)l->act_off, l->out.c, l->out.h, l->out.w,
+                l->in_place     ? pool_printf(", in place on %s", net->layers[l->in[0]].name)
+                : l->slice_of >= 0 ? pool_printf(", channels %ld.. of %s", l->slice_c, net->layers[l->slice_of].name)
+                                   : "");
         if (l->grad_off >= 0) fprintf(f, "    G_%s = %lld,\n", l->id, (long long)l->grad_off);
         int64_t offs[4] = {l->weight_off, l->bias_off, l->mean_off, l->var_off};
         for (int k = 0; k < 4; k++)
@@ -184,8 +211,8 @@ static void emit_offsets(Emitter *e) {
         if (l->mask_off >= 0) fprintf(f, "    M_%s = %lld,\n", l->id, (long long)l->mask_off);
         if (l->saved_off >= 0) fprintf(f, "    S_%s = %lld,\n", l->id, (long long)l->saved_off);
     }
-    fprintf(f, "    SCRATCH_PER_THREAD = %lld, /* floats: im2col columns and one thread's weight gradients */\n",
-            (long long)net->scratch_floats);
+    fprintf(f, "    SCRATCH = %lld, /* floats: im2col columns; plus %lld per image for gathered inputs */\n",
+            (long long)net->scratch_floats, (long long)net->scratch_per_image);
     fprintf(f, "};\n\n");
 }
 
@@ -194,11 +221,16 @@ static void emit_net_passes(Emitter *e) {
     FILE *f = e->f;
     fprintf(f, "/* The whole net, forward: n images from m->input; with labels, also the loss.\n"
                " * train = 1 uses batch statistics and dropout; 0 is evaluation. */\n"
-               "static void forward(Model *m, int n, int train) {\n");
+               "static void forward(Model *m, int n, int train) {\n"
+               "    const int cap = m->batch; /* images each buffer holds per channel */\n");
     bool uses_train = false;
     for (int i = 0; i < net->n; i++) uses_train |= net->layers[i].kind == L_BATCHNORM || net->layers[i].kind == L_DROPOUT;
     if (!uses_train) fprintf(f, "    (void)train; /* no batch norm or dropout: training and evaluation are the same */\n");
-    for (int i = 0; i < net->n; i++) emit_forward_call(e, &net->layers[i]);
+    fprintf(f, "    PROFILE(-1, 0);\n");
+    for (int i = 0; i < net->n; i++) {
+        emit_forward_call(e, &net->layers[i]);
+        if (net->layers[i].kind != L_INPUT && net->layers[i].kind != L_FLATTEN) fprintf(f, "    PROFILE(%d, 0);\n", i);
+    }
     fprintf(f, "}\n\n");
 
     fprintf(f, "/* The whole net, backward, after forward(m, n, 1) with labels: the gradient of the mean loss\n"
@@ -209,8 +241,12 @@ static void emit_net_passes(Emitter *e) {
     if (lowest > 1) fprintf(f, " Nothing below %s is trainable, so backward stops there.", net->layers[lowest].name);
     fprintf(f, " */\nstatic void backward(Model *m, int n) {\n");
     if (lowest < 0) fprintf(f, "    (void)m, (void)n; /* nothing is trainable */\n");
+    else fprintf(f, "    const int cap = m->batch;\n    PROFILE(-1, 1);\n");
     for (int i = net->n - 1; i > 0; i--)
-        if (net->layers[i].run_backward) emit_backward_call(e, &net->layers[i]);
+        if (net->layers[i].run_backward) {
+            emit_backward_call(e, &net->layers[i]);
+            if (net->layers[i].kind != L_FLATTEN) fprintf(f, "    PROFILE(%d, 1);\n", i);
+        }
     fprintf(f, "}\n\n");
 }
 
@@ -286,7 +322,7 @@ static void emit_tables(Emitter *e) {
                "    .tensors = tensors, .n_tensors = %d, .param_floats = %lld,\n"
                "    .layers = layers, .n_layers = %d,\n"
                "    .act_floats = %lld, .grad_floats = %lld, .index_ints = %lld, .mask_bytes = %lld,\n"
-               "    .saved_floats = %lld, .scratch_floats = SCRATCH_PER_THREAD,\n"
+               "    .saved_floats = %lld, .scratch_floats = SCRATCH, .scratch_per_image = %lld,\n"
                "    .settings = settings, .report = report, .flops_forward = %.0f, .logits = A_%s,\n"
                "    .forward = forward, .backward = backward,\n"
                "};\n\n"
@@ -295,7 +331,8 @@ static void emit_tables(Emitter *e) {
                "#endif\n",
             net->name, net->name, net->file, net->input.c, net->input.h, net->input.w, net->classes, ntensors,
             (long long)net->param_floats, net->n, (long long)net->act_floats, (long long)net->grad_floats,
-            (long long)net->index_ints, (long long)net->mask_bytes, (long long)net->saved_floats, net->total_flops,
+            (long long)net->index_ints, (long long)net->mask_bytes, (long long)net->saved_floats,
+            (long long)net->scratch_per_image, net->total_flops,
             net->layers[net->layers[net->n - 1].in[0]].id, net->name);
 }
 

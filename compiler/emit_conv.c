@@ -1,269 +1,343 @@
 /* emit_conv.c: convolution and linear layers, the layers that are matrix
  * products.
  *
- * A convolution runs per image: im2col lays the input out as a [C*KH*KW] x
- * [OH*OW] matrix and one sgemm per group multiplies the weights into it
- * (a 1x1 stride-1 convolution needs no im2col: the input already is that
- * matrix). Images are split across threads; sgemm runs on its caller's
- * thread. Weight gradients are summed per thread and then added up in
- * thread order, so a run is reproducible for a given thread count.
- * A linear layer is one sgemm over the whole batch, threaded by OpenBLAS. */
+ * Activations are channel-major, [c][cap][h][w], so the images of one
+ * channel sit side by side and a convolution over a chunk of images is ONE
+ * sgemm: im2col lays the chunk out as a [C*KH*KW] x [images*OH*OW] matrix
+ * and out[:, chunk] = weight . col. A 1x1 stride-1 convolution needs no
+ * im2col at all: the input already is that matrix. A linear layer is one
+ * sgemm over the batch. im2col and col2im run on OpenMP threads (one output
+ * row, or input channel, each: never two threads on one value); sgemm runs
+ * on the same OpenMP pool, called from outside any parallel region. */
 #include "emit.h"
 #include "pool.h"
 
-static void emit_matmul(Emitter *e, const Layer *l, long o, bool bias, const char *wdoc);
+/* col holds at most this many floats; chunks of images are sized to fit. */
+#define COL_FLOATS (1L << 22)
 
-static bool pointwise(const ConvSpec *c) { return c->kw == 1 && c->kh == 1 && c->sw == 1 && c->sh == 1 && c->pw == 0 && c->ph == 0; }
+long conv_chunk(const Net *net, const Layer *l) {
+    const Shape in = net->layers[l->in[0]].out;
+    long per_image = in.c * l->conv.kh * l->conv.kw * l->out.h * l->out.w;
+    long ch = COL_FLOATS / (per_image > 0 ? per_image : 1);
+    return ch < 1 ? 1 : ch > 4096 ? 4096 : ch;
+}
 
-/* The input-position loops shared by im2col and col2im. */
-static void emit_col_loops_open(Emitter *e, const ConvSpec *c) {
-    emit(e, "    for (int c = 0; c < $C; c++)\n"
-            "        for (int ky = 0; ky < $KH; ky++)\n"
-            "            for (int kx = 0; kx < $KW; kx++) {\n"
-            "                $COLCONSTfloat *d = col + (long)((c * $KH + ky) * $KW + kx) * $OHW;\n");
+/* ---- im2col and col2im ---------------------------------------------------------- */
+
+static void emit_row_open(Emitter *e, const ConvSpec *c, bool by_channel) {
+    if (by_channel) /* col2im: one thread per input channel, so no two threads add into one value */
+        emit(e, "#pragma omp parallel for schedule(static)\n"
+                "    for (int c = 0; c < $C; c++)\n"
+                "        for (int r = c * $KHKW; r < (c + 1) * $KHKW; r++) {\n");
+    else
+        emit(e, "#pragma omp parallel for schedule(static)\n"
+                "    for (int r = 0; r < $CK; r++) { /* one row of col: input channel c, kernel tap (ky, kx) */\n"
+                "            int c = r / $KHKW;\n");
+    emit(e, "            int ky = r % $KHKW / $KW, kx = r % $KW;\n"
+            "            $COLCONSTfloat *d = col + (long)r * bc * $OHW;\n");
     if (c->pw || c->ph)
-        emit(e, "                /* output columns whose input column is inside the image, not in the padding */\n"
-                "                int lo = netc_clamp(netc_ceildiv($PW - kx, $SW), 0, $OW);\n"
-                "                int hi = netc_clamp(netc_floordiv($W - 1 + $PW - kx, $SW) + 1, lo, $OW);\n");
-    emit(e, "                for (int oy = 0; oy < $OH; oy++) {\n");
+        emit(e, "            /* output columns whose input column is inside the image, not in the padding */\n"
+                "            int lo = netc_clamp(netc_ceildiv($PW - kx, $SW), 0, $OW);\n"
+                "            int hi = netc_clamp(netc_floordiv($W - 1 + $PW - kx, $SW) + 1, lo, $OW);\n");
+    emit(e, "            for (int b = 0; b < bc; b++) {\n"
+            "                $INCONSTfloat *x = in + ((long)c * cap + b0 + b) * $HW;\n"
+            "                for (int oy = 0; oy < $OH; oy++) {\n");
+}
+
+static void emit_row_close(Emitter *e) {
+    emit(e, "                }\n"
+            "            }\n"
+            "        }\n"
+            "}\n\n");
 }
 
 static void emit_im2col(Emitter *e, const ConvSpec *c) {
-    ev_str(e, "COLCONST", "");
-    emit(e, "/* $NAME: im2col. col[c][ky][kx][oy][ox] = in[c][$IY][$IX], 0 in the padding */\n"
-            "static void $ID_im2col(float *restrict col, const float *restrict x) {\n");
-    emit_col_loops_open(e, c);
+    ev_str(e, "COLCONST", ""), ev_str(e, "INCONST", "const ");
+    emit(e, "/* $NAME: im2col of images [b0, b0 + bc). col[c][ky][kx][b][oy][ox] = in[c][b0 + b][$IY][$IX],\n"
+            " * 0 in the padding */\n"
+            "static void $ID_im2col(float *restrict col, const float *restrict in, int b0, int bc, int cap) {\n");
+    emit_row_open(e, c, false);
     if (c->pw || c->ph)
         emit(e, "                    int iy = $IY;\n"
-                "                    float *dr = d + oy * $OW;\n"
+                "                    float *dr = d + ((long)b * $OH + oy) * $OW;\n"
                 "                    if (iy < 0 || iy >= $H) {\n"
                 "                        memset(dr, 0, sizeof(float) * $OW);\n"
                 "                        continue;\n"
                 "                    }\n"
-                "                    const float *row = x + (c * $H + iy) * $W + $KXP;\n"
+                "                    const float *row = x + iy * $W + $KXP;\n"
                 "                    for (int ox = 0; ox < lo; ox++) dr[ox] = 0.0f;\n"
                 "                    for (int ox = lo; ox < hi; ox++) dr[ox] = row[$OXS];\n"
                 "                    for (int ox = hi; ox < $OW; ox++) dr[ox] = 0.0f;\n");
     else
-        emit(e, "                    const float *row = x + (c * $H + $IY) * $W + kx;\n"
-                "                    for (int ox = 0; ox < $OW; ox++) d[oy * $OW + ox] = row[$OXS];\n");
-    emit(e, "                }\n"
-            "            }\n"
-            "}\n\n");
+        emit(e, "                    const float *row = x + ($IY) * $W + kx;\n"
+                "                    float *dr = d + ((long)b * $OH + oy) * $OW;\n"
+                "                    for (int ox = 0; ox < $OW; ox++) dr[ox] = row[$OXS];\n");
+    emit_row_close(e);
 }
 
-static void emit_col2im(Emitter *e, const ConvSpec *c) {
-    ev_str(e, "COLCONST", "const ");
-    emit(e, "/* $NAME: col2im, the adjoint of im2col: in[c][$IY][$IX] += col[c][ky][kx][oy][ox] */\n"
-            "static void $ID_col2im(float *restrict dx, const float *restrict col) {\n");
-    emit_col_loops_open(e, c);
+static void emit_col2im(Emitter *e, const ConvSpec *c, bool acc) {
+    ev_str(e, "COLCONST", "const "), ev_str(e, "INCONST", "");
+    emit(e, "/* $NAME: col2im, the adjoint of im2col: in[c][b0 + b][$IY][$IX] += col[c][ky][kx][b][oy][ox] */\n"
+            "static void $ID_col2im(float *restrict in, const float *restrict col, int b0, int bc, int cap) {\n");
+    if (!acc)
+        emit(e, "#pragma omp parallel for schedule(static)\n"
+                "    for (int c = 0; c < $C; c++) memset(in + ((long)c * cap + b0) * $HW, 0, sizeof(float) * bc * $HW);\n");
+    emit_row_open(e, c, true);
     if (c->pw || c->ph)
         emit(e, "                    int iy = $IY;\n"
                 "                    if (iy < 0 || iy >= $H) continue;\n"
-                "                    const float *dr = d + oy * $OW;\n"
-                "                    float *row = dx + (c * $H + iy) * $W + $KXP;\n"
+                "                    const float *dr = d + ((long)b * $OH + oy) * $OW;\n"
+                "                    float *row = x + iy * $W + $KXP;\n"
                 "                    for (int ox = lo; ox < hi; ox++) row[$OXS] += dr[ox];\n");
     else
-        emit(e, "                    float *row = dx + (c * $H + $IY) * $W + kx;\n"
-                "                    for (int ox = 0; ox < $OW; ox++) row[$OXS] += d[oy * $OW + ox];\n");
-    emit(e, "                }\n"
-            "            }\n"
-            "}\n\n");
+        emit(e, "                    float *row = x + ($IY) * $W + kx;\n"
+                "                    const float *dr = d + ((long)b * $OH + oy) * $OW;\n"
+                "                    for (int ox = 0; ox < $OW; ox++) row[$OXS] += dr[ox];\n");
+    emit_row_close(e);
 }
 
-/* y[g] (+)= W[g] . col[g] for each group */
-static void emit_forward_gemm(Emitter *e, const ConvSpec *c) {
-    if (c->groups == 1)
-        emit(e, "        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, $OC, $OHW, $CGK, 1.0f, weight, $CGK, col, $OHW,\n"
-                "                    $BETA, y, $OHW);\n");
-    else
-        emit(e, "        for (int g = 0; g < $G; g++)\n"
-                "            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, $OCG, $OHW, $CGK, 1.0f, weight + g * $OCG * $CGK, $CGK,\n"
-                "                        col + (long)g * $CGK * $OHW, $OHW, $BETA, y + (long)g * $OCG * $OHW, $OHW);\n");
-}
+/* ---- convolution ------------------------------------------------------------------ */
 
 static void conv_vars(Emitter *e, const Layer *l) {
     const ConvSpec *c = &l->conv;
     const Shape in = e->net->layers[l->in[0]].out;
     long cg = in.c / c->groups;
-    ev_int(e, "KH", c->kh), ev_int(e, "KW", c->kw);
+    ev_int(e, "KH", c->kh), ev_int(e, "KW", c->kw), ev_int(e, "KHKW", c->kh * c->kw);
     ev_int(e, "SH", c->sh), ev_int(e, "SW", c->sw);
     ev_int(e, "PH", c->ph), ev_int(e, "PW", c->pw);
     ev_int(e, "G", c->groups), ev_int(e, "CG", cg), ev_int(e, "OCG", c->out / c->groups);
-    ev_int(e, "CGK", cg * c->kh * c->kw);
-    ev_int(e, "WSIZE", c->out * cg * c->kh * c->kw);
-    ev_int(e, "PARAMS", l->params);
-    ev_int(e, "COL", pointwise(c) ? 0 : in.c * c->kh * c->kw * l->out.h * l->out.w);
+    ev_int(e, "CK", in.c * c->kh * c->kw);
+    ev_int(e, "KG", cg * c->kh * c->kw); /* the inner dimension of one group's product */
+    ev_int(e, "CH", conv_chunk(e->net, l));
+    ev_str(e, "IY", affine("oy", c->sh, -c->ph)), ev_str(e, "IX", affine("ox", c->sw, -c->pw));
     ev_str(e, "IY", pool_printf("%s + ky", affine("oy", c->sh, -c->ph)));
     ev_str(e, "IX", pool_printf("%s + kx", affine("ox", c->sw, -c->pw)));
     ev_str(e, "OXS", affine("ox", c->sw, 0));
     ev_str(e, "KXP", affine("kx", 1, -c->pw));
-    ev_str(e, "BETA", c->bias ? "1.0f" : "0.0f");
     ev_str(e, "BIASARG", c->bias ? ", const float *bias" : "");
     ev_str(e, "BIASDOC", c->bias ? pool_printf(", bias [%ld]", c->out) : "");
     ev_str(e, "GROUPSDOC", c->groups > 1 ? pool_printf(", %ld groups", c->groups) : "");
 }
 
-static void emit_conv_forward(Emitter *e, const Layer *l) {
-    const ConvSpec *c = &l->conv;
-    emit(e, "/* $NAME: $DESC\n"
-            " *   in $INSHAPE -> out $OUTSHAPE, weight [$OC][$CG][$KH][$KW]$BIASDOC$GROUPSDOC */\n");
-    emit(e, pointwise(c) ? "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n) {\n"
-                         : "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, float *scratch) {\n");
+/* bias[o] added to every value of output channel o */
+static void emit_bias_add(Emitter *e) {
     emit(e, "#pragma omp parallel for schedule(static)\n"
-            "    for (int b = 0; b < n; b++) {\n"
-            "        float *y = out + (long)b * $OUTIMG;\n");
-    if (pointwise(c))
-        emit(e, "        const float *col = in + (long)b * $INIMG; /* 1x1, stride 1: the input is the column matrix */\n");
-    else
-        emit(e, "        float *col = scratch + (long)omp_get_thread_num() * SCRATCH_PER_THREAD;\n"
-                "        $ID_im2col(col, in + (long)b * $INIMG);\n");
-    if (c->bias)
-        emit(e, "        for (int o = 0; o < $OC; o++)\n"
-                "            for (int i = 0; i < $OHW; i++) y[o * $OHW + i] = bias[o];\n");
-    emit_forward_gemm(e, c);
-    emit(e, "    }\n"
-            "}\n\n");
+            "    for (int o = 0; o < $OC; o++) {\n"
+            "        float *y = out + (long)o * cap * $OHW;\n"
+            "        for (long i = 0; i < (long)n * $OHW; i++) y[i] += bias[o];\n"
+            "    }\n");
 }
 
-static void emit_conv_backward(Emitter *e, const Layer *l) {
+/* dbias[o] = the sum of output channel o's gradient */
+static void emit_bias_grad(Emitter *e) {
+    emit(e, "#pragma omp parallel for schedule(static)\n"
+            "    for (int o = 0; o < $OC; o++) {\n"
+            "        const float *dy = dout + (long)o * cap * $OHW;\n"
+            "        float s = 0.0f;\n"
+            "        for (long i = 0; i < (long)n * $OHW; i++) s += dy[i];\n"
+            "        dbias[o] = s;\n"
+            "    }\n");
+}
+
+/* One product per group: M x N = (M x K) . (K x N), with the group's offsets. */
+static void emit_gemm(Emitter *e, const char *ta, const char *tb, const char *m, const char *nn, const char *k, const char *a,
+                      const char *lda, const char *b, const char *ldb, const char *beta, const char *c, const char *ldc,
+                      const char *indent) {
+    ev_str(e, "TA", ta), ev_str(e, "TB", tb), ev_str(e, "GM", m), ev_str(e, "GN", nn), ev_str(e, "GK", k);
+    ev_str(e, "GA", a), ev_str(e, "LDA", lda), ev_str(e, "GB", b), ev_str(e, "LDB", ldb), ev_str(e, "GBETA", beta);
+    ev_str(e, "GC", c), ev_str(e, "LDC", ldc), ev_str(e, "IND", indent);
+    emit(e, "$INDcblas_sgemm(CblasRowMajor, $TA, $TB, $GM, $GN, $GK, 1.0f, $GA, $LDA, $GB, $LDB, $GBETA, $GC, $LDC);\n");
+}
+
+/* "x + g * step" when grouped, "x" when not */
+static const char *goff(const ConvSpec *c, const char *x, const char *step) {
+    return c->groups == 1 ? x : pool_printf("%s + g * %s", x, step);
+}
+
+static void emit_group_loop(Emitter *e, const ConvSpec *c, const char *indent) {
+    if (c->groups > 1) {
+        ev_str(e, "IND", indent);
+        emit(e, "$INDfor (int g = 0; g < $G; g++)\n");
+    }
+}
+
+static void emit_conv_forward(Emitter *e, const Layer *l, bool pw) {
     const ConvSpec *c = &l->conv;
-    bool dw = !l->frozen, din = e->net->layers[l->in[0]].needs_grad, pw = pointwise(c);
-    bool acc = l->grad_accumulate[0];
+    const char *ind = c->groups > 1 ? "            " : "        ";
+    emit(e, "/* $NAME: $DESC\n"
+            " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW], weight [$OC][$CG][$KH][$KW]$BIASDOC$GROUPSDOC\n");
+    if (pw) {
+        emit(e, " *   1x1, stride 1: out = weight . in, one sgemm for the batch */\n"
+                "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, int cap) {\n");
+        emit_group_loop(e, c, "    ");
+        emit_gemm(e, "CblasNoTrans", "CblasNoTrans", "$OCG", "n * $OHW", "$KG", goff(c, "weight", "$OCG * $KG"), "$KG",
+                  goff(c, "in", "$KG * cap * $HW"), "cap * $HW", "0.0f", goff(c, "out", "$OCG * cap * $OHW"), "cap * $OHW",
+                  c->groups > 1 ? "        " : "    ");
+    } else {
+        emit(e, " *   per chunk of up to $CH images: im2col, then out[:, chunk] = weight . col */\n"
+                "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, int cap, float *col) {\n"
+                "    for (int b0 = 0; b0 < n; b0 += $CH) {\n"
+                "        int bc = n - b0 < $CH ? n - b0 : $CH;\n"
+                "        $ID_im2col(col, in, b0, bc, cap);\n");
+        emit_group_loop(e, c, "        ");
+        emit_gemm(e, "CblasNoTrans", "CblasNoTrans", "$OCG", "bc * $OHW", "$KG", goff(c, "weight", "$OCG * $KG"), "$KG",
+                  goff(c, "col", "$KG * bc * $OHW"), "bc * $OHW", "0.0f",
+                  goff(c, "out + (long)b0 * $OHW", "$OCG * cap * $OHW"), "cap * $OHW", ind);
+        emit(e, "    }\n");
+    }
+    if (c->bias) emit_bias_add(e);
+    emit(e, "}\n\n");
+}
+
+static void emit_conv_backward(Emitter *e, const Layer *l, bool pw) {
+    const ConvSpec *c = &l->conv;
+    bool dw = !l->frozen, din = e->net->layers[l->in[0]].needs_grad, acc = l->grad_accumulate[0];
     ev_str(e, "DINARG", din ? "float *din, " : "");
     ev_str(e, "DWARG", dw ? (c->bias ? "float *dweight, float *dbias, " : "float *dweight, ") : "");
     ev_str(e, "XARG", dw ? "const float *in, " : "");
     ev_str(e, "WARG", din ? "const float *weight, " : "");
-    ev_str(e, "DINBETA", acc ? "1.0f" : "0.0f");
-    ev_int(e, "DCOLOFF", pw ? 0 : c->kh * c->kw * e->net->layers[l->in[0]].out.c * l->out.h * l->out.w);
-    ev_int(e, "DWOFF", pw ? 0 : (din ? 2 : 1) * c->kh * c->kw * e->net->layers[l->in[0]].out.c * l->out.h * l->out.w);
+    ev_str(e, "SCRATCHARG", pw ? "" : ", float *col");
+    ev_int(e, "COLSIZE", conv_chunk(e->net, l) * (e->net->layers[l->in[0]].out.c * c->kh * c->kw * l->out.h * l->out.w));
     emit(e, "/* $NAME backward:");
-    if (dw) emit(e, " weight gradient = sum over images of dout . col^T");
-    if (dw && din) emit(e, ";\n *   ");
-    if (din) emit(e, acc ? " din += im2col^T(weight^T . dout)" : " din = im2col^T(weight^T . dout)");
-    bool scratch = dw || !pw;
-    ev_str(e, "SCRATCHARG", scratch ? ", float *scratch" : "");
+    if (dw) emit(e, " dweight = dout . col^T");
+    if (c->bias && dw) emit(e, ", dbias = sums of dout");
+    if (din) emit(e, pw ? (acc ? ", din += weight^T . dout" : ", din = weight^T . dout")
+                        : (acc ? ", din += col2im(weight^T . dout)" : ", din = col2im(weight^T . dout)"));
     emit(e, " */\n"
-            "static void $ID_backward($DINARG$DWARGconst float *dout, $XARG$WARGint n$SCRATCHARG) {\n"
-            "#pragma omp parallel\n"
-            "    {\n");
-    if (scratch)
-        emit(e, "        float *mine = scratch + (long)omp_get_thread_num() * SCRATCH_PER_THREAD;\n");
-    if (!pw && dw) emit(e, "        float *col = mine;\n");
-    if (!pw && din) emit(e, "        float *dcol = mine + $DCOLOFF;\n");
-    if (dw)
-        emit(e, "        float *dw = mine + $DWOFF; /* this thread's share of the weight (and bias) gradient */\n"
-                "        memset(dw, 0, sizeof(float) * $PARAMS);\n");
-    emit(e, "#pragma omp for schedule(static)\n"
-            "        for (int b = 0; b < n; b++) {\n"
-            "            const float *dy = dout + (long)b * $OUTIMG;\n");
-    if (dw) {
-        emit(e, pw ? "            const float *col = in + (long)b * $INIMG;\n" : "            $ID_im2col(col, in + (long)b * $INIMG);\n");
-        if (c->groups == 1)
-            emit(e, "            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, $OC, $CGK, $OHW, 1.0f, dy, $OHW, col, $OHW, 1.0f, dw,\n"
-                    "                        $CGK);\n");
-        else
-            emit(e, "            for (int g = 0; g < $G; g++)\n"
-                    "                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, $OCG, $CGK, $OHW, 1.0f, dy + (long)g * $OCG * $OHW, $OHW,\n"
-                    "                            col + (long)g * $CGK * $OHW, $OHW, 1.0f, dw + g * $OCG * $CGK, $CGK);\n");
-        if (c->bias)
-            emit(e, "            for (int o = 0; o < $OC; o++) {\n"
-                    "                float s = 0.0f;\n"
-                    "                for (int i = 0; i < $OHW; i++) s += dy[o * $OHW + i];\n"
-                    "                dw[$WSIZE + o] += s;\n"
-                    "            }\n");
-    }
-    if (din) {
-        emit(e, "            float *dx = din + (long)b * $INIMG;\n");
-        if (pw) {
-            ev_str(e, "DST", "dx");
-            ev_str(e, "GBETA", acc ? "1.0f" : "0.0f");
-        } else {
-            ev_str(e, "DST", "dcol");
-            ev_str(e, "GBETA", "0.0f");
+            "static void $ID_backward($DINARG$DWARGconst float *dout, $XARG$WARGint n, int cap$SCRATCHARG) {\n");
+    if (pw) {
+        if (dw) {
+            emit_group_loop(e, c, "    ");
+            emit_gemm(e, "CblasNoTrans", "CblasTrans", "$OCG", "$KG", "n * $OHW", goff(c, "dout", "$OCG * cap * $OHW"),
+                      "cap * $OHW", goff(c, "in", "$KG * cap * $HW"), "cap * $HW", "0.0f", goff(c, "dweight", "$OCG * $KG"), "$KG",
+                      c->groups > 1 ? "        " : "    ");
         }
-        if (c->groups == 1)
-            emit(e, "            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, $CGK, $OHW, $OC, 1.0f, weight, $CGK, dy, $OHW, $GBETA,\n"
-                    "                        $DST, $OHW);\n");
-        else
-            emit(e, "            for (int g = 0; g < $G; g++)\n"
-                    "                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, $CGK, $OHW, $OCG, 1.0f, weight + g * $OCG * $CGK, $CGK,\n"
-                    "                            dy + (long)g * $OCG * $OHW, $OHW, $GBETA, $DST + (long)g * $CGK * $OHW, $OHW);\n");
-        if (!pw) {
-            if (!acc) emit(e, "            memset(dx, 0, sizeof(float) * $INIMG);\n");
-            emit(e, "            $ID_col2im(dx, dcol);\n");
+        if (din) {
+            emit_group_loop(e, c, "    ");
+            emit_gemm(e, "CblasTrans", "CblasNoTrans", "$KG", "n * $HW", "$OCG", goff(c, "weight", "$OCG * $KG"), "$KG",
+                      goff(c, "dout", "$OCG * cap * $OHW"), "cap * $OHW", acc ? "1.0f" : "0.0f",
+                      goff(c, "din", "$KG * cap * $HW"), "cap * $HW", c->groups > 1 ? "        " : "    ");
         }
+    } else {
+        const char *ind = c->groups > 1 ? "            " : "        ";
+        if (din) emit(e, "    float *dcol = col + $COLSIZE;\n");
+        emit(e, "    for (int b0 = 0; b0 < n; b0 += $CH) {\n"
+                "        int bc = n - b0 < $CH ? n - b0 : $CH;\n");
+        if (dw) {
+            emit(e, "        $ID_im2col(col, in, b0, bc, cap);\n");
+            emit_group_loop(e, c, "        ");
+            emit_gemm(e, "CblasNoTrans", "CblasTrans", "$OCG", "$KG", "bc * $OHW", goff(c, "dout + (long)b0 * $OHW", "$OCG * cap * $OHW"),
+                      "cap * $OHW", goff(c, "col", "$KG * bc * $OHW"), "bc * $OHW", "b0 ? 1.0f : 0.0f",
+                      goff(c, "dweight", "$OCG * $KG"), "$KG", ind);
+        }
+        if (din) {
+            emit_group_loop(e, c, "        ");
+            emit_gemm(e, "CblasTrans", "CblasNoTrans", "$KG", "bc * $OHW", "$OCG", goff(c, "weight", "$OCG * $KG"), "$KG",
+                      goff(c, "dout + (long)b0 * $OHW", "$OCG * cap * $OHW"), "cap * $OHW", "0.0f", goff(c, "dcol", "$KG * bc * $OHW"),
+                      "bc * $OHW", ind);
+            emit(e, "        $ID_col2im(din, dcol, b0, bc, cap);\n");
+        }
+        emit(e, "    }\n");
     }
-    emit(e, "        }\n");
-    if (dw) {
-        emit(e, "        /* add the threads' shares in thread order: the same bits for the same thread count */\n"
-                "        int nt = omp_get_num_threads();\n"
-                "#pragma omp for schedule(static)\n"
-                "        for (long i = 0; i < $PARAMS; i++) {\n"
-                "            float s = 0.0f;\n"
-                "            for (int u = 0; u < nt; u++) s += scratch[(long)u * SCRATCH_PER_THREAD + $DWOFF + i];\n");
-        emit(e, c->bias ? "            if (i < $WSIZE) dweight[i] = s;\n"
-                          "            else dbias[i - $WSIZE] = s;\n"
-                        : "            dweight[i] = s;\n");
-        emit(e, "        }\n");
-    }
-    emit(e, "    }\n"
-            "}\n\n");
+    if (dw && c->bias) emit_bias_grad(e);
+    emit(e, "}\n\n");
 }
 
-void emit_conv(Emitter *e, const Layer *l) {
-    if (conv_is_full(e->net, l)) { /* the kernel covers the input: a linear layer in conv's clothes */
-        Shape in = e->net->layers[l->in[0]].out;
-        emit_matmul(e, l, l->conv.out, l->conv.bias, pool_printf("[%ld][%ld][%ld][%ld]", l->conv.out, in.c, in.h, in.w));
-        return;
-    }
-    conv_vars(e, l);
-    bool pw = pointwise(&l->conv);
-    bool din = e->net->layers[l->in[0]].needs_grad;
-    if (!pw) emit_im2col(e, &l->conv);
-    if (!pw && l->run_backward && din) emit_col2im(e, &l->conv);
-    emit_conv_forward(e, l);
-    if (l->run_backward) emit_conv_backward(e, l);
+/* ---- linear (and a conv whose kernel covers its whole input) ------------------------------ */
+
+/* x[k][b] = in[c][b][hw] with k = c * HW + hw: the batch as the columns of a matrix */
+static void emit_gather(Emitter *e, bool scatter, bool acc) {
+    if (!scatter)
+        emit(e, "/* $NAME: the input as a [$K][n] matrix, x[c * $HW + i][b] = in[c][b][i] */\n"
+                "static void $ID_gather(float *restrict x, const float *restrict in, int n, int cap) {\n"
+                "#pragma omp parallel for schedule(static)\n"
+                "    for (int c = 0; c < $C; c++)\n"
+                "        for (int b = 0; b < n; b++)\n"
+                "            for (int i = 0; i < $HW; i++) x[((long)c * $HW + i) * n + b] = in[((long)c * cap + b) * $HW + i];\n"
+                "}\n\n");
+    else
+        emit(e, acc ? "/* $NAME: the adjoint of gather, in[c][b][i] += x[c * $HW + i][b] */\n"
+                      "static void $ID_scatter(float *restrict in, const float *restrict x, int n, int cap) {\n"
+                      "#pragma omp parallel for schedule(static)\n"
+                      "    for (int c = 0; c < $C; c++)\n"
+                      "        for (int b = 0; b < n; b++)\n"
+                      "            for (int i = 0; i < $HW; i++) in[((long)c * cap + b) * $HW + i] += x[((long)c * $HW + i) * n + b];\n"
+                      "}\n\n"
+                    : "/* $NAME: the adjoint of gather, in[c][b][i] = x[c * $HW + i][b] */\n"
+                      "static void $ID_scatter(float *restrict in, const float *restrict x, int n, int cap) {\n"
+                      "#pragma omp parallel for schedule(static)\n"
+                      "    for (int c = 0; c < $C; c++)\n"
+                      "        for (int b = 0; b < n; b++)\n"
+                      "            for (int i = 0; i < $HW; i++) in[((long)c * cap + b) * $HW + i] = x[((long)c * $HW + i) * n + b];\n"
+                      "}\n\n");
 }
 
-/* out[n][O] = in[n][K] . weight^T: a linear layer, or a conv whose kernel covers its whole input. */
+/* out[O][n] = weight[O][K] . x[K][n]: a linear layer, or a conv whose kernel
+ * covers its whole unpadded input (the same product in conv's clothes). */
 static void emit_matmul(Emitter *e, const Layer *l, long o, bool bias, const char *wdoc) {
     const Shape in = e->net->layers[l->in[0]].out;
-    bool dw = !l->frozen, din = e->net->layers[l->in[0]].needs_grad;
+    bool dw = !l->frozen, din = e->net->layers[l->in[0]].needs_grad, acc = l->grad_accumulate[0];
+    bool gather = in.h * in.w > 1; /* a 1x1 input already is the [K][cap] matrix */
     ev_int(e, "K", in.c * in.h * in.w);
     ev_int(e, "O", o);
     ev_str(e, "WDOC", wdoc);
     ev_str(e, "BIASARG", bias ? ", const float *bias" : "");
     ev_str(e, "BIASDOC", bias ? pool_printf(", bias [%ld]", o) : "");
-    ev_str(e, "BETA", bias ? "1.0f" : "0.0f");
+    ev_str(e, "SCRATCHARG", gather ? ", float *x" : "");
+    if (gather) emit_gather(e, false, false);
+    if (gather && l->run_backward && din) emit_gather(e, true, acc);
     emit(e, "/* $NAME: $DESC\n"
-            " *   in $INSHAPE -> out [n][$O], weight $WDOC$BIASDOC;\n"
-            " *   one sgemm for the whole batch: out[n][$O] = in[n][$K] . weight^T */\n"
-            "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n) {\n");
+            " *   in [$C][cap][$H][$W] -> out [$O][cap], weight $WDOC$BIASDOC; one sgemm for the batch */\n"
+            "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, int cap$SCRATCHARG) {\n");
+    if (gather) emit(e, "    $ID_gather(x, in, n, cap);\n");
     if (bias)
-        emit(e, "    for (int b = 0; b < n; b++) memcpy(out + (long)b * $O, bias, sizeof(float) * $O);\n");
-    emit(e, "    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, $O, $K, 1.0f, in, $K, weight, $K, $BETA, out, $O);\n"
-            "}\n\n");
+        emit(e, "    for (int k = 0; k < $O; k++)\n"
+                "        for (int b = 0; b < n; b++) out[(long)k * cap + b] = bias[k];\n");
+    emit_gemm(e, "CblasNoTrans", "CblasNoTrans", "$O", "n", "$K", "weight", "$K", gather ? "x" : "in", gather ? "n" : "cap",
+              bias ? "1.0f" : "0.0f", "out", "cap", "    ");
+    emit(e, "}\n\n");
     if (!l->run_backward) return;
     ev_str(e, "DINARG", din ? "float *din, " : "");
     ev_str(e, "DWARG", dw ? (bias ? "float *dweight, float *dbias, " : "float *dweight, ") : "");
     ev_str(e, "XARG", dw ? "const float *in, " : "");
     ev_str(e, "WARG", din ? "const float *weight, " : "");
-    ev_str(e, "DINBETA", l->grad_accumulate[0] ? "1.0f" : "0.0f");
-    emit(e, "/* $NAME backward: dweight = dout^T . in, dbias = column sums of dout, din (+)= dout . weight */\n"
-            "static void $ID_backward($DINARG$DWARGconst float *dout, $XARG$WARGint n) {\n");
+    emit(e, "/* $NAME backward: dweight = dout . x^T, dbias = sums of dout, din (+)= weight^T . dout */\n"
+            "static void $ID_backward($DINARG$DWARGconst float *dout, $XARG$WARGint n, int cap$SCRATCHARG) {\n");
     if (dw) {
-        emit(e, "    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, $O, $K, n, 1.0f, dout, $O, in, $K, 0.0f, dweight, $K);\n");
+        if (gather) emit(e, "    $ID_gather(x, in, n, cap);\n");
+        emit_gemm(e, "CblasNoTrans", "CblasTrans", "$O", "$K", "n", "dout", "cap", gather ? "x" : "in", gather ? "n" : "cap", "0.0f",
+                  "dweight", "$K", "    ");
         if (bias)
-            emit(e, "    for (int o = 0; o < $O; o++) {\n"
+            emit(e, "    for (int k = 0; k < $O; k++) {\n"
                     "        float s = 0.0f;\n"
-                    "        for (int b = 0; b < n; b++) s += dout[(long)b * $O + o];\n"
-                    "        dbias[o] = s;\n"
+                    "        for (int b = 0; b < n; b++) s += dout[(long)k * cap + b];\n"
+                    "        dbias[k] = s;\n"
                     "    }\n");
     }
-    if (din)
-        emit(e, "    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, $K, $O, 1.0f, dout, $O, weight, $K, $DINBETA, din, $K);\n");
+    if (din) {
+        if (gather) {
+            emit_gemm(e, "CblasTrans", "CblasNoTrans", "$K", "n", "$O", "weight", "$K", "dout", "cap", "0.0f", "x", "n", "    ");
+            emit(e, "    $ID_scatter(din, x, n, cap);\n");
+        } else {
+            emit_gemm(e, "CblasTrans", "CblasNoTrans", "$K", "n", "$O", "weight", "$K", "dout", "cap", acc ? "1.0f" : "0.0f", "din",
+                      "cap", "    ");
+        }
+    }
     emit(e, "}\n\n");
+}
+
+void emit_conv(Emitter *e, const Layer *l) {
+    Shape in = e->net->layers[l->in[0]].out;
+    if (conv_is_full(e->net, l)) {
+        emit_matmul(e, l, l->conv.out, l->conv.bias, pool_printf("[%ld][%ld][%ld][%ld]", l->conv.out, in.c, in.h, in.w));
+        return;
+    }
+    conv_vars(e, l);
+    bool pw = conv_is_pointwise(l), din = e->net->layers[l->in[0]].needs_grad;
+    if (!pw) emit_im2col(e, &l->conv);
+    if (!pw && l->run_backward && din) emit_col2im(e, &l->conv, l->grad_accumulate[0]);
+    emit_conv_forward(e, l, pw);
+    if (l->run_backward) emit_conv_backward(e, l, pw);
 }
 
 void emit_linear(Emitter *e, const Layer *l) {

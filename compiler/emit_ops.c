@@ -1,27 +1,32 @@
 /* emit_ops.c: the layers that are not matrix products: pooling, batch norm,
- * relu, dropout, concat, add and the softmax loss. Each is a loop over
- * images (or channels, for batch norm) split across threads; every size in
- * the loops is a constant. */
+ * relu, dropout, flatten, concat, add and the softmax loss.
+ *
+ * Layout: [c][cap][h][w]. A "plane" is one channel of one image; channel c's
+ * n images are n * h * w contiguous floats starting at c * cap * h * w.
+ * Loops are split across threads by plane or by channel; every size in
+ * them is a constant. */
 #include "emit.h"
 #include "pool.h"
 
 /* "=" or "+=" into an input's gradient, as the plan decided */
-static void ev_acc(Emitter *e, const Layer *l, int j) {
-    ev_str(e, "ACC", l->grad_accumulate[j] ? "+=" : "=");
-    ev_str(e, "ACCDOC", l->grad_accumulate[j] ? "+=" : "=");
-}
+static void ev_acc(Emitter *e, const Layer *l, int j) { ev_str(e, "ACC", l->grad_accumulate[j] ? "+=" : "="); }
+
+/* for every plane (channel c of image b) of an [C][cap][..] tensor, split across threads */
+static const char plane_loop[] =
+    "#pragma omp parallel for schedule(static)\n"
+    "    for (long p = 0; p < (long)$C * n; p++) {\n"
+    "        long plane = p / n * cap + p % n; /* channel p / n, image p % n */\n";
 
 /* ---- pooling ----------------------------------------------------------------------- */
 
 static void emit_maxpool(Emitter *e, const Layer *l) {
     emit(e, "/* $NAME: $DESC\n"
-            " *   in $INSHAPE -> out $OUTSHAPE; the argmax of each window is kept for backward */\n"
-            "static void $ID_forward(float *out, int32_t *argmax, const float *in, int n) {\n"
-            "#pragma omp parallel for schedule(static)\n"
-            "    for (long p = 0; p < (long)n * $C; p++) {\n"
-            "        const float *x = in + p * $HW;\n"
-            "        float *y = out + p * $OHW;\n"
-            "        int32_t *am = argmax + p * $OHW;\n"
+            " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW]; each window's argmax is kept for backward */\n"
+            "static void $ID_forward(float *out, int32_t *argmax, const float *in, int n, int cap) {\n");
+    emit(e, plane_loop);
+    emit(e, "        const float *x = in + plane * $HW;\n"
+            "        float *y = out + plane * $OHW;\n"
+            "        int32_t *am = argmax + plane * $OHW;\n"
             "        for (int oy = 0; oy < $OH; oy++) {\n"
             "            int y0 = $Y0, y1 = netc_min(y0 + $KH, $H);\n"
             "            y0 = netc_max(y0, 0);\n"
@@ -42,14 +47,12 @@ static void emit_maxpool(Emitter *e, const Layer *l) {
             "    }\n"
             "}\n\n");
     if (!l->run_backward) return;
-    ev_acc(e, l, 0);
     emit(e, "/* $NAME backward: each output's gradient goes to its window's argmax */\n"
-            "static void $ID_backward(float *din, const float *dout, const int32_t *argmax, int n) {\n"
-            "#pragma omp parallel for schedule(static)\n"
-            "    for (long p = 0; p < (long)n * $C; p++) {\n"
-            "        float *dx = din + p * $HW;\n"
-            "        const float *dy = dout + p * $OHW;\n"
-            "        const int32_t *am = argmax + p * $OHW;\n");
+            "static void $ID_backward(float *din, const float *dout, const int32_t *argmax, int n, int cap) {\n");
+    emit(e, plane_loop);
+    emit(e, "        float *dx = din + plane * $HW;\n"
+            "        const float *dy = dout + plane * $OHW;\n"
+            "        const int32_t *am = argmax + plane * $OHW;\n");
     if (!l->grad_accumulate[0]) emit(e, "        memset(dx, 0, sizeof(float) * $HW);\n");
     emit(e, "        for (int o = 0; o < $OHW; o++) dx[am[o]] += dy[o];\n"
             "    }\n"
@@ -58,24 +61,19 @@ static void emit_maxpool(Emitter *e, const Layer *l) {
 
 static void emit_global_avgpool(Emitter *e, const Layer *l) {
     emit(e, "/* $NAME: $DESC\n"
-            " *   in $INSHAPE -> out [n][$C][1][1]: the mean of each channel */\n"
-            "static void $ID_forward(float *out, const float *in, int n) {\n"
-            "#pragma omp parallel for schedule(static)\n"
-            "    for (long p = 0; p < (long)n * $C; p++) {\n"
-            "        const float *x = in + p * $HW;\n"
-            "        float s = 0.0f;\n"
-            "        for (int i = 0; i < $HW; i++) s += x[i];\n"
-            "        out[p] = s * (1.0f / $HW);\n"
+            " *   in [$C][cap][$H][$W] -> out [$C][cap]: the mean of each plane */\n"
+            "static void $ID_forward(float *out, const float *in, int n, int cap) {\n");
+    emit(e, plane_loop);
+    emit(e, "        out[plane] = (float)(netc_sum(in + plane * $HW, $HW) / $HW);\n"
             "    }\n"
             "}\n\n");
     if (!l->run_backward) return;
     ev_acc(e, l, 0);
-    emit(e, "/* $NAME backward: every input pixel gets 1/$HW of its channel's gradient */\n"
-            "static void $ID_backward(float *din, const float *dout, int n) {\n"
-            "#pragma omp parallel for schedule(static)\n"
-            "    for (long p = 0; p < (long)n * $C; p++) {\n"
-            "        float g = dout[p] * (1.0f / $HW);\n"
-            "        for (int i = 0; i < $HW; i++) din[p * $HW + i] $ACC g;\n"
+    emit(e, "/* $NAME backward: every input value gets 1/$HW of its plane's gradient */\n"
+            "static void $ID_backward(float *din, const float *dout, int n, int cap) {\n");
+    emit(e, plane_loop);
+    emit(e, "        float g = dout[plane] * (1.0f / $HW);\n"
+            "        for (int i = 0; i < $HW; i++) din[plane * $HW + i] $ACC g;\n"
             "    }\n"
             "}\n\n");
 }
@@ -83,19 +81,18 @@ static void emit_global_avgpool(Emitter *e, const Layer *l) {
 /* The window of output (oy, ox), PyTorch's rule: the divisor counts padding
  * (count_include_pad) but not what lies beyond it in ceil mode. */
 static const char avg_window[] =
-    "            int y0 = $Y0, y1 = netc_min(y0 + $KH, $H + $PH);\n"
-    "            int x0 = $X0, x1 = netc_min(x0 + $KW, $W + $PW);\n"
-    "            float inv = 1.0f / (float)((y1 - y0) * (x1 - x0));\n"
-    "            y0 = netc_max(y0, 0), x0 = netc_max(x0, 0), y1 = netc_min(y1, $H), x1 = netc_min(x1, $W);\n";
+    "                int y0 = $Y0, y1 = netc_min(y0 + $KH, $H + $PH);\n"
+    "                int x0 = $X0, x1 = netc_min(x0 + $KW, $W + $PW);\n"
+    "                float inv = 1.0f / (float)((y1 - y0) * (x1 - x0));\n"
+    "                y0 = netc_max(y0, 0), x0 = netc_max(x0, 0), y1 = netc_min(y1, $H), x1 = netc_min(x1, $W);\n";
 
 static void emit_avgpool(Emitter *e, const Layer *l) {
     emit(e, "/* $NAME: $DESC\n"
-            " *   in $INSHAPE -> out $OUTSHAPE */\n"
-            "static void $ID_forward(float *out, const float *in, int n) {\n"
-            "#pragma omp parallel for schedule(static)\n"
-            "    for (long p = 0; p < (long)n * $C; p++) {\n"
-            "        const float *x = in + p * $HW;\n"
-            "        float *y = out + p * $OHW;\n"
+            " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW] */\n"
+            "static void $ID_forward(float *out, const float *in, int n, int cap) {\n");
+    emit(e, plane_loop);
+    emit(e, "        const float *x = in + plane * $HW;\n"
+            "        float *y = out + plane * $OHW;\n"
             "        for (int oy = 0; oy < $OH; oy++)\n"
             "            for (int ox = 0; ox < $OW; ox++) {\n");
     emit(e, avg_window);
@@ -107,13 +104,11 @@ static void emit_avgpool(Emitter *e, const Layer *l) {
             "    }\n"
             "}\n\n");
     if (!l->run_backward) return;
-    ev_acc(e, l, 0);
     emit(e, "/* $NAME backward: each output's gradient spread evenly over its window */\n"
-            "static void $ID_backward(float *din, const float *dout, int n) {\n"
-            "#pragma omp parallel for schedule(static)\n"
-            "    for (long p = 0; p < (long)n * $C; p++) {\n"
-            "        float *dx = din + p * $HW;\n"
-            "        const float *dy = dout + p * $OHW;\n");
+            "static void $ID_backward(float *din, const float *dout, int n, int cap) {\n");
+    emit(e, plane_loop);
+    emit(e, "        float *dx = din + plane * $HW;\n"
+            "        const float *dy = dout + plane * $OHW;\n");
     if (!l->grad_accumulate[0]) emit(e, "        memset(dx, 0, sizeof(float) * $HW);\n");
     emit(e, "        for (int oy = 0; oy < $OH; oy++)\n"
             "            for (int ox = 0; ox < $OW; ox++) {\n");
@@ -141,41 +136,31 @@ void emit_pool(Emitter *e, const Layer *l) {
 void emit_batchnorm(Emitter *e, const Layer *l) {
     ev_str(e, "EPS", float_lit(l->eps));
     emit(e, "/* $NAME: $DESC\n"
-            " *   in $INSHAPE -> out $OUTSHAPE, per channel: gamma [$C], beta [$C], running mean and var [$C]\n"
+            " *   in [$C][cap][$H][$W] -> out, per channel: gamma [$C], beta [$C], running mean and var [$C]\n"
             " *   training: normalise with the batch's statistics (kept in saved[2][$C] for backward) and\n"
             " *   update the running ones; evaluation: normalise with the running statistics */\n"
             "static void $ID_forward(float *out, const float *in, const float *gamma, const float *beta, float *running_mean,\n"
-            "                        float *running_var, float *saved, int n, int train, float momentum) {\n"
-            "    const long count = (long)n * $HW;\n"
+            "                        float *running_var, float *saved, int n, int cap, int train, float momentum) {\n"
+            "    const long count = (long)n * $HW; /* channel c's values: count floats from c * cap * $HW */\n"
             "#pragma omp parallel for schedule(static)\n"
             "    for (int c = 0; c < $C; c++) {\n"
+            "        const float *x = in + (long)c * cap * $HW;\n"
+            "        float *y = out + (long)c * cap * $HW;\n"
             "        float mean, invstd;\n"
             "        if (train) {\n"
-            "            double s = 0.0, ss = 0.0;\n"
-            "            for (int b = 0; b < n; b++)\n"
-            "                for (int i = 0; i < $HW; i++) s += in[((long)b * $C + c) * $HW + i];\n"
-            "            mean = (float)(s / (double)count);\n"
-            "            for (int b = 0; b < n; b++)\n"
-            "                for (int i = 0; i < $HW; i++) {\n"
-            "                    float d = in[((long)b * $C + c) * $HW + i] - mean;\n"
-            "                    ss += (double)d * d;\n"
-            "                }\n"
-            "            float var = (float)(ss / (double)count);\n"
+            "            mean = (float)(netc_sum(x, count) / (double)count);\n"
+            "            float var = (float)(netc_sum_sq_dev(x, count, mean) / (double)count);\n"
             "            invstd = 1.0f / sqrtf(var + $EPS);\n"
             "            saved[c] = mean, saved[$C + c] = invstd;\n"
-            "            /* running variance is unbiased, as in PyTorch */\n"
+            "            /* the running variance is unbiased, as in PyTorch */\n"
             "            running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;\n"
             "            running_var[c] = (1.0f - momentum) * running_var[c] + momentum * var * (float)count / (float)netc_max(count - 1, 1);\n"
             "        } else {\n"
             "            mean = running_mean[c];\n"
             "            invstd = 1.0f / sqrtf(running_var[c] + $EPS);\n"
             "        }\n"
-            "        float scale = gamma[c] * invstd;\n"
-            "        for (int b = 0; b < n; b++) {\n"
-            "            const float *x = in + ((long)b * $C + c) * $HW;\n"
-            "            float *y = out + ((long)b * $C + c) * $HW;\n"
-            "            for (int i = 0; i < $HW; i++) y[i] = (x[i] - mean) * scale + beta[c];\n"
-            "        }\n"
+            "        float scale = gamma[c] * invstd, shift = beta[c];\n"
+            "        for (long i = 0; i < count; i++) y[i] = (x[i] - mean) * scale + shift;\n"
             "    }\n"
             "}\n\n");
     if (!l->run_backward) return;
@@ -185,94 +170,111 @@ void emit_batchnorm(Emitter *e, const Layer *l) {
     ev_str(e, "DWARG", dw ? "float *dgamma, float *dbeta, " : "");
     ev_str(e, "GAMMAARG", din ? "const float *gamma, " : "");
     emit(e, "/* $NAME backward: dgamma = sum dy * xhat, dbeta = sum dy,\n"
-            " *   din $ACCDOC gamma * invstd / N * (N dy - sum dy - xhat * sum dy * xhat) */\n"
-            "static void $ID_backward($DINARG$DWARGconst float *dout, const float *in, $GAMMAARGconst float *saved, int n) {\n"
+            " *   din $ACC gamma * invstd / N * (N dy - sum dy - xhat * sum dy * xhat) */\n"
+            "static void $ID_backward($DINARG$DWARGconst float *dout, const float *in, $GAMMAARGconst float *saved, int n, int cap) {\n"
             "    const long count = (long)n * $HW;\n"
             "#pragma omp parallel for schedule(static)\n"
             "    for (int c = 0; c < $C; c++) {\n"
+            "        const float *x = in + (long)c * cap * $HW, *dy = dout + (long)c * cap * $HW;\n"
             "        float mean = saved[c], invstd = saved[$C + c];\n"
-            "        double sdy = 0.0, sdyx = 0.0;\n"
-            "        for (int b = 0; b < n; b++)\n"
-            "            for (int i = 0; i < $HW; i++) {\n"
-            "                long k = ((long)b * $C + c) * $HW + i;\n"
-            "                sdy += dout[k];\n"
-            "                sdyx += (double)dout[k] * ((in[k] - mean) * invstd);\n"
-            "            }\n");
+            "        double sdy = netc_sum(dy, count), sdyx = netc_dot_dev(dy, x, count, mean) * invstd;\n");
     if (dw) emit(e, "        dgamma[c] = (float)sdyx, dbeta[c] = (float)sdy;\n");
     if (din)
-        emit(e, "        float k = gamma[c] * invstd / (float)count, mdy = (float)sdy, mdyx = (float)sdyx;\n"
-                "        for (int b = 0; b < n; b++)\n"
-                "            for (int i = 0; i < $HW; i++) {\n"
-                "                long j = ((long)b * $C + c) * $HW + i;\n"
-                "                din[j] $ACC k * ((float)count * dout[j] - mdy - (in[j] - mean) * invstd * mdyx);\n"
-                "            }\n");
+        emit(e, "        float *dx = din + (long)c * cap * $HW;\n"
+                "        float k = gamma[c] * invstd / (float)count, mdy = (float)sdy, mdyx = (float)sdyx;\n"
+                "        for (long i = 0; i < count; i++) dx[i] $ACC k * ((float)count * dy[i] - mdy - (x[i] - mean) * invstd * mdyx);\n");
     emit(e, "    }\n"
             "}\n\n");
 }
 
-/* ---- relu and dropout ----------------------------------------------------------------- */
+/* ---- relu, dropout and flatten ---------------------------------------------------------- */
+
+/* for every valid value (n images of each channel), split across threads */
+static const char value_loop[] =
+    "#pragma omp parallel for collapse(2) schedule(static)\n"
+    "    for (long c = 0; c < $OC; c++)\n"
+    "        for (long i = 0; i < (long)n * $OHW; i++) {\n"
+    "            long k = c * cap * $OHW + i;\n";
 
 void emit_elementwise(Emitter *e, const Layer *l) {
     ev_acc(e, l, 0);
     if (l->kind == L_RELU) {
-        emit(e, l->in_place ? "/* $NAME: relu, in place on $OUTSHAPE */\n"
-                              "static void $ID_forward(float *x, int n) {\n"
-                              "#pragma omp parallel for schedule(static)\n"
-                              "    for (long i = 0; i < (long)n * $OUTIMG; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;\n"
-                              "}\n\n"
-                            : "/* $NAME: relu, $OUTSHAPE */\n"
-                              "static void $ID_forward(float *out, const float *in, int n) {\n"
-                              "#pragma omp parallel for schedule(static)\n"
-                              "    for (long i = 0; i < (long)n * $OUTIMG; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;\n"
-                              "}\n\n");
+        emit(e, l->in_place ? "/* $NAME: relu, in place on [$OC][cap][$OH][$OW] */\n"
+                              "static void $ID_forward(float *x, int n, int cap) {\n"
+                            : "/* $NAME: relu, [$OC][cap][$OH][$OW] */\n"
+                              "static void $ID_forward(float *out, const float *in, int n, int cap) {\n");
+        emit(e, value_loop);
+        emit(e, l->in_place ? "            x[k] = x[k] > 0.0f ? x[k] : 0.0f;\n" : "            out[k] = in[k] > 0.0f ? in[k] : 0.0f;\n");
+        emit(e, "        }\n"
+                "}\n\n");
         if (!l->run_backward) return;
         emit(e, l->in_place ? "/* $NAME backward, in place: the gradient passes where the output is positive */\n"
-                              "static void $ID_backward(float *d, const float *y, int n) {\n"
-                              "#pragma omp parallel for schedule(static)\n"
-                              "    for (long i = 0; i < (long)n * $OUTIMG; i++) d[i] = y[i] > 0.0f ? d[i] : 0.0f;\n"
-                              "}\n\n"
+                              "static void $ID_backward(float *d, const float *y, int n, int cap) {\n"
                             : "/* $NAME backward: the gradient passes where the output is positive */\n"
-                              "static void $ID_backward(float *din, const float *dout, const float *y, int n) {\n"
-                              "#pragma omp parallel for schedule(static)\n"
-                              "    for (long i = 0; i < (long)n * $OUTIMG; i++) din[i] $ACC y[i] > 0.0f ? dout[i] : 0.0f;\n"
-                              "}\n\n");
+                              "static void $ID_backward(float *din, const float *dout, const float *y, int n, int cap) {\n");
+        emit(e, value_loop);
+        emit(e, l->in_place ? "            d[k] = y[k] > 0.0f ? d[k] : 0.0f;\n" : "            din[k] $ACC y[k] > 0.0f ? dout[k] : 0.0f;\n");
+        emit(e, "        }\n"
+                "}\n\n");
+        return;
+    }
+    if (l->kind == L_FLATTEN) { /* not a view: [C][cap][H][W] -> [C*H*W][cap] moves values */
+        emit(e, "/* $NAME: flatten, [$C][cap][$H][$W] -> [$OC][cap] */\n"
+                "static void $ID_forward(float *out, const float *in, int n, int cap) {\n"
+                "#pragma omp parallel for schedule(static)\n"
+                "    for (int c = 0; c < $C; c++)\n"
+                "        for (int b = 0; b < n; b++)\n"
+                "            for (int i = 0; i < $HW; i++) out[((long)c * $HW + i) * cap + b] = in[((long)c * cap + b) * $HW + i];\n"
+                "}\n\n");
+        if (!l->run_backward) return;
+        emit(e, "/* $NAME backward: the values back where they came from */\n"
+                "static void $ID_backward(float *din, const float *dout, int n, int cap) {\n"
+                "#pragma omp parallel for schedule(static)\n"
+                "    for (int c = 0; c < $C; c++)\n"
+                "        for (int b = 0; b < n; b++)\n"
+                "            for (int i = 0; i < $HW; i++) din[((long)c * cap + b) * $HW + i] $ACC dout[((long)c * $HW + i) * cap + b];\n"
+                "}\n\n");
         return;
     }
     /* dropout: keep with probability 1-p and scale by 1/(1-p), so evaluation needs nothing */
     ev_str(e, "P", float_lit(l->p));
     ev_str(e, "SCALE", float_lit(1.0 / (1.0 - l->p)));
     ev_int(e, "LAYER", (long long)(l - e->net->layers));
-    emit(e, "/* $NAME: $DESC, $OUTSHAPE; masks from rng_for(seed, step, layer $LAYER and image) */\n");
-    emit(e, l->in_place ? "static void $ID_forward(float *x, uint8_t *mask, int n, int train, uint64_t seed, long step) {\n"
+    emit(e, "/* $NAME: $DESC, [$OC][cap][$OH][$OW]; image b's mask from rng_for(seed, step, $LAYER << 32 | b) */\n");
+    emit(e, l->in_place ? "static void $ID_forward(float *x, uint8_t *mask, int n, int cap, int train, uint64_t seed, long step) {\n"
                           "    if (!train) return; /* evaluation: the identity */\n"
-                        : "static void $ID_forward(float *out, const float *in, uint8_t *mask, int n, int train, uint64_t seed, long step) {\n"
+                        : "static void $ID_forward(float *out, const float *in, uint8_t *mask, int n, int cap, int train, uint64_t seed,\n"
+                          "                        long step) {\n"
                           "    if (!train) {\n"
-                          "        memcpy(out, in, sizeof(float) * (long)n * $OUTIMG);\n"
+                          "        for (int c = 0; c < $OC; c++)\n"
+                          "            memcpy(out + (long)c * cap * $OHW, in + (long)c * cap * $OHW, sizeof(float) * n * $OHW);\n"
                           "        return;\n"
                           "    }\n");
     emit(e, "#pragma omp parallel for schedule(static)\n"
             "    for (int b = 0; b < n; b++) {\n"
             "        Rng r = rng_for(seed, (uint64_t)step, (uint64_t)$LAYER << 32 | (uint64_t)b);\n"
-            "        for (long i = (long)b * $OUTIMG; i < (long)(b + 1) * $OUTIMG; i++) {\n"
-            "            mask[i] = rng_uniform(&r) >= $P;\n");
-    emit(e, l->in_place ? "            x[i] = mask[i] ? x[i] * $SCALE : 0.0f;\n" : "            out[i] = mask[i] ? in[i] * $SCALE : 0.0f;\n");
-    emit(e, "        }\n"
+            "        for (long c = 0; c < $OC; c++)\n"
+            "            for (long i = (c * cap + b) * $OHW; i < (c * cap + b + 1) * $OHW; i++) {\n"
+            "                mask[i] = rng_uniform(&r) >= $P;\n");
+    emit(e, l->in_place ? "                x[i] = mask[i] ? x[i] * $SCALE : 0.0f;\n"
+                        : "                out[i] = mask[i] ? in[i] * $SCALE : 0.0f;\n");
+    emit(e, "            }\n"
             "    }\n"
             "}\n\n");
     if (!l->run_backward) return;
     emit(e, l->in_place ? "/* $NAME backward, in place: the kept units' gradients, scaled */\n"
-                          "static void $ID_backward(float *d, const uint8_t *mask, int n) {\n"
-                          "#pragma omp parallel for schedule(static)\n"
-                          "    for (long i = 0; i < (long)n * $OUTIMG; i++) d[i] = mask[i] ? d[i] * $SCALE : 0.0f;\n"
-                          "}\n\n"
+                          "static void $ID_backward(float *d, const uint8_t *mask, int n, int cap) {\n"
                         : "/* $NAME backward: the kept units' gradients, scaled */\n"
-                          "static void $ID_backward(float *din, const float *dout, const uint8_t *mask, int n) {\n"
-                          "#pragma omp parallel for schedule(static)\n"
-                          "    for (long i = 0; i < (long)n * $OUTIMG; i++) din[i] $ACC mask[i] ? dout[i] * $SCALE : 0.0f;\n"
-                          "}\n\n");
+                          "static void $ID_backward(float *din, const float *dout, const uint8_t *mask, int n, int cap) {\n");
+    emit(e, value_loop);
+    emit(e, l->in_place ? "            d[k] = mask[k] ? d[k] * $SCALE : 0.0f;\n" : "            din[k] $ACC mask[k] ? dout[k] * $SCALE : 0.0f;\n");
+    emit(e, "        }\n"
+            "}\n\n");
 }
 
 /* ---- concat and add ---------------------------------------------------------------------- */
+
+static bool concat_copies(const Layer *l) { return !l->concat_in_place; }
 
 void emit_join(Emitter *e, const Layer *l) {
     const Net *net = e->net;
@@ -284,67 +286,66 @@ void emit_join(Emitter *e, const Layer *l) {
     ev_str(e, "INARGS", args);
     ev_str(e, "DINARGS", dargs);
     if (l->kind == L_ADD) {
-        char *sum = pool_strdup("in0[i]");
-        for (int j = 1; j < l->n_in; j++) sum = pool_printf("%s + in%d[i]", sum, j);
+        char *sum = pool_strdup("in0[k]");
+        for (int j = 1; j < l->n_in; j++) sum = pool_printf("%s + in%d[k]", sum, j);
         ev_str(e, "SUM", sum);
-        emit(e, "/* $NAME: $DESC, $OUTSHAPE */\n"
-                "static void $ID_forward(float *out$INARGS, int n) {\n"
-                "#pragma omp parallel for schedule(static)\n"
-                "    for (long i = 0; i < (long)n * $OUTIMG; i++) out[i] = $SUM;\n"
+        emit(e, "/* $NAME: $DESC, [$OC][cap][$OH][$OW] */\n"
+                "static void $ID_forward(float *out$INARGS, int n, int cap) {\n");
+        emit(e, value_loop);
+        emit(e, "            out[k] = $SUM;\n"
+                "        }\n"
                 "}\n\n");
         if (!l->run_backward) return;
         emit(e, "/* $NAME backward: each input gets the output's gradient */\n"
-                "static void $ID_backward($DINARGSconst float *dout, int n) {\n"
-                "#pragma omp parallel for schedule(static)\n"
-                "    for (long i = 0; i < (long)n * $OUTIMG; i++) {\n");
+                "static void $ID_backward($DINARGSconst float *dout, int n, int cap) {\n");
+        emit(e, value_loop);
         for (int j = 0; j < l->n_in; j++) {
             if (!net->layers[l->in[j]].needs_grad) continue;
             ev_int(e, "J", j);
             ev_acc(e, l, j);
-            emit(e, "        din$J[i] $ACC dout[i];\n");
+            emit(e, "            din$J[k] $ACC dout[k];\n");
         }
-        emit(e, "    }\n"
+        emit(e, "        }\n"
                 "}\n\n");
         return;
     }
-    /* concat along depth: input j fills channels [off_j, off_j + c_j) of each image */
+    if (!concat_copies(l)) return; /* the plan put each input straight into its slice: nothing to do */
+    /* concat along depth: input j is channels [off_j, off_j + c_j) of the output */
     emit(e, "/* $NAME: $DESC\n"
             " *   ");
+    for (int j = 0; j < l->n_in; j++) {
+        const Layer *s = &net->layers[l->in[j]];
+        fprintf(e->f, "%s%s [%ld][cap][%ld][%ld]", j ? " + " : "", s->name, s->out.c, s->out.h, s->out.w);
+    }
+    emit(e, " -> [$OC][cap][$OH][$OW] */\n"
+            "static void $ID_forward(float *out$INARGS, int n, int cap) {\n");
     long off = 0;
     for (int j = 0; j < l->n_in; j++) {
         const Layer *s = &net->layers[l->in[j]];
-        fprintf(e->f, "%s%s [n][%ld][%ld][%ld]", j ? " + " : "", s->name, s->out.c, s->out.h, s->out.w);
-    }
-    emit(e, " -> $OUTSHAPE */\n"
-            "static void $ID_forward(float *out$INARGS, int n) {\n"
-            "#pragma omp parallel for schedule(static)\n"
-            "    for (int b = 0; b < n; b++) {\n");
-    for (int j = 0; j < l->n_in; j++) {
-        const Layer *s = &net->layers[l->in[j]];
-        ev_int(e, "J", j), ev_int(e, "OFF", off * l->out.h * l->out.w), ev_int(e, "SZ", s->act);
-        emit(e, "        memcpy(out + (long)b * $OUTIMG + $OFF, in$J + (long)b * $SZ, sizeof(float) * $SZ);\n");
+        ev_int(e, "J", j), ev_int(e, "OFF", off), ev_int(e, "CJ", s->out.c);
+        emit(e, "    for (int c = 0; c < $CJ; c++)\n"
+                "        memcpy(out + ((long)($OFF + c) * cap) * $OHW, in$J + (long)c * cap * $OHW, sizeof(float) * n * $OHW);\n");
         off += s->out.c;
     }
-    emit(e, "    }\n"
-            "}\n\n");
+    emit(e, "}\n\n");
     if (!l->run_backward) return;
     emit(e, "/* $NAME backward: each input's slice of the output's gradient */\n"
-            "static void $ID_backward($DINARGSconst float *dout, int n) {\n"
-            "#pragma omp parallel for schedule(static)\n"
-            "    for (int b = 0; b < n; b++) {\n");
+            "static void $ID_backward($DINARGSconst float *dout, int n, int cap) {\n");
     off = 0;
     for (int j = 0; j < l->n_in; j++) {
         const Layer *s = &net->layers[l->in[j]];
-        ev_int(e, "J", j), ev_int(e, "OFF", off * l->out.h * l->out.w), ev_int(e, "SZ", s->act);
+        ev_int(e, "J", j), ev_int(e, "OFF", off), ev_int(e, "CJ", s->out.c);
         off += s->out.c;
         if (!s->needs_grad) continue;
         if (l->grad_accumulate[j])
-            emit(e, "        for (int i = 0; i < $SZ; i++) din$J[(long)b * $SZ + i] += dout[(long)b * $OUTIMG + $OFF + i];\n");
+            emit(e, "    for (int c = 0; c < $CJ; c++)\n"
+                    "        for (long i = 0; i < (long)n * $OHW; i++)\n"
+                    "            din$J[(long)c * cap * $OHW + i] += dout[((long)($OFF + c) * cap) * $OHW + i];\n");
         else
-            emit(e, "        memcpy(din$J + (long)b * $SZ, dout + (long)b * $OUTIMG + $OFF, sizeof(float) * $SZ);\n");
+            emit(e, "    for (int c = 0; c < $CJ; c++)\n"
+                    "        memcpy(din$J + (long)c * cap * $OHW, dout + ((long)($OFF + c) * cap) * $OHW, sizeof(float) * n * $OHW);\n");
     }
-    emit(e, "    }\n"
-            "}\n\n");
+    emit(e, "}\n\n");
 }
 
 /* ---- the loss ------------------------------------------------------------------------------ */
@@ -352,35 +353,34 @@ void emit_join(Emitter *e, const Layer *l) {
 void emit_loss(Emitter *e, const Layer *l) {
     ev_int(e, "K", l->out.c);
     emit(e, "/* $NAME: softmax and cross-entropy over $K classes, with optional label smoothing\n"
-            " *   logits [n][$K] -> probs [n][$K]; returns the mean loss (0 without labels) */\n"
-            "static float $ID_forward(float *probs, const float *logits, const int *labels, int n, float smoothing) {\n"
+            " *   logits [$K][cap] -> probs [n][$K] (row-major, for the runtime); returns the mean loss (0 without labels) */\n"
+            "static float $ID_forward(float *probs, const float *logits, const int *labels, int n, int cap, float smoothing) {\n"
             "    double total = 0.0;\n"
             "    for (int b = 0; b < n; b++) {\n"
-            "        const float *z = logits + (long)b * $K;\n"
             "        float *p = probs + (long)b * $K;\n"
-            "        float top = z[0];\n"
-            "        for (int k = 1; k < $K; k++) top = z[k] > top ? z[k] : top;\n"
+            "        float top = logits[b];\n"
+            "        for (int k = 1; k < $K; k++) top = fmaxf(top, logits[(long)k * cap + b]);\n"
             "        double sum = 0.0;\n"
-            "        for (int k = 0; k < $K; k++) sum += p[k] = expf(z[k] - top);\n"
+            "        for (int k = 0; k < $K; k++) sum += p[k] = expf(logits[(long)k * cap + b] - top);\n"
             "        for (int k = 0; k < $K; k++) p[k] = (float)(p[k] / sum);\n"
             "        if (!labels) continue;\n"
             "        /* -sum_k t_k log p_k, with t = (1 - smoothing) one-hot + smoothing / $K */\n"
             "        double logz = top + log(sum);\n"
             "        for (int k = 0; k < $K; k++) {\n"
             "            double t = smoothing / $K + (k == labels[b] ? 1.0 - smoothing : 0.0);\n"
-            "            total += t * (logz - z[k]);\n"
+            "            total += t * (logz - logits[(long)k * cap + b]);\n"
             "        }\n"
             "    }\n"
             "    return (float)(total / n);\n"
             "}\n\n");
     if (!l->run_backward) return;
     ev_acc(e, l, 0);
-    emit(e, "/* $NAME backward: dlogits $ACCDOC (probs - targets) / n */\n"
-            "static void $ID_backward(float *dlogits, const float *probs, const int *labels, int n, float smoothing) {\n"
+    emit(e, "/* $NAME backward: dlogits $ACC (probs - targets) / n */\n"
+            "static void $ID_backward(float *dlogits, const float *probs, const int *labels, int n, int cap, float smoothing) {\n"
             "    for (int b = 0; b < n; b++)\n"
             "        for (int k = 0; k < $K; k++) {\n"
             "            float t = smoothing / $K + (k == labels[b] ? 1.0f - smoothing : 0.0f);\n"
-            "            dlogits[(long)b * $K + k] $ACC (probs[(long)b * $K + k] - t) / (float)n;\n"
+            "            dlogits[(long)k * cap + b] $ACC (probs[(long)b * $K + k] - t) / (float)n;\n"
             "        }\n"
             "}\n\n");
 }

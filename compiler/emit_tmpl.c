@@ -28,7 +28,9 @@ void ev_int(Emitter *e, const char *name, long long value) {
     ev_str(e, name, buf);
 }
 
-void emit(Emitter *e, const char *t) {
+/* Values may hold $NAMEs themselves (a gemm's arguments do); they are
+ * expanded in turn, a few levels deep at most. */
+static void expand(Emitter *e, const char *t, int depth) {
     for (const char *p = t; *p; p++) {
         if (*p != '$') {
             fputc(*p, e->f);
@@ -40,7 +42,11 @@ void emit(Emitter *e, const char *t) {
         int found = 0;
         for (int i = 0; i < e->nvars && !found; i++)
             if (strlen(e->vars[i].name) == len && strncmp(e->vars[i].name, start, len) == 0) {
-                fputs(e->vars[i].value, e->f);
+                if (strchr(e->vars[i].value, '$') && depth < 4) {
+                    expand(e, e->vars[i].value, depth + 1); /* values are never freed while emitting */
+                } else {
+                    fputs(e->vars[i].value, e->f);
+                }
                 found = 1;
             }
         if (!found) {
@@ -50,6 +56,8 @@ void emit(Emitter *e, const char *t) {
         p--;
     }
 }
+
+void emit(Emitter *e, const char *t) { expand(e, t, 0); }
 
 const char *affine(const char *var, long mul, long add) {
     const char *s = mul == 1 ? var : pool_printf("%s * %ld", var, mul);

@@ -114,7 +114,10 @@ typedef struct {
     char *id;             /* C identifier: fire2_squeeze */
     bool reaches_loss;    /* some path leads from it to the loss */
     bool run_backward;
-    bool in_place;        /* output overwrites its input's buffer (relu, dropout, flatten) */
+    bool in_place;        /* output overwrites its input's buffer (relu, dropout; flatten of a 1x1 input) */
+    bool concat_in_place; /* concat: each input was written straight into its slice of the output */
+    int slice_of;         /* the concat whose output slice this layer's buffer is, or -1 */
+    long slice_c;         /* ... starting at this channel */
     int64_t act_off;      /* output, floats per image in the activation arena */
     int64_t grad_off;     /* d(output), floats per image; -1: none */
     int64_t index_off;    /* max pooling argmax, ints per image */
@@ -143,7 +146,8 @@ typedef struct {
     int n_settings, cap_settings;
 
     int classes;          /* depth of the classifier's output */
-    int64_t act_floats, grad_floats, index_ints, mask_bytes, saved_floats, param_floats, scratch_floats; /* plan */
+    int64_t act_floats, grad_floats, index_ints, mask_bytes, saved_floats, param_floats; /* plan */
+    int64_t scratch_floats, scratch_per_image; /* im2col columns; gathered inputs of linear layers */
     int64_t total_params, total_buffers, total_act;
     double total_flops;
 } Net;
@@ -162,6 +166,7 @@ void dump_net(const Net *net, FILE *f); /* -d net, -d plan */
  * the batch, exactly like a linear layer. */
 bool conv_is_pointwise(const Layer *l);
 bool conv_is_full(const Net *net, const Layer *l);
+long conv_chunk(const Net *net, const Layer *l); /* images per im2col chunk (emit_conv.c) */
 
 const char *net_setting(const Net *net, const char *key); /* value from the file, or NULL */
 int layer_index(const Net *net, const char *name);

@@ -89,6 +89,17 @@ static void plan_params(Net *net, Layer *l) {
     }
 }
 
+/* May a layer overwrite layer i's buffer? Only if it is i's one reader, and
+ * the same holds all the way down a chain of views sharing that buffer (a
+ * flatten's input may have other readers), and the buffer is not the input. */
+static bool sole_reader(const Net *net, int i) {
+    for (;; i = net->layers[i].in[0]) {
+        const Layer *s = &net->layers[i];
+        if (s->n_users != 1 || s->kind == L_INPUT) return false;
+        if (!s->in_place) return true;
+    }
+}
+
 /* The layer whose buffer an in-place chain ends at. */
 static int root_of(const Net *net, int i) {
     while (net->layers[i].in_place) i = net->layers[i].in[0];
@@ -126,13 +137,13 @@ void plan_net(Net *net) {
         l->slice_of = -1;
     }
 
+    for (int i = 0; i < net->n; i++) plan_params(net, &net->layers[i]);
     /* who shares whose buffer */
     for (int i = 1; i < net->n; i++) {
         Layer *l = &net->layers[i];
         const Layer *src = &net->layers[l->in[0]];
-        plan_params(net, l);
         if (l->kind == L_FLATTEN) l->in_place = src->out.h * src->out.w == 1;
-        else l->in_place = src->n_users == 1 && src->kind != L_INPUT && (l->kind == L_RELU || l->kind == L_DROPOUT);
+        else l->in_place = (l->kind == L_RELU || l->kind == L_DROPOUT) && sole_reader(net, l->in[0]);
         if (l->kind == L_CONCAT && concat_can_slice(net, l)) {
             l->concat_in_place = true;
             long off = 0;
@@ -152,7 +163,7 @@ void plan_net(Net *net) {
         l->act_off = net->act_floats, net->act_floats += l->act;
         if (l->needs_grad) l->grad_off = net->grad_floats, net->grad_floats += l->act;
     }
-    for (int i = 0; i < net->n; i++) {
+    for (int i = net->n - 1; i >= 0; i--) { /* outer concats first: a slice may hold a concat's slices */
         Layer *l = &net->layers[i];
         if (l->slice_of < 0) continue;
         const Layer *cat = &net->layers[l->slice_of];

@@ -3,7 +3,7 @@
  * Per image: draw the jitter from rng_for(seed, epoch, index), so an image's
  * augmentation depends on nothing but those three; sample the input window
  * (geometry); map channels and scale to 0..range; apply brightness and
- * contrast; subtract the mean and divide by the std into the NCHW
+ * contrast; subtract the mean and divide by the std into the channel-major
  * batch.
  *
  * All geometric jitter (crop, scale, shift, rotation, mirror) is one affine
@@ -158,7 +158,7 @@ static void photometric(const Photometric *p, float range, float *val, size_t n)
     }
 }
 
-void batch_fill(float *dst, int in_c, int in_h, int in_w, const Dataset *ds, const int *idx, int n,
+void batch_fill(float *dst, int in_c, int in_h, int in_w, int cap, const Dataset *ds, const int *idx, int n,
                 const Config *cfg, const float mean[3], const float std[3], int augment, int flip,
                 uint64_t seed, int epoch) {
     size_t np = (size_t)in_w * (size_t)in_h, img_size = (size_t)ds->w * (size_t)ds->h * (size_t)ds->c;
@@ -178,7 +178,7 @@ void batch_fill(float *dst, int in_c, int in_h, int in_w, const Dataset *ds, con
             to_values(smp, ds->c, in_c, cfg->channels, scale, np, val);
             if (p.on) photometric(&p, cfg->range, val, np * (size_t)in_c);
             for (int oc = 0; oc < in_c; oc++) {
-                float *out = dst + ((size_t)i * (size_t)in_c + (size_t)oc) * np;
+                float *out = dst + ((size_t)oc * (size_t)cap + (size_t)i) * np;
                 const float *v = val + (size_t)oc * np;
                 for (size_t k = 0; k < np; k++) out[k] = (v[k] - mean[oc]) / std[oc];
             }

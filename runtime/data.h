@@ -57,8 +57,8 @@ static inline float data_luma(float r, float g, float b) { return 0.299f * r + 0
  * what `normalize auto` uses, computed from the training images only. */
 void dataset_stats(const Dataset *ds, const Config *cfg, int in_c, float mean[3], float std[3]);
 
-/* Fills dst, laid out [n][in_c][in_h][in_w] (NCHW, as the generated
- * code wants), from images idx[0..n) of ds.
+/* Fills dst, laid out [in_c][cap][in_h][in_w] (channel-major with room for
+ * cap images, as the generated code wants), from images idx[0..n) of ds.
  *   augment = 1: the jitter cfg asks for (crop position, flip, scale, shift,
  *     rotation, brightness, contrast), drawn from rng_for(seed, epoch, idx[i])
  *     so the result does not depend on threads or batch order.
@@ -79,7 +79,7 @@ void dataset_stats(const Dataset *ds, const Config *cfg, int in_c, float mean[3]
  * window's mean (all channels) by 1 +- contrast; then values are kept in
  * 0..range. A 3-channel cache fed to 1 channel (or channels = gray) is
  * converted with data_luma; a 1-channel cache fed to 3 is replicated. */
-void batch_fill(float *dst, int in_c, int in_h, int in_w, const Dataset *ds, const int *idx, int n,
+void batch_fill(float *dst, int in_c, int in_h, int in_w, int cap, const Dataset *ds, const int *idx, int n,
                 const Config *cfg, const float mean[3], const float std[3], int augment, int flip,
                 uint64_t seed, int epoch);
 

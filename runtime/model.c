@@ -21,7 +21,7 @@ Model *model_new(const NetcNet *net, int batch, int threads) {
     m->index = xcalloc((size_t)net->index_ints * (size_t)batch + 1, sizeof(int32_t));
     m->masks = xcalloc((size_t)net->mask_bytes * (size_t)batch + 1, 1);
     m->saved = xalloc_floats((size_t)net->saved_floats + 1);
-    m->scratch = xalloc_floats((size_t)net->scratch_floats * (size_t)threads + 1);
+    m->scratch = xalloc_floats((size_t)net->scratch_floats + (size_t)net->scratch_per_image * (size_t)batch + 1);
     m->input = m->acts;
     m->probs = m->acts + net->layers[net->n_layers - 1].act * (long)batch;
     m->bn_momentum = 0.1f;
@@ -66,6 +66,10 @@ const NetcTensor *net_tensor(const NetcNet *net, const char *name) {
 int net_layer_index(const NetcNet *net, const char *name) {
     for (int i = 0; i < net->n_layers; i++)
         if (strcmp(net->layers[i].name, name) == 0) return i;
+    /* a block instance ("fire9") means its last layer ("fire9.concat"), as in the .net file */
+    size_t n = strlen(name);
+    for (int i = net->n_layers - 1; i >= 0; i--)
+        if (strncmp(net->layers[i].name, name, n) == 0 && net->layers[i].name[n] == '.') return i;
     return -1;
 }
 
@@ -160,4 +164,34 @@ int model_save_weights(const Model *m, const char *path, const char *const *meta
     int rc = st_write(path, w, net->n_tensors, all, e);
     free(w);
     return rc;
+}
+
+void netc_profile_tick(Model *m, int k, int pass) {
+    double t = now_seconds();
+    if (k >= 0) m->profile[pass * m->net->n_layers + k] += t - m->profile_t;
+    m->profile_t = t;
+}
+
+void model_put_input(Model *m, const float *nchw, int n) {
+    const NetcNet *net = m->net;
+    long hw = (long)net->in_h * net->in_w;
+    for (int b = 0; b < n; b++)
+        for (int c = 0; c < net->in_c; c++)
+            memcpy(m->input + ((long)c * m->batch + b) * hw, nchw + ((long)b * net->in_c + c) * hw, sizeof(float) * (size_t)hw);
+}
+
+void model_get_output(const Model *m, int layer, float *nchw, int n) {
+    const NetcLayer *l = &m->net->layers[layer];
+    long hw = (long)l->h * l->w;
+    const float *a = m->acts + l->act * (long)m->batch;
+    for (int b = 0; b < n; b++)
+        for (int c = 0; c < l->c; c++)
+            memcpy(nchw + ((long)b * l->c + c) * hw, a + ((long)c * m->batch + b) * hw, sizeof(float) * (size_t)hw);
+}
+
+void model_get_logits(const Model *m, float *out, int n) {
+    const float *z = m->acts + m->net->logits * (long)m->batch;
+    int k = m->net->classes;
+    for (int b = 0; b < n; b++)
+        for (int c = 0; c < k; c++) out[(long)b * k + c] = z[(long)c * m->batch + b];
 }

@@ -28,7 +28,15 @@ int model_load_weights(Model *m, const char *path, Error *e);
 /* Writes every tensor (statistics included), plus metadata, atomically. */
 int model_save_weights(const Model *m, const char *path, const char *const *meta, Error *e);
 
+/* The batch between PyTorch's layout and ours: m->input from [n][c][h][w],
+ * and a layer's output (NetcNet.layers[layer]) to [n][c][h][w]. */
+void model_put_input(Model *m, const float *nchw, int n);
+void model_get_output(const Model *m, int layer, float *nchw, int n);
+/* The classifier's output (the loss layer's input) as [n][classes]. */
+void model_get_logits(const Model *m, float *out, int n);
+
 const NetcTensor *net_tensor(const NetcNet *net, const char *name);
+/* A layer by name; a block instance's name means its last layer. -1 if none. */
 int net_layer_index(const NetcNet *net, const char *name);
 /* Does a file tensor's shape fit ours? Trailing 1s may differ ([15, 512] and
  * [15, 512, 1, 1] hold the same numbers in the same order). */

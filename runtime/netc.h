@@ -5,8 +5,12 @@
  * backward functions. The runtime owns everything else: memory, data,
  * optimisers, checkpoints, reports, the command line.
  *
- * Data layout everywhere: NCHW, as PyTorch. A batch of n images is
- * [n][c][h][w] floats; logits and probabilities are [n][classes]. */
+ * Layout inside: channel-major. Every activation buffer holds
+ * [c][cap][h][w] floats for up to cap = Model.batch images, of which the
+ * first n are in use: the images of one channel sit side by side, so a
+ * convolution over a batch is one matrix product. Files and PyTorch use
+ * NCHW; model_put_input and model_get_output (model.h) convert.
+ * Probabilities (Model.probs) are [n][classes], row-major. */
 #ifndef NETC_H
 #define NETC_H
 
@@ -68,7 +72,8 @@ typedef struct {
     long index_ints;     /* per image: max pooling's argmax */
     long mask_bytes;     /* per image: dropout masks */
     long saved_floats;   /* batch norm's batch statistics */
-    long scratch_floats; /* per thread: im2col columns and private weight gradients */
+    long scratch_floats; /* im2col columns (and their gradient) of one chunk of images */
+    long scratch_per_image; /* gathered [k][n] inputs of linear layers: this many floats per image */
     const char *const *settings; /* key, value, ..., NULL: the .net file's settings */
     const char *report;  /* the shape report, as netc printed it */
     double flops_forward;
@@ -88,8 +93,8 @@ struct Model {
     int32_t *index;     /* index_ints * batch */
     uint8_t *masks;     /* mask_bytes * batch */
     float *saved;       /* saved_floats */
-    float *scratch;     /* scratch_floats * threads */
-    float *input;       /* = acts: the batch, [n][in_c][in_h][in_w] */
+    float *scratch;     /* scratch_floats + scratch_per_image * batch */
+    float *input;       /* = acts: the batch, [in_c][batch][in_h][in_w] */
     const int *labels;  /* [n], or NULL: forward then computes no loss */
     float *probs;       /* [batch][classes]: softmax output of the last forward */
     float loss;         /* mean cross-entropy of the last forward (with labels) */
@@ -97,7 +102,13 @@ struct Model {
     float bn_momentum;
     uint64_t seed;      /* dropout masks draw from rng_for(seed, step, layer) */
     long step;
+    double *profile;    /* NULL, or [2][n_layers] seconds: forward, backward (the profile command) */
+    double profile_t;
 };
+
+/* Called between layers when m->profile is set: adds the time since the last
+ * call to layer k's forward (pass 0) or backward (pass 1) total. */
+void netc_profile_tick(Model *m, int k, int pass);
 
 /* The trainer's main: every generated trainer is `main` calling this. */
 int netc_main(int argc, char **argv, const NetcNet *net);

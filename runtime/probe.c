@@ -22,13 +22,13 @@ static float *extract(Run *r, const Dataset *ds, int li, int flip_too, int *rows
         for (int start = 0; start < ds->n; start += B) {
             int n = ds->n - start < B ? ds->n - start : B;
             for (int i = 0; i < n; i++) idx[i] = start + i;
-            batch_fill(m->input, net->in_c, net->in_h, net->in_w, ds, idx, n, &r->cfg, r->mean, r->std, 0, flip, r->cfg.seed, 0);
+            batch_fill(m->input, net->in_c, net->in_h, net->in_w, m->batch, ds, idx, n, &r->cfg, r->mean, r->std, 0, flip, r->cfg.seed, 0);
             net->forward(m, n, 0);
             const float *a = m->acts + L->act * (long)m->batch;
             for (int b = 0; b < n; b++)
                 for (int c = 0; c < C; c++) {
                     double s = 0;
-                    for (int k = 0; k < HW; k++) s += a[((long)b * C + c) * HW + k];
+                    for (int k = 0; k < HW; k++) s += a[((long)c * m->batch + b) * HW + k];
                     f[((long)flip * ds->n + start + b) * C + c] = (float)(s / HW);
                 }
         }

@@ -142,12 +142,12 @@ void run_evaluate(Run *r, const Dataset *ds, Metrics *mt, int *predicted, float 
         int n = ds->n - start < B ? ds->n - start : B;
         for (int i = 0; i < n; i++) idx[i] = start + i, labels[i] = ds->labels[start + i];
         m->labels = labels;
-        batch_fill(m->input, net->in_c, net->in_h, net->in_w, ds, idx, n, &r->cfg, r->mean, r->std, 0, 0, r->cfg.seed, 0);
+        batch_fill(m->input, net->in_c, net->in_h, net->in_w, m->batch, ds, idx, n, &r->cfg, r->mean, r->std, 0, 0, r->cfg.seed, 0);
         net->forward(m, n, 0);
         double loss = m->loss;
         if (r->cfg.tta == TTA_FLIP) { /* average the probabilities of the image and its mirror */
             memcpy(avg, m->probs, sizeof(float) * (size_t)n * (size_t)K);
-            batch_fill(m->input, net->in_c, net->in_h, net->in_w, ds, idx, n, &r->cfg, r->mean, r->std, 0, 1, r->cfg.seed, 0);
+            batch_fill(m->input, net->in_c, net->in_h, net->in_w, m->batch, ds, idx, n, &r->cfg, r->mean, r->std, 0, 1, r->cfg.seed, 0);
             net->forward(m, n, 0);
             double l2 = 0;
             for (int b = 0; b < n; b++) {
@@ -280,7 +280,7 @@ int run_train(Run *r, Error *e) {
         for (; r->batch < batches; r->batch++) {
             int start = r->batch * B, n = N - start < B ? N - start : B;
             for (int i = 0; i < n; i++) labels[i] = r->train.labels[perm[start + i]];
-            batch_fill(m->input, net->in_c, net->in_h, net->in_w, &r->train, perm + start, n, c, r->mean, r->std, 1, 0,
+            batch_fill(m->input, net->in_c, net->in_h, net->in_w, m->batch, &r->train, perm + start, n, c, r->mean, r->std, 1, 0,
                        c->seed, r->epoch);
             m->labels = labels;
             m->step = r->step;

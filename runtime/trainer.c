@@ -21,12 +21,14 @@
 #include "json.h"
 #include "model.h"
 #include "probe.h"
+#include "profile.h"
 #include "safetensors.h"
 #include "train.h"
 
 typedef struct {
     const char *command;
     const char *weights, *input, *output, *resume, *at;
+    int iters;
     bool json, force, quiet;
     const char **images;
     int n_images;
@@ -44,6 +46,7 @@ static void usage(const NetcNet *net, FILE *f) {
             "  predict  --weights FILE [--json] IMAGE...\n"
             "  dump     [--weights FILE] --input FILE --out FILE\n"
             "  probe    --at LAYER [--weights FILE] [--data DIR]\n"
+            "  profile  [--iters N]   time each layer's forward and backward\n"
             "  report   the shape report and the settings\n"
             "\n"
             "Any setting can be overridden: --KEY VALUE (--flip on, --schedule cosine) or --set KEY=VALUE.\n"
@@ -76,13 +79,13 @@ static int parse_args(int argc, char **argv, const NetcNet *net, Args *a, Error 
     a->settings = xcalloc(2 * (size_t)argc + 1, sizeof(char *));
     if (argc < 2) return errorf(e, "no command given"), error_hint(e, "%s help lists the commands", argv[0]);
     a->command = argv[1];
-    static const char *const commands[] = {"train", "test", "predict", "dump", "probe", "report", "help", NULL};
+    static const char *const commands[] = {"train", "test", "predict", "dump", "probe", "profile", "report", "help", NULL};
     int known = 0;
     for (int i = 0; commands[i]; i++) known |= strcmp(commands[i], a->command) == 0;
     if (strcmp(a->command, "--help") == 0 || strcmp(a->command, "-h") == 0) a->command = "help", known = 1;
     if (!known) {
         errorf(e, "unknown command '%s'", a->command);
-        return error_hint(e, "commands: train, test, predict, dump, probe, report, help");
+        return error_hint(e, "commands: train, test, predict, dump, probe, profile, report, help");
     }
     for (int i = 2; i < argc; i++) {
         const char *s = argv[i];
@@ -102,6 +105,7 @@ static int parse_args(int argc, char **argv, const NetcNet *net, Args *a, Error 
             else if (strcmp(key, "input") == 0) a->input = v;
             else if (strcmp(key, "resume") == 0) a->resume = v;
             else if (strcmp(key, "at") == 0) a->at = v;
+            else if (strcmp(key, "iters") == 0) a->iters = atoi(v);
             else if (strcmp(key, "out") == 0 && strcmp(a->command, "dump") == 0) a->output = v;
             else if (strcmp(key, "set") == 0) {
                 char k[128];
@@ -296,13 +300,13 @@ static int cmd_predict(const NetcNet *net, Config *cfg, const Args *a, Error *e)
             failed++;
             continue;
         }
-        batch_fill(m->input, net->in_c, net->in_h, net->in_w, &one, &idx, 1, cfg, mean, std, 0, 0, cfg->seed, 0);
+        batch_fill(m->input, net->in_c, net->in_h, net->in_w, m->batch, &one, &idx, 1, cfg, mean, std, 0, 0, cfg->seed, 0);
         net->forward(m, 1, 0);
         float p[4096];
         int k = net->classes < 4096 ? net->classes : 4096;
         memcpy(p, m->probs, sizeof(float) * (size_t)k);
         if (cfg->tta == TTA_FLIP) {
-            batch_fill(m->input, net->in_c, net->in_h, net->in_w, &one, &idx, 1, cfg, mean, std, 0, 1, cfg->seed, 0);
+            batch_fill(m->input, net->in_c, net->in_h, net->in_w, m->batch, &one, &idx, 1, cfg, mean, std, 0, 1, cfg->seed, 0);
             net->forward(m, 1, 0);
             for (int c = 0; c < k; c++) p[c] = 0.5f * (p[c] + m->probs[c]);
         }
@@ -348,6 +352,7 @@ static int cmd_dump(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
     int rc = -1;
     Model *m = NULL;
     int *labels = NULL;
+    float *nchw = NULL, *logits = NULL;
     if (!x || x->ndim != 4 || x->shape[1] != net->in_c || x->shape[2] != net->in_h || x->shape[3] != net->in_w || x->shape[0] < 1 ||
         x->shape[0] > 65536) {
         errorf(e, "%s: needs a tensor 'input' of shape [n, %d, %d, %d]", a->input, net->in_c, net->in_h, net->in_w);
@@ -360,7 +365,9 @@ static int cmd_dump(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
     model_init(m, cfg->seed);
     m->label_smoothing = cfg->label_smoothing, m->bn_momentum = cfg->bn_momentum, m->seed = cfg->seed;
     if (a->weights && model_load_weights(m, a->weights, e) < 0) goto out;
-    if (st_read_f32(&in, x, m->input, (size_t)n * net->in_c * net->in_h * net->in_w, e) < 0) goto out;
+    nchw = xmalloc(sizeof(float) * (size_t)n * net->in_c * net->in_h * net->in_w);
+    if (st_read_f32(&in, x, nchw, (size_t)n * net->in_c * net->in_h * net->in_w, e) < 0) goto out;
+    model_put_input(m, nchw, n);
     labels = xcalloc((size_t)n, sizeof(int));
     if (y) {
         if (st_numel(y) != n || (strcmp(y->dtype, "I64") && strcmp(y->dtype, "I32"))) {
@@ -385,7 +392,9 @@ static int cmd_dump(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
         StWrite *w = xcalloc((size_t)cap, sizeof *w);
         char **names = xcalloc((size_t)cap, sizeof(char *));
         float loss = m->loss;
-        w[k++] = (StWrite){"logits", "F32", 2, {n, net->classes}, m->acts + net->logits * (long)n, sizeof(float) * (size_t)n * net->classes};
+        logits = xmalloc(sizeof(float) * (size_t)n * net->classes);
+        model_get_logits(m, logits, n);
+        w[k++] = (StWrite){"logits", "F32", 2, {n, net->classes}, logits, sizeof(float) * (size_t)n * net->classes};
         w[k++] = (StWrite){"probs", "F32", 2, {n, net->classes}, m->probs, sizeof(float) * (size_t)n * net->classes};
         w[k++] = (StWrite){"loss", "F32", 1, {1}, &loss, sizeof(float)};
         for (int i = 0; i < net->n_tensors; i++) {
@@ -408,7 +417,7 @@ static int cmd_dump(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
         free(names), free(w);
     }
 out:
-    free(labels);
+    free(labels), free(nchw), free(logits);
     model_free(m);
     st_close(&in);
     return rc;
@@ -443,6 +452,7 @@ int netc_main(int argc, char **argv, const NetcNet *net) {
     else if (strcmp(a.command, "predict") == 0) rc = cmd_predict(net, &cfg, &a, &e);
     else if (strcmp(a.command, "dump") == 0) rc = cmd_dump(net, &cfg, &a, &e);
     else if (strcmp(a.command, "probe") == 0) rc = cmd_probe(net, &cfg, a.at, a.weights, &e);
+    else if (strcmp(a.command, "profile") == 0) rc = cmd_profile(net, &cfg, a.iters ? a.iters : 10, &e);
     free(a.images), free(a.settings);
     if (rc == 130) return 130;
     if (rc < 0) {

@@ -582,14 +582,14 @@ static void test_batch_center_exact(void **state) {
     config_defaults(&cfg);
     int idx[2] = {2, 0};
     float out[3 * 2 * 5 * 4], flipped[3 * 2 * 5 * 4];
-    batch_fill(out, 3, 5, 4, &ds, idx, 2, &cfg, ZERO, ONE, 0, 0, 1, 0);
-    batch_fill(flipped, 3, 5, 4, &ds, idx, 2, &cfg, ZERO, ONE, 0, 1, 1, 0);
-    /* centre of 9x8 for 4x5: offset (2, 1); layout [n][ch][y][x] (NCHW) */
+    batch_fill(out, 3, 5, 4, 2, &ds, idx, 2, &cfg, ZERO, ONE, 0, 0, 1, 0);
+    batch_fill(flipped, 3, 5, 4, 2, &ds, idx, 2, &cfg, ZERO, ONE, 0, 1, 1, 0);
+    /* centre of 9x8 for 4x5: offset (2, 1); layout [ch][cap][y][x], here cap = n = 2 */
     for (int ch = 0; ch < 3; ch++)
         for (int i = 0; i < 2; i++)
             for (int y = 0; y < 5; y++)
                 for (int x = 0; x < 4; x++) {
-                    size_t at = (((size_t)i * 3 + ch) * 5 + y) * 4 + x;
+                    size_t at = (((size_t)ch * 2 + i) * 5 + y) * 4 + x;
                     assert_true(out[at] == (float)px_at(&ds, idx[i], 2 + x, 1 + y, ch) * (1.0f / 255.0f));
                     assert_true(flipped[at] == out[at - x + 3 - x]);
                 }
@@ -597,16 +597,16 @@ static void test_batch_center_exact(void **state) {
     assert_int_equal(config_set(&cfg, "channels", "bgr", NULL), 0);
     assert_int_equal(config_set(&cfg, "range", "255", NULL), 0);
     const float mean[3] = {100, 50, 10}, std[3] = {2, 4, 0.5f};
-    batch_fill(out, 3, 5, 4, &ds, idx, 2, &cfg, mean, std, 0, 0, 1, 0);
+    batch_fill(out, 3, 5, 4, 2, &ds, idx, 2, &cfg, mean, std, 0, 0, 1, 0);
     for (int ch = 0; ch < 3; ch++)
         for (int i = 0; i < 2; i++)
             for (int y = 0; y < 5; y++)
                 for (int x = 0; x < 4; x++) {
                     float v = px_at(&ds, idx[i], 2 + x, 1 + y, 2 - ch);
-                    assert_true(out[(((size_t)i * 3 + ch) * 5 + y) * 4 + x] == (v - mean[ch]) / std[ch]);
+                    assert_true(out[(((size_t)ch * 2 + i) * 5 + y) * 4 + x] == (v - mean[ch]) / std[ch]);
                 }
     /* one gray channel from the RGB cache */
-    batch_fill(out, 1, 5, 4, &ds, idx, 2, &cfg, mean, std, 0, 0, 1, 0);
+    batch_fill(out, 1, 5, 4, 2, &ds, idx, 2, &cfg, mean, std, 0, 0, 1, 0);
     for (int i = 0; i < 2; i++)
         for (int y = 0; y < 5; y++)
             for (int x = 0; x < 4; x++) {
@@ -642,7 +642,7 @@ static void test_batch_random_crop_flip(void **state) {
     int seen[2][3][4] = {{{0}}}, idx = 0;
     float out[4 * 4];
     for (int epoch = 0; epoch < 400; epoch++) {
-        batch_fill(out, 1, 4, 4, &ds, &idx, 1, &cfg, ZERO, ONE, 1, 0, 7, epoch);
+        batch_fill(out, 1, 4, 4, 1, &ds, &idx, 1, &cfg, ZERO, ONE, 1, 0, 7, epoch);
         int ox = 0, oy = 0, m = 0;
         if (find_window(&ds, 0, out, 4, 4, &ox, &oy, &m) < 0) fail_msg("epoch %d: not an exact window of the cache", epoch);
         seen[m][oy][ox]++;
@@ -665,7 +665,7 @@ static void test_batch_translate(void **state) {
     int idx = 0, hits[5][5] = {{0}};
     float out[4 * 4];
     for (int epoch = 0; epoch < 300; epoch++) {
-        batch_fill(out, 1, 4, 4, &ds, &idx, 1, &cfg, ZERO, ONE, 1, 0, 3, epoch);
+        batch_fill(out, 1, 4, 4, 1, &ds, &idx, 1, &cfg, ZERO, ONE, 1, 0, 3, epoch);
         int found = 0;
         for (int dy = -2; dy <= 2 && !found; dy++)
             for (int dx = -2; dx <= 2 && !found; dx++) {
@@ -693,9 +693,9 @@ static void test_batch_affine_identity(void **state) {
     config_defaults(&cfg);
     float a[3 * 2 * 16], b[3 * 2 * 16];
     int idx[2] = {0, 1};
-    batch_fill(a, 3, 4, 4, &ds, idx, 2, &cfg, ZERO, ONE, 0, 1, 5, 0); /* plain centre crop, mirrored */
+    batch_fill(a, 3, 4, 4, 2, &ds, idx, 2, &cfg, ZERO, ONE, 0, 1, 5, 0); /* plain centre crop, mirrored */
     assert_int_equal(config_set(&cfg, "scale", "0.25 0.25", NULL), 0);
-    batch_fill(b, 3, 4, 4, &ds, idx, 2, &cfg, ZERO, ONE, 1, 1, 5, 0); /* scale jitter, forced mirror */
+    batch_fill(b, 3, 4, 4, 2, &ds, idx, 2, &cfg, ZERO, ONE, 1, 1, 5, 0); /* scale jitter, forced mirror */
     for (int i = 0; i < 3 * 2 * 16; i++) assert_float_equal(a[i], b[i], 1e-6);
     free_fake(&ds);
 }
@@ -714,7 +714,7 @@ static void test_batch_geometry_constant(void **state) {
     float out[8 * 8];
     int idx = 0;
     for (int epoch = 0; epoch < 50; epoch++) {
-        batch_fill(out, 1, 8, 8, &ds, &idx, 1, &cfg, ZERO, ONE, 1, 0, 11, epoch);
+        batch_fill(out, 1, 8, 8, 1, &ds, &idx, 1, &cfg, ZERO, ONE, 1, 0, 11, epoch);
         for (int k = 0; k < 64; k++) assert_float_equal(out[k], 200, 1e-3);
     }
     free_fake(&ds);
@@ -731,7 +731,7 @@ static void test_batch_photometric(void **state) {
     float out[16];
     int idx = 0, up = 0, down = 0;
     for (int epoch = 0; epoch < 100; epoch++) {
-        batch_fill(out, 1, 4, 4, &ds, &idx, 1, &cfg, ZERO, ONE, 1, 0, 2, epoch);
+        batch_fill(out, 1, 4, 4, 1, &ds, &idx, 1, &cfg, ZERO, ONE, 1, 0, 2, epoch);
         float d = out[0] - ds.pixels[0]; /* one shift for every pixel, within +-0.1*255 */
         assert_true(fabsf(d) <= 25.5f + 1e-3f);
         for (int k = 0; k < 16; k++) assert_float_equal(out[k] - ds.pixels[k], d, 1e-3);
@@ -741,7 +741,7 @@ static void test_batch_photometric(void **state) {
     assert_int_equal(config_set(&cfg, "brightness", "0", NULL), 0);
     assert_int_equal(config_set(&cfg, "contrast", "0.5", NULL), 0);
     for (int epoch = 0; epoch < 100; epoch++) {
-        batch_fill(out, 1, 4, 4, &ds, &idx, 1, &cfg, ZERO, ONE, 1, 0, 2, epoch);
+        batch_fill(out, 1, 4, 4, 1, &ds, &idx, 1, &cfg, ZERO, ONE, 1, 0, 2, epoch);
         /* scaled around the mean (130) by one factor in [0.5, 1.5] */
         float f = (out[15] - out[0]) / (ds.pixels[15] - ds.pixels[0]);
         assert_true(f >= 0.5f - 1e-4f && f <= 1.5f + 1e-4f);
@@ -767,17 +767,17 @@ static void test_batch_determinism(void **state) {
     const float mean[3] = {0.5f, 0.4f, 0.3f}, std[3] = {0.2f, 0.25f, 0.3f};
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);
-    batch_fill(a, 3, 16, 16, &ds, idx, 16, &cfg, mean, std, 1, 0, 42, 3);
+    batch_fill(a, 3, 16, 16, 16, &ds, idx, 16, &cfg, mean, std, 1, 0, 42, 3);
     omp_set_num_threads(2);
-    batch_fill(b, 3, 16, 16, &ds, idx, 16, &cfg, mean, std, 1, 0, 42, 3);
+    batch_fill(b, 3, 16, 16, 16, &ds, idx, 16, &cfg, mean, std, 1, 0, 42, 3);
     assert_memory_equal(a, b, n * sizeof(float));
     /* an image's jitter depends on its index, not on its place in the batch */
     int one = idx[7];
-    batch_fill(c, 3, 16, 16, &ds, &one, 1, &cfg, mean, std, 1, 0, 42, 3);
-    for (int ch = 0; ch < 3; ch++) assert_memory_equal(c + ch * 256, a + (7 * 3 + ch) * 256, 256 * sizeof(float));
-    batch_fill(c, 3, 16, 16, &ds, idx, 16, &cfg, mean, std, 1, 0, 43, 3);
+    batch_fill(c, 3, 16, 16, 1, &ds, &one, 1, &cfg, mean, std, 1, 0, 42, 3);
+    for (int ch = 0; ch < 3; ch++) assert_memory_equal(c + ch * 256, a + (ch * 16 + 7) * 256, 256 * sizeof(float));
+    batch_fill(c, 3, 16, 16, 16, &ds, idx, 16, &cfg, mean, std, 1, 0, 43, 3);
     assert_memory_not_equal(a, c, n * sizeof(float));
-    batch_fill(c, 3, 16, 16, &ds, idx, 16, &cfg, mean, std, 1, 0, 42, 4);
+    batch_fill(c, 3, 16, 16, 16, &ds, idx, 16, &cfg, mean, std, 1, 0, 42, 4);
     assert_memory_not_equal(a, c, n * sizeof(float));
     omp_set_num_threads(saved);
     free(a), free(b), free(c);

@@ -45,6 +45,7 @@ typedef struct {
     double gain; /* the weights' bound, times 1 / sqrt(fan_in) */
     int *labels;
     float *logits, *probs, *eval_logits, loss, eval_loss;
+    float *input; /* NCHW */
 } Ctx;
 
 static Ctx ctx;
@@ -119,7 +120,9 @@ static int setup(void **state) {
     Model *m = ctx.m = model_new(&NET, n, omp_get_max_threads());
     ctx.gain = strtod(st_meta(&ctx.ref, "gain") ? st_meta(&ctx.ref, "gain") : "1", NULL);
     pi_init_params(m, ctx.seed, ctx.gain);
-    pi_init_input(m->input, &NET, n, ctx.seed);
+    ctx.input = xmalloc(sizeof(float) * (size_t)n * NET.in_c * NET.in_h * NET.in_w); /* NCHW, as PyTorch saw it */
+    pi_init_input(ctx.input, &NET, n, ctx.seed);
+    model_put_input(m, ctx.input, n);
     ctx.labels = xcalloc((size_t)n, sizeof(int));
     pi_init_labels(ctx.labels, n, k, ctx.seed);
     m->labels = ctx.labels;
@@ -129,17 +132,16 @@ static int setup(void **state) {
 
     /* frozen tensors' gradients must stay untouched: start them all as NaN */
     for (long i = 0; i < NET.param_floats; i++) m->grads[i] = NAN;
-    const float *logits = m->acts + NET.layers[NET.n_layers - 2].act * (long)m->batch;
     NET.forward(m, n, 1);
     ctx.logits = xmalloc(sizeof(float) * (size_t)(n * k));
     ctx.probs = xmalloc(sizeof(float) * (size_t)(n * k));
-    memcpy(ctx.logits, logits, sizeof(float) * (size_t)(n * k));
+    model_get_logits(m, ctx.logits, n);
     memcpy(ctx.probs, m->probs, sizeof(float) * (size_t)(n * k));
     ctx.loss = m->loss;
     NET.backward(m, n);
     NET.forward(m, n, 0); /* evaluation: running statistics, no dropout */
     ctx.eval_logits = xmalloc(sizeof(float) * (size_t)(n * k));
-    memcpy(ctx.eval_logits, logits, sizeof(float) * (size_t)(n * k));
+    model_get_logits(m, ctx.eval_logits, n);
     return 0;
 }
 
@@ -147,7 +149,7 @@ static int teardown(void **state) {
     (void)state;
     model_free(ctx.m);
     st_close(&ctx.ref);
-    free(ctx.used), free(ctx.labels), free(ctx.logits), free(ctx.probs), free(ctx.eval_logits);
+    free(ctx.used), free(ctx.labels), free(ctx.logits), free(ctx.probs), free(ctx.eval_logits), free(ctx.input);
     return 0;
 }
 
@@ -156,9 +158,9 @@ static void test_same_numbers(void **state) {
     (void)state;
     float *in = ref_floats("check.input", 16);
     for (int i = 0; i < 16; i++)
-        if (in[i] != ctx.m->input[i])
+        if (in[i] != ctx.input[i])
             fail_msg("input[%d] is %.9g here and %.9g in PyTorch: tests/portable_init.h and tools/portable_init.py disagree", i,
-                     (double)ctx.m->input[i], (double)in[i]);
+                     (double)ctx.input[i], (double)in[i]);
     free(in);
     const StTensor *t = ref_find("check.labels");
     assert_non_null(t);

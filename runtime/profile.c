@@ -1,0 +1,67 @@
+/* profile.c: the profile command (see profile.h). */
+#include "profile.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "optim.h"
+#include "rng.h"
+
+int cmd_profile(const NetcNet *net, Config *cfg, int iters, Error *e) {
+    if (iters < 1) return errorf(e, "profile needs --iters 1 or more");
+    if (cfg->threads <= 0) cfg->threads = omp_get_num_procs();
+    omp_set_num_threads(cfg->threads);
+    int B = cfg->batch, L = net->n_layers;
+    Model *m = model_new(net, B, cfg->threads);
+    model_init(m, cfg->seed);
+    m->label_smoothing = cfg->label_smoothing, m->bn_momentum = cfg->bn_momentum, m->seed = cfg->seed;
+    Optimizer opt;
+    optim_init(&opt, net, cfg);
+    int *labels = xmalloc(sizeof(int) * (size_t)B);
+    Rng r = rng_for(cfg->seed, 77, 0);
+    long in = (long)B * net->in_c * net->in_h * net->in_w;
+    for (long i = 0; i < in; i++) m->input[i] = 2 * rng_uniform(&r) - 1;
+    for (int i = 0; i < B; i++) labels[i] = (int)rng_below(&r, (uint32_t)net->classes);
+    m->labels = labels;
+    double *train_t = xcalloc(2 * (size_t)L, sizeof(double)), *eval_t = xcalloc(2 * (size_t)L, sizeof(double));
+    double t_fwd = 0, t_bwd = 0, t_opt = 0, t_eval = 0;
+    for (int it = -2; it < iters; it++) { /* two warm-up steps first */
+        m->profile = it >= 0 ? train_t : NULL;
+        m->step = it + 2;
+        double t0 = now_seconds();
+        net->forward(m, B, 1);
+        double t1 = now_seconds();
+        net->backward(m, B);
+        double t2 = now_seconds();
+        optim_step(&opt, m->params, m->grads, 1e-6f);
+        double t3 = now_seconds();
+        m->profile = it >= 0 ? eval_t : NULL;
+        net->forward(m, B, 0);
+        double t4 = now_seconds();
+        if (it >= 0) t_fwd += t1 - t0, t_bwd += t2 - t1, t_opt += t3 - t2, t_eval += t4 - t3;
+    }
+    m->profile = NULL;
+    double step = (t_fwd + t_bwd + t_opt) / iters;
+    printf("%s: batch %d, %d threads, %d steps timed on random data\n\n", net->name, B, cfg->threads, iters);
+    printf("  %-24s %-9s %14s %10s %10s %10s %7s %9s\n", "layer", "kind", "output", "fwd ms", "bwd ms", "eval ms", "share",
+           "fwd GF/s");
+    for (int k = 1; k < L; k++) {
+        const NetcLayer *l = &net->layers[k];
+        double f = 1e3 * train_t[k] / iters, b = 1e3 * train_t[L + k] / iters, ev = 1e3 * eval_t[k] / iters;
+        char shape[48];
+        snprintf(shape, sizeof shape, "%dx%dx%d", l->w, l->h, l->c);
+        printf("  %-24s %-9s %14s %10.3f %10.3f %10.3f %6.1f%% %9.1f\n", l->name, l->kind, shape, f, b, ev,
+               100 * (f + b) / (1e3 * step), f > 0 ? l->flops * B / (f * 1e-3) / 1e9 : 0);
+    }
+    double flops = net->flops_forward * B;
+    printf("\n  train step: forward %.2f ms, backward %.2f ms, optimiser %.2f ms: %.2f ms, %.0f images/s\n",
+           1e3 * t_fwd / iters, 1e3 * t_bwd / iters, 1e3 * t_opt / iters, 1e3 * step, B / step);
+    printf("  evaluation: %.2f ms per batch, %.0f images/s; forward %.1f GFLOP/s\n", 1e3 * t_eval / iters, B * iters / t_eval,
+           flops * iters / t_eval / 1e9);
+    free(train_t), free(eval_t), free(labels);
+    optim_free(&opt);
+    model_free(m);
+    return 0;
+}
