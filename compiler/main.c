@@ -170,8 +170,8 @@ static int compile(const Options *o) {
     if (parse_net(o->input, text, len, &ast) < 0) goto out;
     if (o->dump_ast) ast_dump(&ast, stdout);
     if (elab_net(&ast, &net) < 0) goto out;
-    if (o->dump_net) dump_net(&net, stdout);
     if (shape_net(&net) < 0) goto out;
+    if (o->dump_net) dump_net(&net, stdout); /* after the shape pass, so it shows the sizes */
     if (check_data(&net) < 0) goto out;
     if (check_pretrained(&net) < 0) goto out;
     if (!o->quiet || o->report_only) report_net(&net, o->report_fmt, stdout);
