@@ -436,9 +436,9 @@ static void confusion_section(JsonBuf *b, const Run *r) {
           th + k * cell + 0.5, cell - 1, cell - 1);
     P(b, "\n<rect class=\"frame\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>\n</svg>\n", lw, th, K * cell, K * cell);
 
-    /* per-class accuracy, with the class each is most often mistaken for */
+    /* per-class accuracy, with the class each is most often mistaken for ("confused with") */
     jbuf_puts(b, "<div class=\"scroll\"><table class=\"perclass\">\n<thead><tr><th class=\"l\">class</th>"
-                 "<th class=\"l\" colspan=\"2\">top-1</th><th>correct</th><th class=\"l\">most often taken for</th></tr></thead>\n"
+                 "<th class=\"l\" colspan=\"2\">top-1</th><th>correct</th><th class=\"l\">confused with</th></tr></thead>\n"
                  "<tbody>\n");
     double sum = 0;
     long right = 0;
@@ -713,7 +713,7 @@ static const char css[] =
     ".filters img{image-rendering:pixelated;image-rendering:crisp-edges;display:block;border-radius:4px;"
     "box-shadow:0 0 0 1px var(--line)}\n"
     ".filters .moved{flex-basis:100%;margin:0}\n"
-    ".cmwrap{display:flex;gap:36px;flex-wrap:wrap;align-items:flex-start}\n"
+    ".cmwrap{display:flex;gap:28px;flex-wrap:wrap;align-items:flex-start}\n"
     ".cmwrap>.scroll{flex:1 1 500px;min-width:0}\n"
     "table.perclass td{white-space:nowrap}\n"
     "table.perclass td:nth-child(2){padding-right:2px}table.perclass td:nth-child(3){padding-left:4px}\n"
@@ -724,7 +724,7 @@ static const char css[] =
     ".confusion rect{stroke:#fff;stroke-width:1}\n"
     ".confusion rect.diag{fill:none;stroke:#e8590c;stroke-width:1.5}\n"
     ".confusion rect.frame{fill:none;stroke:#afb8c1}\n"
-    ".bar{width:90px;height:8px;background:var(--soft);border-radius:4px;margin-top:6px;overflow:hidden}\n"
+    ".bar{width:72px;height:8px;background:var(--soft);border-radius:4px;margin-top:6px;overflow:hidden}\n"
     ".bar span{display:block;height:100%;background:var(--accent);border-radius:4px}\n"
     ".mis{display:grid;grid-template-columns:repeat(6,1fr);gap:18px}\n"
     "@media (max-width:900px){.mis{grid-template-columns:repeat(3,1fr)}}\n"
