@@ -70,7 +70,8 @@ void emit_forward_call(Emitter *e, const Layer *l) {
                 id, act(l), act(src(e, l, 0)), id, id, id, id, id);
         break;
     case L_RELU:
-        if (l->in_place) fprintf(f, "    %s_forward(%s, n, cap);\n", id, act(l));
+        if (l->fused_away) fprintf(f, "    /* %s: relu, fused into %s */\n", l->name, src(e, l, 0)->name);
+        else if (l->in_place) fprintf(f, "    %s_forward(%s, n, cap);\n", id, act(l));
         else fprintf(f, "    %s_forward(%s, %s, n, cap);\n", id, act(l), act(src(e, l, 0)));
         break;
     case L_DROPOUT:
@@ -109,19 +110,21 @@ void emit_backward_call(Emitter *e, const Layer *l) {
     case L_CONV:
     case L_LINEAR: {
         const char *dws = dw ? pool_printf("PGRAD(P_%s_weight), %s", id, has_bias(l) ? pool_printf("PGRAD(P_%s_bias), ", id) : "") : "";
-        fprintf(f, "    %s_backward(%s%s%s, %s%sn, cap%s);\n", id, dinarg, dws, grad(l), dw ? pool_printf("%s, ", act(s)) : "",
+        fprintf(f, "    %s_backward(%s%s%s, %s%s%sn, cap%s);\n", id, dinarg, dws, grad(l),
+                l->relu_fused ? pool_printf("%s, ", act(l)) : "", dw ? pool_printf("%s, ", act(s)) : "",
                 din ? pool_printf("PARAM(P_%s_weight), ", id) : "", scratch_arg(e, l));
         break;
     }
     case L_MAXPOOL: fprintf(f, "    %s_backward(%s, %s, INDEX(I_%s), n, cap);\n", id, grad(s), grad(l), id); break;
     case L_AVGPOOL: fprintf(f, "    %s_backward(%s, %s, n, cap);\n", id, grad(s), grad(l)); break;
     case L_BATCHNORM:
-        fprintf(f, "    %s_backward(%s%s%s, %s, %sSAVED(S_%s), n, cap);\n", id, dinarg,
+        fprintf(f, "    %s_backward(%s%s%s, %s, %s%sSAVED(S_%s), n, cap);\n", id, dinarg,
                 dw ? pool_printf("PGRAD(P_%s_weight), PGRAD(P_%s_bias), ", id, id) : "", grad(l), act(s),
-                din ? pool_printf("PARAM(P_%s_weight), ", id) : "", id);
+                l->relu_fused ? pool_printf("%s, ", act(l)) : "", din ? pool_printf("PARAM(P_%s_weight), ", id) : "", id);
         break;
     case L_RELU:
-        if (l->in_place) fprintf(f, "    %s_backward(%s, %s, n, cap);\n", id, grad(l), act(l));
+        if (l->fused_away) fprintf(f, "    /* %s: relu, fused into %s's backward */\n", l->name, s->name);
+        else if (l->in_place) fprintf(f, "    %s_backward(%s, %s, n, cap);\n", id, grad(l), act(l));
         else fprintf(f, "    %s_backward(%s, %s, %s, n, cap);\n", id, grad(s), grad(l), act(l));
         break;
     case L_DROPOUT:
@@ -216,6 +219,11 @@ static void emit_offsets(Emitter *e) {
     fprintf(f, "};\n\n");
 }
 
+/* Layers the plan turned into nothing: views, fused relus, zero-copy concats. */
+static bool does_nothing(const Layer *l) {
+    return l->kind == L_INPUT || l->fused_away || (l->kind == L_FLATTEN && l->in_place) || l->concat_in_place;
+}
+
 static void emit_net_passes(Emitter *e) {
     const Net *net = e->net;
     FILE *f = e->f;
@@ -229,7 +237,7 @@ static void emit_net_passes(Emitter *e) {
     fprintf(f, "    PROFILE(-1, 0);\n");
     for (int i = 0; i < net->n; i++) {
         emit_forward_call(e, &net->layers[i]);
-        if (net->layers[i].kind != L_INPUT && net->layers[i].kind != L_FLATTEN) fprintf(f, "    PROFILE(%d, 0);\n", i);
+        if (!does_nothing(&net->layers[i])) fprintf(f, "    PROFILE(%d, 0);\n", i);
     }
     fprintf(f, "}\n\n");
 
@@ -245,7 +253,7 @@ static void emit_net_passes(Emitter *e) {
     for (int i = net->n - 1; i > 0; i--)
         if (net->layers[i].run_backward) {
             emit_backward_call(e, &net->layers[i]);
-            if (net->layers[i].kind != L_FLATTEN) fprintf(f, "    PROFILE(%d, 1);\n", i);
+            if (!does_nothing(&net->layers[i])) fprintf(f, "    PROFILE(%d, 1);\n", i);
         }
     fprintf(f, "}\n\n");
 }

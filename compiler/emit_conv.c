@@ -18,8 +18,18 @@
 long conv_chunk(const Net *net, const Layer *l) {
     const Shape in = net->layers[l->in[0]].out;
     long per_image = in.c * l->conv.kh * l->conv.kw * l->out.h * l->out.w;
+    long per_image_dy = l->conv.out * l->conv.kh * l->conv.kw * in.h * in.w; /* the gradient's im2col */
+    if (conv_dx_by_conv(l) && per_image_dy > per_image) per_image = per_image_dy;
     long ch = COL_FLOATS / (per_image > 0 ? per_image : 1);
     return ch < 1 ? 1 : ch > 4096 ? 4096 : ch;
+}
+
+/* Floats of one chunk's im2col (of the input, or of dout when that is bigger). */
+long conv_col_floats(const Net *net, const Layer *l) {
+    const Shape in = net->layers[l->in[0]].out;
+    long kk = l->conv.kh * l->conv.kw, per = in.c * kk * l->out.h * l->out.w;
+    if (conv_dx_by_conv(l) && l->conv.out * kk * in.h * in.w > per) per = l->conv.out * kk * in.h * in.w;
+    return conv_chunk(net, l) * per;
 }
 
 /* ---- im2col and col2im ---------------------------------------------------------- */
@@ -53,9 +63,11 @@ static void emit_row_close(Emitter *e) {
 
 static void emit_im2col(Emitter *e, const ConvSpec *c) {
     ev_str(e, "COLCONST", ""), ev_str(e, "INCONST", "const ");
+    if (!c->groups) ev_str(e, "SUF", "_dy");
+    else ev_str(e, "SUF", "");
     emit(e, "/* $NAME: im2col of images [b0, b0 + bc). col[c][ky][kx][b][oy][ox] = in[c][b0 + b][$IY][$IX],\n"
             " * 0 in the padding */\n"
-            "static void $ID_im2col(float *restrict col, const float *restrict in, int b0, int bc, int cap) {\n");
+            "static void $ID_im2col$SUF(float *restrict col, const float *restrict in, int b0, int bc, int cap) {\n");
     emit_row_open(e, c, false);
     if (c->pw || c->ph)
         emit(e, "                    int iy = $IY;\n"
@@ -96,6 +108,31 @@ static void emit_col2im(Emitter *e, const ConvSpec *c, bool acc) {
     emit_row_close(e);
 }
 
+static void conv_vars(Emitter *e, const Layer *l);
+
+/* For a stride-1 convolution, the input gradient is itself a convolution: of
+ * the output gradient, padded by K-1-P, with the kernel flipped and its in and
+ * out channels swapped. One im2col of dout and one well-shaped sgemm then
+ * replace a thin sgemm and a col2im that scatters into memory. */
+static void emit_im2col_dy(Emitter *e, const Layer *l) {
+    const ConvSpec *c = &l->conv;
+    const Shape in = e->net->layers[l->in[0]].out;
+    ConvSpec t = *c;
+    t.pw = c->kw - 1 - c->pw, t.ph = c->kh - 1 - c->ph, t.sw = t.sh = 1;
+    t.groups = 0; /* marks the gradient's im2col for emit_im2col */
+    ev_int(e, "C", l->out.c), ev_int(e, "H", l->out.h), ev_int(e, "W", l->out.w), ev_int(e, "HW", l->out.h * l->out.w);
+    ev_int(e, "OH", in.h), ev_int(e, "OW", in.w), ev_int(e, "OHW", in.h * in.w);
+    ev_int(e, "CK", l->out.c * c->kh * c->kw), ev_int(e, "PH", t.ph), ev_int(e, "PW", t.pw), ev_int(e, "SH", 1), ev_int(e, "SW", 1);
+    ev_str(e, "IY", pool_printf("%s + ky", affine("oy", 1, -t.ph)));
+    ev_str(e, "IX", pool_printf("%s + kx", affine("ox", 1, -t.pw)));
+    ev_str(e, "OXS", "ox");
+    ev_str(e, "KXP", affine("kx", 1, -t.pw));
+    emit(e, "/* $NAME backward's input gradient is a convolution of dout: its im2col, padded by $PH x $PW */\n");
+    emit_im2col(e, &t);
+    ev_layer(e, l); /* back to the layer's own geometry */
+    conv_vars(e, l);
+}
+
 /* ---- convolution ------------------------------------------------------------------ */
 
 static void conv_vars(Emitter *e, const Layer *l) {
@@ -119,24 +156,34 @@ static void conv_vars(Emitter *e, const Layer *l) {
     ev_str(e, "GROUPSDOC", c->groups > 1 ? pool_printf(", %ld groups", c->groups) : "");
 }
 
-/* bias[o] added to every value of output channel o */
-static void emit_bias_add(Emitter *e) {
+/* After the product: bias[o] added to output channel o, and/or the fused relu. */
+static void emit_output_pass(Emitter *e, bool bias, bool relu) {
+    if (!bias && !relu) return;
+    ev_str(e, "OUTV", bias ? (relu ? "netc_relu(y[i] + bias[o])" : "y[i] + bias[o]") : "netc_relu(y[i])");
     emit(e, "#pragma omp parallel for schedule(static)\n"
             "    for (int o = 0; o < $OC; o++) {\n"
             "        float *y = out + (long)o * cap * $OHW;\n"
-            "        for (long i = 0; i < (long)n * $OHW; i++) y[i] += bias[o];\n"
+            "        for (long i = 0; i < (long)n * $OHW; i++) y[i] = $OUTV;\n"
             "    }\n");
 }
 
-/* dbias[o] = the sum of output channel o's gradient */
-static void emit_bias_grad(Emitter *e) {
+/* Before the products: the fused relu's backward (dout kept where the output
+ * is positive) and/or dbias[o] = the sum of output channel o's gradient. */
+static void emit_dout_pass(Emitter *e, bool dbias, bool relu) {
+    if (!dbias && !relu) return;
     emit(e, "#pragma omp parallel for schedule(static)\n"
-            "    for (int o = 0; o < $OC; o++) {\n"
-            "        const float *dy = dout + (long)o * cap * $OHW;\n"
-            "        float s = 0.0f;\n"
-            "        for (long i = 0; i < (long)n * $OHW; i++) s += dy[i];\n"
-            "        dbias[o] = s;\n"
-            "    }\n");
+            "    for (int o = 0; o < $OC; o++) {\n");
+    if (relu)
+        emit(e, "        float *dy = dout + (long)o * cap * $OHW;\n"
+                "        const float *y = out + (long)o * cap * $OHW;\n");
+    else emit(e, "        const float *dy = dout + (long)o * cap * $OHW;\n");
+    if (dbias) emit(e, "        float s = 0.0f;\n");
+    emit(e, "        for (long i = 0; i < (long)n * $OHW; i++) {\n");
+    if (relu) emit(e, "            dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;\n");
+    if (dbias) emit(e, "            s += dy[i];\n");
+    emit(e, "        }\n");
+    if (dbias) emit(e, "        dbias[o] = s;\n");
+    emit(e, "    }\n");
 }
 
 /* One product per group: M x N = (M x K) . (K x N), with the group's offsets. */
@@ -164,7 +211,8 @@ static void emit_group_loop(Emitter *e, const ConvSpec *c, const char *indent) {
 static void emit_conv_forward(Emitter *e, const Layer *l, bool pw) {
     const ConvSpec *c = &l->conv;
     const char *ind = c->groups > 1 ? "            " : "        ";
-    emit(e, "/* $NAME: $DESC\n"
+    ev_str(e, "RELUDOC", l->relu_fused ? pool_printf(", then relu (%s, fused)", e->net->layers[l - e->net->layers + 1].name) : "");
+    emit(e, "/* $NAME: $DESC$RELUDOC\n"
             " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW], weight [$OC][$CG][$KH][$KW]$BIASDOC$GROUPSDOC\n");
     if (pw) {
         emit(e, " *   1x1, stride 1: out = weight . in, one sgemm for the batch */\n"
@@ -185,7 +233,7 @@ static void emit_conv_forward(Emitter *e, const Layer *l, bool pw) {
                   goff(c, "out + (long)b0 * $OHW", "$OCG * cap * $OHW"), "cap * $OHW", ind);
         emit(e, "    }\n");
     }
-    if (c->bias) emit_bias_add(e);
+    emit_output_pass(e, c->bias, l->relu_fused);
     emit(e, "}\n\n");
 }
 
@@ -197,14 +245,17 @@ static void emit_conv_backward(Emitter *e, const Layer *l, bool pw) {
     ev_str(e, "XARG", dw ? "const float *in, " : "");
     ev_str(e, "WARG", din ? "const float *weight, " : "");
     ev_str(e, "SCRATCHARG", pw ? "" : ", float *col");
-    ev_int(e, "COLSIZE", conv_chunk(e->net, l) * (e->net->layers[l->in[0]].out.c * c->kh * c->kw * l->out.h * l->out.w));
+    ev_str(e, "DOUTARG", l->relu_fused ? "float *dout, const float *out, " : "const float *dout, ");
+    ev_int(e, "COLSIZE", conv_col_floats(e->net, l));
     emit(e, "/* $NAME backward:");
+    if (l->relu_fused) emit(e, " the relu's (dout where out > 0),");
     if (dw) emit(e, " dweight = dout . col^T");
     if (c->bias && dw) emit(e, ", dbias = sums of dout");
     if (din) emit(e, pw ? (acc ? ", din += weight^T . dout" : ", din = weight^T . dout")
                         : (acc ? ", din += col2im(weight^T . dout)" : ", din = col2im(weight^T . dout)"));
     emit(e, " */\n"
-            "static void $ID_backward($DINARG$DWARGconst float *dout, $XARG$WARGint n, int cap$SCRATCHARG) {\n");
+            "static void $ID_backward($DINARG$DWARG$DOUTARG$XARG$WARGint n, int cap$SCRATCHARG) {\n");
+    emit_dout_pass(e, dw && c->bias, l->relu_fused);
     if (pw) {
         if (dw) {
             emit_group_loop(e, c, "    ");
@@ -220,7 +271,14 @@ static void emit_conv_backward(Emitter *e, const Layer *l, bool pw) {
         }
     } else {
         const char *ind = c->groups > 1 ? "            " : "        ";
-        if (din) emit(e, "    float *dcol = col + $COLSIZE;\n");
+        bool by_conv = conv_dx_by_conv(l);
+        if (din && by_conv)
+            emit(e, "    float *wt = col + $COLSIZE; /* weight with in and out swapped and the kernel flipped: [$C][$OC][$KH][$KW] */\n"
+                    "    for (int c = 0; c < $C; c++)\n"
+                    "        for (int o = 0; o < $OC; o++)\n"
+                    "            for (int k = 0; k < $KHKW; k++) wt[(c * $OC + o) * $KHKW + k] = weight[(o * $C + c) * $KHKW + $KHKW - 1 - k];\n");
+        else if (din)
+            emit(e, "    float *dcol = col + $COLSIZE;\n");
         emit(e, "    for (int b0 = 0; b0 < n; b0 += $CH) {\n"
                 "        int bc = n - b0 < $CH ? n - b0 : $CH;\n");
         if (dw) {
@@ -230,7 +288,11 @@ static void emit_conv_backward(Emitter *e, const Layer *l, bool pw) {
                       "cap * $OHW", goff(c, "col", "$KG * bc * $OHW"), "bc * $OHW", "b0 ? 1.0f : 0.0f",
                       goff(c, "dweight", "$OCG * $KG"), "$KG", ind);
         }
-        if (din) {
+        if (din && by_conv) {
+            emit(e, "        $ID_im2col_dy(col, dout, b0, bc, cap);\n");
+            emit_gemm(e, "CblasNoTrans", "CblasNoTrans", "$C", "bc * $HW", "$OC * $KHKW", "wt", "$OC * $KHKW", "col", "bc * $HW",
+                      acc ? "1.0f" : "0.0f", "din + (long)b0 * $HW", "cap * $HW", ind);
+        } else if (din) {
             emit_group_loop(e, c, "        ");
             emit_gemm(e, "CblasTrans", "CblasNoTrans", "$KG", "bc * $OHW", "$OCG", goff(c, "weight", "$OCG * $KG"), "$KG",
                       goff(c, "dout + (long)b0 * $OHW", "$OCG * cap * $OHW"), "cap * $OHW", "0.0f", goff(c, "dcol", "$KG * bc * $OHW"),
@@ -239,7 +301,6 @@ static void emit_conv_backward(Emitter *e, const Layer *l, bool pw) {
         }
         emit(e, "    }\n");
     }
-    if (dw && c->bias) emit_bias_grad(e);
     emit(e, "}\n\n");
 }
 
@@ -286,33 +347,30 @@ static void emit_matmul(Emitter *e, const Layer *l, long o, bool bias, const cha
     ev_str(e, "SCRATCHARG", gather ? ", float *x" : "");
     if (gather) emit_gather(e, false, false);
     if (gather && l->run_backward && din) emit_gather(e, true, acc);
-    emit(e, "/* $NAME: $DESC\n"
+    ev_str(e, "RELUDOC", l->relu_fused ? pool_printf(", then relu (%s, fused)", e->net->layers[l - e->net->layers + 1].name) : "");
+    emit(e, "/* $NAME: $DESC$RELUDOC\n"
             " *   in [$C][cap][$H][$W] -> out [$O][cap], weight $WDOC$BIASDOC; one sgemm for the batch */\n"
             "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, int cap$SCRATCHARG) {\n");
     if (gather) emit(e, "    $ID_gather(x, in, n, cap);\n");
-    if (bias)
-        emit(e, "    for (int k = 0; k < $O; k++)\n"
-                "        for (int b = 0; b < n; b++) out[(long)k * cap + b] = bias[k];\n");
-    emit_gemm(e, "CblasNoTrans", "CblasNoTrans", "$O", "n", "$K", "weight", "$K", gather ? "x" : "in", gather ? "n" : "cap",
-              bias ? "1.0f" : "0.0f", "out", "cap", "    ");
+    emit_gemm(e, "CblasNoTrans", "CblasNoTrans", "$O", "n", "$K", "weight", "$K", gather ? "x" : "in", gather ? "n" : "cap", "0.0f",
+              "out", "cap", "    ");
+    ev_int(e, "OC", o), ev_int(e, "OHW", 1);
+    emit_output_pass(e, bias, l->relu_fused);
     emit(e, "}\n\n");
     if (!l->run_backward) return;
     ev_str(e, "DINARG", din ? "float *din, " : "");
     ev_str(e, "DWARG", dw ? (bias ? "float *dweight, float *dbias, " : "float *dweight, ") : "");
     ev_str(e, "XARG", dw ? "const float *in, " : "");
     ev_str(e, "WARG", din ? "const float *weight, " : "");
-    emit(e, "/* $NAME backward: dweight = dout . x^T, dbias = sums of dout, din (+)= weight^T . dout */\n"
-            "static void $ID_backward($DINARG$DWARGconst float *dout, $XARG$WARGint n, int cap$SCRATCHARG) {\n");
+    ev_str(e, "DOUTARG", l->relu_fused ? "float *dout, const float *out, " : "const float *dout, ");
+    ev_str(e, "RELUDOC", l->relu_fused ? " the relu's (dout where out > 0)," : "");
+    emit(e, "/* $NAME backward:$RELUDOC dweight = dout . x^T, dbias = sums of dout, din (+)= weight^T . dout */\n"
+            "static void $ID_backward($DINARG$DWARG$DOUTARG$XARG$WARGint n, int cap$SCRATCHARG) {\n");
+    emit_dout_pass(e, dw && bias, l->relu_fused);
     if (dw) {
         if (gather) emit(e, "    $ID_gather(x, in, n, cap);\n");
         emit_gemm(e, "CblasNoTrans", "CblasTrans", "$O", "$K", "n", "dout", "cap", gather ? "x" : "in", gather ? "n" : "cap", "0.0f",
                   "dweight", "$K", "    ");
-        if (bias)
-            emit(e, "    for (int k = 0; k < $O; k++) {\n"
-                    "        float s = 0.0f;\n"
-                    "        for (int b = 0; b < n; b++) s += dout[(long)k * cap + b];\n"
-                    "        dbias[k] = s;\n"
-                    "    }\n");
     }
     if (din) {
         if (gather) {
@@ -335,7 +393,10 @@ void emit_conv(Emitter *e, const Layer *l) {
     conv_vars(e, l);
     bool pw = conv_is_pointwise(l), din = e->net->layers[l->in[0]].needs_grad;
     if (!pw) emit_im2col(e, &l->conv);
-    if (!pw && l->run_backward && din) emit_col2im(e, &l->conv, l->grad_accumulate[0]);
+    if (!pw && l->run_backward && din) {
+        if (conv_dx_by_conv(l)) emit_im2col_dy(e, l);
+        else emit_col2im(e, &l->conv, l->grad_accumulate[0]);
+    }
     emit_conv_forward(e, l, pw);
     if (l->run_backward) emit_conv_backward(e, l, pw);
 }

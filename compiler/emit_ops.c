@@ -135,7 +135,9 @@ void emit_pool(Emitter *e, const Layer *l) {
 
 void emit_batchnorm(Emitter *e, const Layer *l) {
     ev_str(e, "EPS", float_lit(l->eps));
-    emit(e, "/* $NAME: $DESC\n"
+    ev_str(e, "BNOUT", l->relu_fused ? "netc_relu((x[i] - mean) * scale + shift)" : "(x[i] - mean) * scale + shift");
+    ev_str(e, "RELUDOC", l->relu_fused ? pool_printf(", then relu (%s, fused)", e->net->layers[l - e->net->layers + 1].name) : "");
+    emit(e, "/* $NAME: $DESC$RELUDOC\n"
             " *   in [$C][cap][$H][$W] -> out, per channel: gamma [$C], beta [$C], running mean and var [$C]\n"
             " *   training: normalise with the batch's statistics (kept in saved[2][$C] for backward) and\n"
             " *   update the running ones; evaluation: normalise with the running statistics */\n"
@@ -160,7 +162,7 @@ void emit_batchnorm(Emitter *e, const Layer *l) {
             "            invstd = 1.0f / sqrtf(running_var[c] + $EPS);\n"
             "        }\n"
             "        float scale = gamma[c] * invstd, shift = beta[c];\n"
-            "        for (long i = 0; i < count; i++) y[i] = (x[i] - mean) * scale + shift;\n"
+            "        for (long i = 0; i < count; i++) y[i] = $BNOUT;\n"
             "    }\n"
             "}\n\n");
     if (!l->run_backward) return;
@@ -169,49 +171,63 @@ void emit_batchnorm(Emitter *e, const Layer *l) {
     ev_str(e, "DINARG", din ? "float *din, " : "");
     ev_str(e, "DWARG", dw ? "float *dgamma, float *dbeta, " : "");
     ev_str(e, "GAMMAARG", din ? "const float *gamma, " : "");
-    emit(e, "/* $NAME backward: dgamma = sum dy * xhat, dbeta = sum dy,\n"
+    if (l->relu_fused) {
+        ev_str(e, "OUTARG", "const float *out, ");
+        ev_str(e, "DYDOC", " (dy: the relu's gradient, where the output is positive)");
+        ev_str(e, "SUMS", "double sdy = netc_sum_where(dy, yo, count), sdyx = netc_dot_dev_where(dy, yo, x, count, mean) * invstd;");
+        ev_str(e, "DY", "(yo[i] > 0.0f ? dy[i] : 0.0f)");
+    } else {
+        ev_str(e, "OUTARG", "");
+        ev_str(e, "DYDOC", "");
+        ev_str(e, "SUMS", "double sdy = netc_sum(dy, count), sdyx = netc_dot_dev(dy, x, count, mean) * invstd;");
+        ev_str(e, "DY", "dy[i]");
+    }
+    emit(e, "/* $NAME backward$DYDOC: dgamma = sum dy * xhat, dbeta = sum dy,\n"
             " *   din $ACC gamma * invstd / N * (N dy - sum dy - xhat * sum dy * xhat) */\n"
-            "static void $ID_backward($DINARG$DWARGconst float *dout, const float *in, $GAMMAARGconst float *saved, int n, int cap) {\n"
+            "static void $ID_backward($DINARG$DWARGconst float *dout, const float *in, $OUTARG$GAMMAARGconst float *saved, int n,\n"
+            "                         int cap) {\n"
             "    const long count = (long)n * $HW;\n"
             "#pragma omp parallel for schedule(static)\n"
             "    for (int c = 0; c < $C; c++) {\n"
-            "        const float *x = in + (long)c * cap * $HW, *dy = dout + (long)c * cap * $HW;\n"
-            "        float mean = saved[c], invstd = saved[$C + c];\n"
-            "        double sdy = netc_sum(dy, count), sdyx = netc_dot_dev(dy, x, count, mean) * invstd;\n");
+            "        const float *x = in + (long)c * cap * $HW, *dy = dout + (long)c * cap * $HW;\n");
+    if (l->relu_fused) emit(e, "        const float *yo = out + (long)c * cap * $HW;\n");
+    emit(e, "        float mean = saved[c], invstd = saved[$C + c];\n"
+            "        $SUMS\n");
     if (dw) emit(e, "        dgamma[c] = (float)sdyx, dbeta[c] = (float)sdy;\n");
     if (din)
         emit(e, "        float *dx = din + (long)c * cap * $HW;\n"
                 "        float k = gamma[c] * invstd / (float)count, mdy = (float)sdy, mdyx = (float)sdyx;\n"
-                "        for (long i = 0; i < count; i++) dx[i] $ACC k * ((float)count * dy[i] - mdy - (x[i] - mean) * invstd * mdyx);\n");
+                "        for (long i = 0; i < count; i++) dx[i] $ACC k * ((float)count * $DY - mdy - (x[i] - mean) * invstd * mdyx);\n");
     emit(e, "    }\n"
             "}\n\n");
 }
 
 /* ---- relu, dropout and flatten ---------------------------------------------------------- */
 
-/* for every valid value (n images of each channel), split across threads */
+/* for every valid value (n images of each channel), split across threads by
+ * channel; the inner loop runs over contiguous values */
 static const char value_loop[] =
-    "#pragma omp parallel for collapse(2) schedule(static)\n"
+    "#pragma omp parallel for schedule(static)\n"
     "    for (long c = 0; c < $OC; c++)\n"
-    "        for (long i = 0; i < (long)n * $OHW; i++) {\n"
-    "            long k = c * cap * $OHW + i;\n";
+    "        for (long k = c * cap * $OHW; k < (c * cap + n) * $OHW; k++) {\n";
 
 void emit_elementwise(Emitter *e, const Layer *l) {
     ev_acc(e, l, 0);
+    if (l->fused_away) return; /* its producer applies it */
     if (l->kind == L_RELU) {
         emit(e, l->in_place ? "/* $NAME: relu, in place on [$OC][cap][$OH][$OW] */\n"
                               "static void $ID_forward(float *x, int n, int cap) {\n"
                             : "/* $NAME: relu, [$OC][cap][$OH][$OW] */\n"
-                              "static void $ID_forward(float *out, const float *in, int n, int cap) {\n");
+                              "static void $ID_forward(float *restrict out, const float *restrict in, int n, int cap) {\n");
         emit(e, value_loop);
         emit(e, l->in_place ? "            x[k] = x[k] > 0.0f ? x[k] : 0.0f;\n" : "            out[k] = in[k] > 0.0f ? in[k] : 0.0f;\n");
         emit(e, "        }\n"
                 "}\n\n");
         if (!l->run_backward) return;
         emit(e, l->in_place ? "/* $NAME backward, in place: the gradient passes where the output is positive */\n"
-                              "static void $ID_backward(float *d, const float *y, int n, int cap) {\n"
+                              "static void $ID_backward(float *restrict d, const float *restrict y, int n, int cap) {\n"
                             : "/* $NAME backward: the gradient passes where the output is positive */\n"
-                              "static void $ID_backward(float *din, const float *dout, const float *y, int n, int cap) {\n");
+                              "static void $ID_backward(float *restrict din, const float *restrict dout, const float *restrict y, int n, int cap) {\n");
         emit(e, value_loop);
         emit(e, l->in_place ? "            d[k] = y[k] > 0.0f ? d[k] : 0.0f;\n" : "            din[k] $ACC y[k] > 0.0f ? dout[k] : 0.0f;\n");
         emit(e, "        }\n"
@@ -263,9 +279,9 @@ void emit_elementwise(Emitter *e, const Layer *l) {
             "}\n\n");
     if (!l->run_backward) return;
     emit(e, l->in_place ? "/* $NAME backward, in place: the kept units' gradients, scaled */\n"
-                          "static void $ID_backward(float *d, const uint8_t *mask, int n, int cap) {\n"
+                          "static void $ID_backward(float *restrict d, const uint8_t *restrict mask, int n, int cap) {\n"
                         : "/* $NAME backward: the kept units' gradients, scaled */\n"
-                          "static void $ID_backward(float *din, const float *dout, const uint8_t *mask, int n, int cap) {\n");
+                          "static void $ID_backward(float *restrict din, const float *restrict dout, const uint8_t *restrict mask, int n, int cap) {\n");
     emit(e, value_loop);
     emit(e, l->in_place ? "            d[k] = mask[k] ? d[k] * $SCALE : 0.0f;\n" : "            din[k] $ACC mask[k] ? dout[k] * $SCALE : 0.0f;\n");
     emit(e, "        }\n"

@@ -116,6 +116,8 @@ typedef struct {
     bool run_backward;
     bool in_place;        /* output overwrites its input's buffer (relu, dropout; flatten of a 1x1 input) */
     bool concat_in_place; /* concat: each input was written straight into its slice of the output */
+    bool relu_fused;      /* conv, linear or batch norm: applies the relu that follows it (and its backward) */
+    bool fused_away;      /* relu: done by the layer below it; nothing left to run */
     int slice_of;         /* the concat whose output slice this layer's buffer is, or -1 */
     long slice_c;         /* ... starting at this channel */
     int64_t act_off;      /* output, floats per image in the activation arena */
@@ -166,7 +168,9 @@ void dump_net(const Net *net, FILE *f); /* -d net, -d plan */
  * the batch, exactly like a linear layer. */
 bool conv_is_pointwise(const Layer *l);
 bool conv_is_full(const Net *net, const Layer *l);
-long conv_chunk(const Net *net, const Layer *l); /* images per im2col chunk (emit_conv.c) */
+long conv_chunk(const Net *net, const Layer *l);      /* images per im2col chunk (emit_conv.c) */
+long conv_col_floats(const Net *net, const Layer *l); /* floats of one chunk's im2col */
+bool conv_dx_by_conv(const Layer *l);                 /* stride 1: the input gradient as a convolution */
 
 const char *net_setting(const Net *net, const char *key); /* value from the file, or NULL */
 int layer_index(const Net *net, const char *name);

@@ -9,6 +9,9 @@
  *   - a concat whose inputs feed nothing else gets them written straight into
  *     its slices (channel-major layout makes each input's channels one block),
  *     so it costs nothing, forward or backward.
+ * A relu running in place on a conv, linear or batch norm layer is fused into
+ * it: the producer applies max(0, .) while it writes its output and masks its
+ * output gradient while it first reads it, saving two passes over memory.
  * Then it decides which layers backward must visit, and where several layers
  * read one output, which writes its gradient first (=) and which add (+=),
  * so no gradient buffer ever needs clearing. */
@@ -39,6 +42,11 @@ bool conv_is_pointwise(const Layer *l) {
     return c->kw == 1 && c->kh == 1 && c->sw == 1 && c->sh == 1 && c->pw == 0 && c->ph == 0;
 }
 
+bool conv_dx_by_conv(const Layer *l) {
+    const ConvSpec *c = &l->conv;
+    return c->sw == 1 && c->sh == 1 && c->groups == 1 && !conv_is_pointwise(l) && 2 * c->pw < c->kw && 2 * c->ph < c->kh;
+}
+
 bool conv_is_full(const Net *net, const Layer *l) {
     const ConvSpec *c = &l->conv;
     Shape in = net->layers[l->in[0]].out;
@@ -54,8 +62,8 @@ static void plan_scratch(Net *net, const Layer *l) {
     if (matmul && in.h * in.w > 1) {
         if (in.c * in.h * in.w > net->scratch_per_image) net->scratch_per_image = in.c * in.h * in.w;
     } else if (l->kind == L_CONV && !matmul && !conv_is_pointwise(l)) {
-        int64_t col = conv_chunk(net, l) * in.c * l->conv.kh * l->conv.kw * l->out.h * l->out.w;
-        int64_t need = din ? 2 * col : col;
+        int64_t col = conv_col_floats(net, l);
+        int64_t need = !din ? col : conv_dx_by_conv(l) ? col + l->params : 2 * col; /* + flipped weights, or dcol */
         if (need > net->scratch_floats) net->scratch_floats = need;
     }
 }
@@ -155,6 +163,13 @@ void plan_net(Net *net) {
         }
     }
 
+    for (int i = 1; i < net->n; i++) {
+        Layer *l = &net->layers[i], *src = &net->layers[l->in[0]];
+        if (l->kind == L_RELU && l->in_place && !src->in_place && !src->relu_fused &&
+            (src->kind == L_CONV || src->kind == L_LINEAR || src->kind == L_BATCHNORM))
+            l->fused_away = src->relu_fused = true;
+    }
+
     /* offsets: own buffers first, then slices, then in-place aliases (in file order) */
     for (int i = 0; i < net->n; i++) {
         Layer *l = &net->layers[i];
@@ -192,6 +207,7 @@ void plan_net(Net *net) {
     for (int i = net->n - 1; i > 0; i--) {
         Layer *l = &net->layers[i];
         if (!l->run_backward || l->in_place || l->concat_in_place) continue; /* these transform or share buffers */
+        /* (a fused relu's producer reads its gradient from the shared buffer, as the relu would have) */
         for (int j = 0; j < l->n_in; j++) {
             const Layer *src = &net->layers[l->in[j]];
             if (src->grad_off < 0) continue;
@@ -214,6 +230,8 @@ void dump_net(const Net *net, FILE *f) {
             if (l->in_place) fprintf(f, " in-place");
             if (l->slice_of >= 0) fprintf(f, " slice-of-%s", net->layers[l->slice_of].name);
             if (l->concat_in_place) fprintf(f, " zero-copy");
+            if (l->relu_fused) fprintf(f, " +relu");
+            if (l->fused_away) fprintf(f, " fused");
             if (l->weight_off >= 0) fprintf(f, " w@%lld", (long long)l->weight_off);
             if (l->bias_off >= 0) fprintf(f, " b@%lld", (long long)l->bias_off);
             fprintf(f, "%s", l->run_backward ? " backward" : "");

@@ -28,6 +28,9 @@
         if (m->profile) netc_profile_tick(m, (k), (pass)); \
     } while (0)
 
+/* max(v, 0) as a compare and select, which vectorises (fmaxf's NaN rules keep it scalar) */
+static inline float netc_relu(float v) { return v > 0.0f ? v : 0.0f; }
+
 static inline long netc_min(long a, long b) { return a < b ? a : b; }
 static inline long netc_max(long a, long b) { return a > b ? a : b; }
 static inline int netc_clamp(long v, long lo, long hi) { return (int)(v < lo ? lo : v > hi ? hi : v); }
@@ -69,6 +72,33 @@ static inline double netc_dot_dev(const float *dy, const float *x, long n, float
         for (; i + 16 <= end; i += 16)
             for (int k = 0; k < 16; k++) lane[k] += dy[i + k] * (x[i + k] - mean);
         for (; i < end; i++) lane[0] += dy[i] * (x[i] - mean);
+        for (int k = 0; k < 16; k++) total += lane[k];
+    }
+    return total;
+}
+
+/* The same two sums over dy where y > 0 only: a fused relu's backward. */
+static inline double netc_sum_where(const float *dy, const float *y, long n) {
+    double total = 0.0;
+    for (long start = 0; start < n; start += 4096) {
+        long end = start + 4096 < n ? start + 4096 : n, i = start;
+        float lane[16] = {0};
+        for (; i + 16 <= end; i += 16)
+            for (int k = 0; k < 16; k++) lane[k] += y[i + k] > 0.0f ? dy[i + k] : 0.0f;
+        for (; i < end; i++) lane[0] += y[i] > 0.0f ? dy[i] : 0.0f;
+        for (int k = 0; k < 16; k++) total += lane[k];
+    }
+    return total;
+}
+
+static inline double netc_dot_dev_where(const float *dy, const float *y, const float *x, long n, float mean) {
+    double total = 0.0;
+    for (long start = 0; start < n; start += 4096) {
+        long end = start + 4096 < n ? start + 4096 : n, i = start;
+        float lane[16] = {0};
+        for (; i + 16 <= end; i += 16)
+            for (int k = 0; k < 16; k++) lane[k] += (y[i + k] > 0.0f ? dy[i + k] : 0.0f) * (x[i + k] - mean);
+        for (; i < end; i++) lane[0] += (y[i] > 0.0f ? dy[i] : 0.0f) * (x[i] - mean);
         for (int k = 0; k < 16; k++) total += lane[k];
     }
     return total;

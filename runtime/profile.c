@@ -65,3 +65,60 @@ int cmd_profile(const NetcNet *net, Config *cfg, int iters, Error *e) {
     model_free(m);
     return 0;
 }
+
+#include <sys/resource.h>
+
+/* Peak resident memory of this process, in MB. */
+static double peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;
+}
+
+int cmd_bench(const NetcNet *net, Config *cfg, int epochs, int train_images, int test_images, Error *e) {
+    if (epochs < 1 || train_images < 1 || test_images < 1) return errorf(e, "bench needs --epochs, and image counts of 1 or more");
+    if (cfg->threads <= 0) cfg->threads = omp_get_num_procs();
+    omp_set_num_threads(cfg->threads);
+    int B = cfg->batch;
+    Model *m = model_new(net, B, cfg->threads);
+    model_init(m, cfg->seed);
+    m->label_smoothing = cfg->label_smoothing, m->bn_momentum = cfg->bn_momentum, m->seed = cfg->seed;
+    Optimizer opt;
+    optim_init(&opt, net, cfg);
+    int *labels = xmalloc(sizeof(int) * (size_t)B);
+    Rng r = rng_for(cfg->seed, 78, 0);
+    long in = (long)B * net->in_c * net->in_h * net->in_w;
+    for (long i = 0; i < in; i++) m->input[i] = 2 * rng_uniform(&r) - 1;
+    for (int i = 0; i < B; i++) labels[i] = (int)rng_below(&r, (uint32_t)net->classes);
+    double best_epoch = 1e30, sum_epoch = 0, t_eval = 0;
+    for (int ep = 0; ep <= epochs; ep++) { /* epoch 0 warms up and is not counted */
+        double t0 = now_seconds();
+        for (int start = 0; start < train_images; start += B) {
+            int n = train_images - start < B ? train_images - start : B;
+            m->labels = labels, m->step++;
+            net->forward(m, n, 1);
+            net->backward(m, n);
+            optim_step(&opt, m->params, m->grads, 1e-6f);
+        }
+        double dt = now_seconds() - t0;
+        if (ep > 0) sum_epoch += dt, best_epoch = dt < best_epoch ? dt : best_epoch;
+    }
+    double t0 = now_seconds();
+    for (int start = 0; start < test_images; start += B) {
+        int n = test_images - start < B ? test_images - start : B;
+        m->labels = labels;
+        net->forward(m, n, 0);
+    }
+    t_eval = now_seconds() - t0;
+    double mean_epoch = sum_epoch / epochs;
+    printf("{\"net\": \"%s\", \"batch\": %d, \"threads\": %d, \"train_images\": %d, \"test_images\": %d, "
+           "\"epochs\": %d, \"train_s_per_epoch\": %.4f, \"train_s_best\": %.4f, \"eval_s\": %.4f, "
+           "\"train_images_per_s\": %.1f, \"eval_images_per_s\": %.1f, \"train_gflops\": %.2f, \"peak_rss_mb\": %.1f}\n",
+           net->name, B, cfg->threads, train_images, test_images, epochs, mean_epoch, best_epoch, t_eval,
+           train_images / mean_epoch, test_images / t_eval, 3 * net->flops_forward * train_images / mean_epoch / 1e9,
+           peak_rss_mb());
+    free(labels);
+    optim_free(&opt);
+    model_free(m);
+    return 0;
+}

@@ -47,6 +47,7 @@ static void usage(const NetcNet *net, FILE *f) {
             "  dump     [--weights FILE] --input FILE --out FILE\n"
             "  probe    --at LAYER [--weights FILE] [--data DIR]\n"
             "  profile  [--iters N]   time each layer's forward and backward\n"
+            "  bench    [--iters N]   time N epochs on random data in memory (JSON; see bench/run)\n"
             "  report   the shape report and the settings\n"
             "\n"
             "Any setting can be overridden: --KEY VALUE (--flip on, --schedule cosine) or --set KEY=VALUE.\n"
@@ -79,13 +80,13 @@ static int parse_args(int argc, char **argv, const NetcNet *net, Args *a, Error 
     a->settings = xcalloc(2 * (size_t)argc + 1, sizeof(char *));
     if (argc < 2) return errorf(e, "no command given"), error_hint(e, "%s help lists the commands", argv[0]);
     a->command = argv[1];
-    static const char *const commands[] = {"train", "test", "predict", "dump", "probe", "profile", "report", "help", NULL};
+    static const char *const commands[] = {"train", "test", "predict", "dump", "probe", "profile", "bench", "report", "help", NULL};
     int known = 0;
     for (int i = 0; commands[i]; i++) known |= strcmp(commands[i], a->command) == 0;
     if (strcmp(a->command, "--help") == 0 || strcmp(a->command, "-h") == 0) a->command = "help", known = 1;
     if (!known) {
         errorf(e, "unknown command '%s'", a->command);
-        return error_hint(e, "commands: train, test, predict, dump, probe, profile, report, help");
+        return error_hint(e, "commands: train, test, predict, dump, probe, profile, bench, report, help");
     }
     for (int i = 2; i < argc; i++) {
         const char *s = argv[i];
@@ -453,6 +454,7 @@ int netc_main(int argc, char **argv, const NetcNet *net) {
     else if (strcmp(a.command, "dump") == 0) rc = cmd_dump(net, &cfg, &a, &e);
     else if (strcmp(a.command, "probe") == 0) rc = cmd_probe(net, &cfg, a.at, a.weights, &e);
     else if (strcmp(a.command, "profile") == 0) rc = cmd_profile(net, &cfg, a.iters ? a.iters : 10, &e);
+    else if (strcmp(a.command, "bench") == 0) rc = cmd_bench(net, &cfg, a.iters ? a.iters : 2, 1500, 2985, &e);
     free(a.images), free(a.settings);
     if (rc == 130) return 130;
     if (rc < 0) {
