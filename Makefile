@@ -1,15 +1,17 @@
 # netc: a compiler for convolutional networks.
 #
 #   make            build bin/netc and the training runtime (installs Debian packages it lacks)
-#   make run        the main job: train nets/simplenet.net on 15-scene (NET=nets/other.net)
-#   make test       the CMocka suite (and the gradient and PyTorch checks)
+#   make run        the main job: the course's three steps, trained on 15-scene (NETS="nets/x.net ..." for others)
+#   make test       the CMocka suite, gradient checks and comparisons with PyTorch
+#   make bench      netc against PyTorch on the same 2 cores, every shipped net
+#   make accuracy   the three steps and the ablation table of docs/results.md
 #   make report-check  train briefly, render report.html in headless Chromium and check what it shows
 #   make install    netc on PATH (PREFIX=/usr/local)
 
 PREFIX  ?= /usr/local
 CC      ?= cc
 BUILD   := build
-NET     ?= nets/simplenet.net
+NETS    ?=
 
 # OpenMP owns the threads. We link OpenBLAS's OpenMP build, so a sgemm called
 # inside a parallel region runs on its caller's thread, and one called outside
@@ -30,7 +32,7 @@ RT_OBJ   := $(RT_SRC:%.c=$(BUILD)/%.o)
 CC_SRC   := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 CC_OBJ   := $(CC_SRC:%.c=$(BUILD)/%.o) $(BUILD)/compiler/lexer.o $(BUILD)/compiler/parser.o
 
-.PHONY: all deps run test install clean
+.PHONY: all deps run test bench accuracy data install clean
 all: deps bin/netc $(BUILD)/libnetcrt.a
 
 deps: $(BUILD)/.deps
@@ -149,9 +151,26 @@ report-check: all
 test: all $(TESTS)
 	@tests/run_all.sh $(TESTS)
 
+# --- the main job, the benchmark, the accuracy runs ------------------------------------
+data:
+	data/get_15scene.sh
+	data/get_weights.sh || echo "netc: no SqueezeNet weights; nets/squeezenet_ft.net will say where to get them"
+
+run: all data
+	tools/course.sh $(NETS)
+
+bench: all
+	bench/run $(NETS)
+
+accuracy: all data
+	tools/course.sh
+	tools/ablation.sh
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/netc $(DESTDIR)$(PREFIX)/lib/netc
 	install -m 755 bin/netc $(DESTDIR)$(PREFIX)/bin/netc
+	install -m 644 runtime/*.h $(DESTDIR)$(PREFIX)/include/netc
+	install -m 644 $(BUILD)/libnetcrt.a $(DESTDIR)$(PREFIX)/lib/netc
 
 clean:
 	rm -rf $(BUILD) bin

@@ -187,8 +187,8 @@ static void emit_header(Emitter *e) {
     fprintf(f, " *\n"
                " * Layout: channel-major. A buffer holds [c][cap][h][w] for a batch of up to cap images, of which\n"
                " * the first n are in use; every other size below is a constant of this net.\n"
-               " * Threads: OpenMP splits channels or planes across cores; sgemm runs on the same OpenMP pool,\n"
-               " * always called from outside a parallel loop. */\n"
+               " * Threads: OpenMP owns them. Loops split channels or planes across cores; netc_sgemm splits each\n"
+               " * matrix product into one single-threaded OpenBLAS sgemm per thread. */\n"
                "#include \"netc_gen.h\"\n\n");
 }
 

@@ -13,7 +13,7 @@
 #include "pool.h"
 
 /* col holds at most this many floats; chunks of images are sized to fit. */
-#define COL_FLOATS (1L << 22)
+#define COL_FLOATS (1L << 21)
 
 long conv_chunk(const Net *net, const Layer *l) {
     const Shape in = net->layers[l->in[0]].out;
@@ -193,7 +193,7 @@ static void emit_gemm(Emitter *e, const char *ta, const char *tb, const char *m,
     ev_str(e, "TA", ta), ev_str(e, "TB", tb), ev_str(e, "GM", m), ev_str(e, "GN", nn), ev_str(e, "GK", k);
     ev_str(e, "GA", a), ev_str(e, "LDA", lda), ev_str(e, "GB", b), ev_str(e, "LDB", ldb), ev_str(e, "GBETA", beta);
     ev_str(e, "GC", c), ev_str(e, "LDC", ldc), ev_str(e, "IND", indent);
-    emit(e, "$INDcblas_sgemm(CblasRowMajor, $TA, $TB, $GM, $GN, $GK, 1.0f, $GA, $LDA, $GB, $LDB, $GBETA, $GC, $LDC);\n");
+    emit(e, "$INDnetc_sgemm($TA, $TB, $GM, $GN, $GK, $GA, $LDA, $GB, $LDB, $GBETA, $GC, $LDC);\n");
 }
 
 /* "x + g * step" when grouped, "x" when not */

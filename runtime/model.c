@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "rng.h"
 #include "safetensors.h"
 
 Model *model_new(const NetcNet *net, int batch, int threads) {
+    netc_blas_single_thread(); /* OpenMP owns the threads; netc_sgemm splits products itself */
     Model *m = xcalloc(1, sizeof *m);
     m->net = net;
     m->batch = batch;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "netc.h"
 #include "rng.h"
 

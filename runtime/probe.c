@@ -1,7 +1,7 @@
 /* probe.c: Strategy A (see probe.h). */
 #include "probe.h"
 
-#include <cblas.h>
+#include "gemm.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +48,7 @@ static void fit(const float *x, const int *y, int n, int d, int k, float *w, flo
     memset(w, 0, sizeof(float) * (size_t)k * d);
     memset(b, 0, sizeof(float) * (size_t)k);
     for (int t = 1; t <= steps; t++) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, k, d, 1.0f, x, d, w, d, 0.0f, logits, k);
+        netc_sgemm(CblasNoTrans, CblasTrans, n, k, d, x, d, w, d, 0.0f, logits, k);
         for (int i = 0; i < n; i++) { /* logits -> (softmax - onehot) / n */
             float *z = logits + (long)i * k, top = -INFINITY;
             double sum = 0;
@@ -56,7 +56,7 @@ static void fit(const float *x, const int *y, int n, int d, int k, float *w, flo
             for (int c = 0; c < k; c++) sum += z[c] = expf(z[c] - top);
             for (int c = 0; c < k; c++) z[c] = (float)((z[c] / sum - (c == y[i])) / n);
         }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, d, n, 1.0f, logits, k, x, d, 0.0f, gw, d);
+        netc_sgemm(CblasTrans, CblasNoTrans, k, d, n, logits, k, x, d, 0.0f, gw, d);
         for (int c = 0; c < k; c++) {
             float s = 0;
             for (int i = 0; i < n; i++) s += logits[(long)i * k + c];
@@ -80,7 +80,7 @@ static void fit(const float *x, const int *y, int n, int d, int k, float *w, flo
  * mirror), their probabilities are averaged. */
 static double accuracy(const float *x, const int *y, int n, int copies, int d, int k, const float *w, const float *b) {
     float *z = xmalloc(sizeof(float) * (size_t)n * copies * k);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n * copies, k, d, 1.0f, x, d, w, d, 0.0f, z, k);
+    netc_sgemm(CblasNoTrans, CblasTrans, n * copies, k, d, x, d, w, d, 0.0f, z, k);
     for (int i = 0; i < n * copies; i++) {
         float *r = z + (long)i * k, top = -INFINITY;
         double s = 0;

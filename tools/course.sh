@@ -1,0 +1,39 @@
+#!/bin/sh
+# course.sh [NET.net ...]: the course's three steps, trained end to end.
+#
+#   1. nets/simplenet.net     from scratch, the baseline
+#   2. nets/deepernet.net     from scratch, with jitter, normalisation, dropout, batch norm, depth
+#   3. nets/squeezenet_ft.net fine-tuned from ImageNet
+#
+# Each net is compiled by bin/netc and trained with its own settings into
+# runs/<date>-<net>/ (metrics.csv, checkpoints, report.html); a summary table
+# follows. nets/alexnet_ft.net runs when weights/alexnet.safetensors exists.
+set -eu
+cd "$(dirname "$0")/.."
+
+if [ $# -eq 0 ]; then
+    set -- nets/simplenet.net nets/deepernet.net nets/squeezenet_ft.net
+    [ -f weights/alexnet.safetensors ] && set -- "$@" nets/alexnet_ft.net
+fi
+stamp=$(date +%Y%m%d-%H%M%S)
+summary=""
+for net in "$@"; do
+    name=$(basename "$net" .net)
+    out="runs/$stamp-$name"
+    echo "==== $name: bin/netc $net"
+    bin/netc -q "$net"
+    start=$(date +%s)
+    if ! "generated/$name" train --out "$out"; then
+        summary="$summary$(printf '%-16s %s\n' "$name" "FAILED (see above)")\n"
+        continue
+    fi
+    secs=$(( $(date +%s) - start ))
+    # last row of metrics.csv: epoch,lr,train_loss,train_top1,train_top5,test_loss,test_top1,test_top5,test_mean_class,...
+    last=$(tail -n 1 "$out/metrics.csv")
+    top1=$(echo "$last" | cut -d, -f7)
+    mean=$(echo "$last" | cut -d, -f9)
+    epochs=$(echo "$last" | cut -d, -f1)
+    summary="$summary$(printf '%-16s %7.2f%% %9.2f%% %7s %8s s   %s/report.html' "$name" "$top1" "$mean" "$epochs" "$secs" "$out")\n"
+done
+printf '\n%-16s %8s %10s %7s %10s   %s\n' net "top-1" "mean/class" epochs time report
+printf "$summary"
