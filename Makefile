@@ -6,11 +6,15 @@
 #   make bench      netc against PyTorch on the same 2 cores, every shipped net
 #   make accuracy   the three steps and the ablation table of docs/results.md
 #   make report-check  train briefly, render report.html in headless Chromium and check what it shows
+#   make test-asan  the same tests built with AddressSanitizer and UBSan (in build-asan/)
+#   make fuzz       fuzz the compiler's front end for FUZZ_SECONDS (libFuzzer, ASan, UBSan; in build-fuzz/)
+#   make valgrind   a short training run under valgrind: no errors, nothing leaked
 #   make install    netc on PATH (PREFIX=/usr/local)
 
 PREFIX  ?= /usr/local
 CC      ?= cc
 BUILD   := build
+NETC    := bin/netc
 NETS    ?=
 
 # OpenMP owns the threads. We link OpenBLAS's OpenMP build, so a sgemm called
@@ -23,7 +27,9 @@ DEB_PACKAGES := gcc make flex bison pkg-config libopenblas-openmp-dev libjpeg62-
 
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 $(WARN) -MMD -MP
+# SANITIZE: instrumentation for every object and link (make test-asan and make fuzz set it)
+SANITIZE ?=
+CFLAGS   += -std=gnu11 $(WARN) -MMD -MP $(SANITIZE)
 RT_FLAGS := -O3 -march=native -fopenmp -fno-math-errno -I/usr/include/x86_64-linux-gnu/openblas-openmp
 LDLIBS   := $(BLAS_LIB) -ljpeg -lm
 
@@ -33,7 +39,7 @@ CC_SRC   := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 CC_OBJ   := $(CC_SRC:%.c=$(BUILD)/%.o) $(BUILD)/compiler/lexer.o $(BUILD)/compiler/parser.o
 
 .PHONY: all deps run test bench accuracy data install clean
-all: deps bin/netc $(BUILD)/libnetcrt.a
+all: deps $(NETC) $(BUILD)/libnetcrt.a
 
 deps: $(BUILD)/.deps
 $(BUILD)/.deps: tools/deps.sh
@@ -50,7 +56,7 @@ $(BUILD)/libnetcrt.a: $(RT_OBJ)
 	ar rcs $@ $^
 
 # --- compiler ------------------------------------------------------------------
-$(BUILD)/compiler/parser.c $(BUILD)/compiler/parser.h: compiler/parser.y | $(BUILD)/.deps
+$(BUILD)/compiler/parser.c $(BUILD)/compiler/parser.h &: compiler/parser.y | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	bison -Wall -Werror --defines=$(BUILD)/compiler/parser.h -o $(BUILD)/compiler/parser.c $<
 
@@ -69,8 +75,8 @@ $(BUILD)/compiler/%.o: compiler/%.c $(BUILD)/compiler/parser.h | $(BUILD)/.deps
 $(BUILD)/libnetcc.a: $(CC_OBJ)
 	ar rcs $@ $^
 
-bin/netc: $(BUILD)/compiler/main.o $(BUILD)/libnetcc.a $(BUILD)/libnetcrt.a
-	@mkdir -p bin
+$(NETC): $(BUILD)/compiler/main.o $(BUILD)/libnetcc.a $(BUILD)/libnetcrt.a
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fopenmp $^ -o $@ $(LDLIBS)
 
 # --- tests: every tests/test_*.c is one CMocka program ---------------------------
@@ -97,12 +103,12 @@ TORCHREFS    := $(patsubst tests/ref/%.safetensors,$(BUILD)/tests/torchref_%,$(w
 TESTS        := $(filter-out $(BUILD)/tests/test_gradcheck $(BUILD)/tests/test_torchref,$(TESTS)) $(GRADCHECKS) $(TORCHREFS)
 .PRECIOUS: $(GEN_DIR)/%.c $(GEN_DIR)/%.o
 
-$(GEN_DIR)/%.c: tests/nets/%.net bin/netc
+$(GEN_DIR)/%.c: tests/nets/%.net $(NETC)
 	@mkdir -p $(GEN_DIR)
-	bin/netc -q -S --out-dir $(GEN_DIR) $<
-$(GEN_DIR)/%.c: nets/%.net bin/netc
+	$(NETC) -q -S --out-dir $(GEN_DIR) $<
+$(GEN_DIR)/%.c: nets/%.net $(NETC)
 	@mkdir -p $(GEN_DIR)
-	bin/netc -q -S --out-dir $(GEN_DIR) $<
+	$(NETC) -q -S --out-dir $(GEN_DIR) $<
 $(GEN_DIR)/%.o: $(GEN_DIR)/%.c
 	$(CC) $(CFLAGS) $(RT_FLAGS) -Iruntime -DNETC_NO_MAIN -c $< -o $@
 
@@ -119,7 +125,7 @@ $(BUILD)/tests/torchref_%: tests/test_torchref.c $(GEN_DIR)/%.o $(BUILD)/libnetc
 # PyTorch's float64 one; deepernet's seed 1 did after the channel-major layout
 # changed rounding (5e-3 below one flipped unit), seeds 2 and 3 do not.
 .PHONY: refs
-refs: bin/netc
+refs: $(NETC)
 	@mkdir -p tests/ref
 	for f in tests/nets/*.net; do $(TORCH_PYTHON) tools/torch_ref.py $$f || exit 1; done
 	$(TORCH_PYTHON) tools/torch_ref.py nets/simplenet.net --batch 4
@@ -133,9 +139,9 @@ refs: bin/netc
 # run netc_main (train, predict) in forked children on a generated set of small JPEGs.
 REPORT_GEN   := $(BUILD)/tests/report
 REPORT_TESTS := $(BUILD)/tests/test_report_html $(BUILD)/tests/test_resume $(BUILD)/tests/test_predict
-$(REPORT_GEN)/tiny.c: tests/report/tiny.net bin/netc
+$(REPORT_GEN)/tiny.c: tests/report/tiny.net $(NETC)
 	@mkdir -p $(REPORT_GEN)
-	bin/netc -q -S --out-dir $(REPORT_GEN) $<
+	$(NETC) -q -S --out-dir $(REPORT_GEN) $<
 $(REPORT_GEN)/tiny.o: $(REPORT_GEN)/tiny.c
 	$(CC) $(CFLAGS) $(RT_FLAGS) -Iruntime -DNETC_NO_MAIN -c $< -o $@
 $(REPORT_TESTS): $(BUILD)/tests/%: tests/%.c tests/report/harness.h $(REPORT_GEN)/tiny.o $(BUILD)/libnetcrt.a
@@ -149,7 +155,37 @@ report-check: all
 	tools/report_check.sh
 
 test: all $(TESTS)
-	@tests/run_all.sh $(TESTS)
+	@NETC_BIN=$(NETC) tests/run_all.sh $(TESTS)
+
+# --- sanitizers, fuzzing, valgrind ---------------------------------------------------
+# make test-asan: every test program, the generated nets' included, built in
+# build-asan/ with AddressSanitizer and UBSan (any report aborts the program),
+# netc itself as build-asan/bin/netc. CI runs it after make test.
+ASAN_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+.PHONY: test-asan
+test-asan:
+	$(MAKE) BUILD=build-asan NETC=build-asan/bin/netc SANITIZE="$(ASAN_SAN)" test
+
+# make fuzz: fuzz/fuzz_netc.c through clang's libFuzzer, with ASan and UBSan,
+# for FUZZ_SECONDS under nice, seeded with every .net we ship or test and the
+# inputs of tests/fuzz_regress/. What it learns stays in build-fuzz/corpus for
+# the next run; a crash, leak, hang or UBSan report stops it and is saved as
+# build-fuzz/crash-*, leak-*, timeout-* (replay: build-fuzz/fuzz_netc FILE).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_FLAGS   ?= -max_len=8192 -timeout=10 -rss_limit_mb=2048
+FUZZ_SEEDS   := nets nets/ablation tests/nets tests/report tests/fuzz_regress
+FUZZ_RT      := $(addprefix $(BUILD)/runtime/,config.o util.o safetensors.o json.o)
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	tools/deps.sh clang libclang-rt-14-dev
+	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) SANITIZE="$(ASAN_SAN) -fsanitize=fuzzer-no-link" build-fuzz/fuzz_netc
+$(BUILD)/fuzz_netc: fuzz/fuzz_netc.c $(BUILD)/libnetcc.a $(FUZZ_RT)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Icompiler -Iruntime -I$(BUILD)/compiler $< $(BUILD)/libnetcc.a $(FUZZ_RT) -o $@ -lm
+fuzz: fuzz-build
+	@mkdir -p build-fuzz/corpus
+	nice -n 19 build-fuzz/fuzz_netc -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/netc.dict $(FUZZ_FLAGS) \
+	    -artifact_prefix=build-fuzz/ -print_final_stats=1 build-fuzz/corpus $(FUZZ_SEEDS)
 
 # --- the main job, the benchmark, the accuracy runs ------------------------------------
 data:

@@ -375,9 +375,13 @@ static int cmd_dump(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
             errorf(e, "%s: 'labels' must be I64 or I32 with %d entries", a->input, n);
             goto out;
         }
-        const void *raw = st_bytes(&in, y);
+        const uint8_t *raw = st_bytes(&in, y);
         for (int i = 0; i < n; i++) {
-            long long v = strcmp(y->dtype, "I64") == 0 ? ((const int64_t *)raw)[i] : ((const int32_t *)raw)[i];
+            int64_t v64; /* safetensors does not align tensors: copy, never dereference */
+            int32_t v32;
+            if (strcmp(y->dtype, "I64") == 0) memcpy(&v64, raw + 8 * (size_t)i, 8);
+            else memcpy(&v32, raw + 4 * (size_t)i, 4), v64 = v32;
+            long long v = v64;
             if (v < 0 || v >= net->classes) {
                 errorf(e, "%s: label %lld of image %d is not a class (0..%d)", a->input, v, i, net->classes - 1);
                 goto out;
