@@ -138,7 +138,7 @@ refs: $(NETC)
 # linked, without its main, into test_report_html, test_resume and test_predict: they
 # run netc_main (train, predict) in forked children on a generated set of small JPEGs.
 REPORT_GEN   := $(BUILD)/tests/report
-REPORT_TESTS := $(BUILD)/tests/test_report_html $(BUILD)/tests/test_resume $(BUILD)/tests/test_predict
+REPORT_TESTS := $(BUILD)/tests/test_report_html $(BUILD)/tests/test_resume $(BUILD)/tests/test_predict $(BUILD)/tests/test_diverge
 $(REPORT_GEN)/tiny.c: tests/report/tiny.net $(NETC)
 	@mkdir -p $(REPORT_GEN)
 	$(NETC) -q -S --out-dir $(REPORT_GEN) $<

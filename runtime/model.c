@@ -104,7 +104,15 @@ static int read_tensor(const StFile *f, const char *name, const NetcTensor *t, f
         errorf(e, "%s: tensor '%s' is %s, but layer %s needs %s for %s", f->path, name, got, t->layer, want, t->name);
         return error_hint(e, "the .net file and the weights describe different layers; fix the layer or its load name");
     }
-    return st_read_f32(f, ft, dst, (size_t)t->size, e);
+    if (st_read_f32(f, ft, dst, (size_t)t->size, e) < 0) return -1;
+    for (long k = 0; k < t->size; k++)
+        if (!isfinite(dst[k])) { /* a diverged run's weights would train or predict garbage without a word */
+            errorf(e, "%s: tensor '%s' holds %s at element %ld of %ld (layer %s)", f->path, name, isnan(dst[k]) ? "NaN" : "an infinity",
+                   k, t->size, t->layer);
+            return error_hint(e, "the run that wrote it had diverged; use an earlier file (a run's best.ckpt), or train again "
+                                 "with a smaller learning rate");
+        }
+    return 0;
 }
 
 int model_load_pretrained(Model *m, const char *path, Error *e) {

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,10 +14,17 @@
 #include "report_html.h"
 #include "rng.h"
 
-/* Ctrl-C and SIGTERM finish the batch at hand, save, and stop. */
+/* Ctrl-C and SIGTERM finish the batch at hand, save, and stop. A second one
+ * quits at once: checkpoints are written to a temporary file and renamed, so
+ * last.ckpt is never left half-written; only the epoch in progress is lost. */
 static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) {
     (void)sig;
+    static const char again[] = "\nnetc: stopped at once; last.ckpt holds the last checkpoint saved\n";
+    static const char first[] = "\nnetc: stopping after this batch to save a checkpoint (Ctrl-C again quits at once)\n";
+    ssize_t w = interrupted ? write(STDERR_FILENO, again, sizeof again - 1) : write(STDERR_FILENO, first, sizeof first - 1);
+    (void)w;
+    if (interrupted) _exit(130);
     interrupted = 1;
 }
 
@@ -254,6 +262,59 @@ static void add_row(Run *r, EpochRow row) {
 
 /* ---- the loop ------------------------------------------------------------------- */
 
+/* The run has diverged ("the loss is NaN", "the weights are infinite"): says
+ * where, and what to try. Nothing of this epoch is saved, so last.ckpt (if a
+ * previous epoch wrote one) still holds the last good state. */
+static int diverged(const Run *r, Error *e, const char *what) {
+    errorf(e, "epoch %d, batch %d: %s", r->epoch + 1, r->batch + 1, what);
+    char path[1200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/last.ckpt", r->out);
+    double lr = r->cfg.lr / 10;
+    if (stat(path, &st) == 0)
+        return error_hint(e, "the learning rate is probably too high for this net (or clip the gradients: --clip_grad 5); "
+                             "%s, the last good checkpoint, is untouched: continue from it with a smaller rate: "
+                             "train --resume %s --lr %g",
+                          path, r->out, lr);
+    return error_hint(e, "the learning rate is probably too high for this net (or clip the gradients: --clip_grad 5); "
+                         "no checkpoint was saved yet, so start again with a smaller rate: --lr %g",
+                      lr);
+}
+
+/* Are all n floats finite? By their exponent bits, so it vectorises: one
+ * pass over the weights per step costs under 1% of the step. */
+static bool all_finite(const float *p, long n) {
+    uint32_t bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad)
+    for (long i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, p + i, 4);
+        bad |= (u & 0x7F800000u) == 0x7F800000u;
+    }
+    return !bad;
+}
+
+/* After each step. The loss alone does not show every divergence: a relu
+ * turns a NaN into 0 (the loss stays finite while a conv's weights are NaN),
+ * and batch norm's running statistics, used only at test time, can overflow
+ * while training looks fine. Weights that are not finite must never replace
+ * the last good checkpoint. */
+static int check_weights(const Run *r, Error *e) {
+    const float *p = r->model->params;
+    if (all_finite(p, r->net->param_floats)) return 0;
+    const NetcTensor *bad = NULL;
+    long at = 0;
+    for (int t = 0; t < r->net->n_tensors && !bad; t++) {
+        const NetcTensor *x = &r->net->tensors[t];
+        for (long k = 0; k < x->size && !bad; k++)
+            if (!isfinite(p[x->offset + k])) bad = x, at = x->offset + k;
+    }
+    char what[300];
+    snprintf(what, sizeof what, "the weights became NaN or infinite (%s holds %s)", bad ? bad->name : "a tensor",
+             bad && isnan(p[at]) ? "NaN" : "an infinity");
+    return diverged(r, e, what);
+}
+
 int run_train(Run *r, Error *e) {
     const NetcNet *net = r->net;
     Model *m = r->model;
@@ -261,6 +322,7 @@ int run_train(Run *r, Error *e) {
     int N = r->train.n, B = c->batch, batches = (N + B - 1) / B;
     int *perm = xmalloc(sizeof(int) * (size_t)N), *labels = xmalloc(sizeof(int) * (size_t)B);
     int rc = 0;
+    bool warned_loss = false;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -284,12 +346,20 @@ int run_train(Run *r, Error *e) {
                        c->seed, r->epoch);
             m->labels = labels;
             m->step = r->step;
+            bool input_ok = true; /* [in_c][batch][h][w]: the first n images of each channel */
+            for (int ch = 0; ch < net->in_c; ch++)
+                input_ok &= all_finite(m->input + (long)ch * m->batch * net->in_h * net->in_w, (long)n * net->in_h * net->in_w);
+            if (!input_ok) {
+                errorf(e, "epoch %d, batch %d: the input images are NaN or infinite after normalisation", r->epoch + 1,
+                       r->batch + 1);
+                error_hint(e, "check the preprocess settings: range %g, mean and std (%g %g %g, %g %g %g)", c->range, r->mean[0],
+                           r->mean[1], r->mean[2], r->std[0], r->std[1], r->std[2]);
+                rc = -1;
+                break;
+            }
             net->forward(m, n, 1);
             if (!isfinite(m->loss)) {
-                errorf(e, "epoch %d, batch %d: the loss is %s", r->epoch + 1, r->batch + 1, isnan(m->loss) ? "NaN" : "infinite");
-                error_hint(e, "the learning rate is probably too high for this net: try --lr %g; the last good checkpoint "
-                              "is %s/last.ckpt",
-                           c->lr / 10, r->out);
+                diverged(r, e, isnan(m->loss) ? "the loss is NaN" : "the loss is infinite");
                 rc = -1;
                 break;
             }
@@ -304,6 +374,10 @@ int run_train(Run *r, Error *e) {
             optim_step(&r->opt, m->params, m->grads, lr);
             r->step++;
             progress(r, r->epoch, r->batch + 1, batches, metrics_loss(&r->train_m), t0);
+            if (check_weights(r, e) < 0) {
+                rc = -1;
+                break;
+            }
             if (interrupted) { /* this batch is done: the checkpoint's position is the next one */
                 r->batch++;
                 break;
@@ -347,6 +421,13 @@ int run_train(Run *r, Error *e) {
         r->epoch++, r->batch = 0;
         add_row(r, row);
         if (!r->quiet) print_row(&row, c->epochs);
+        /* finite but absurd: a guess scores ln(classes); a loss 100 times that has diverged, NaN or not */
+        if (row.train_loss > 100 * log(net->classes) && !warned_loss) {
+            fprintf(stderr, "warning: epoch %d: the training loss is %.4g, where guessing scores %.2f (ln %d): the run has "
+                            "probably diverged\n  HINT: try a smaller rate (--lr %g), or clip the gradients (--clip_grad 5)\n",
+                    row.epoch, row.train_loss, log(net->classes), net->classes, c->lr / 10);
+            warned_loss = true;
+        }
         bool best = row.train_loss < r->best_train_loss; /* best by training loss: never chosen by the test set */
         if (best) r->best_train_loss = row.train_loss;
         if (save_epoch_files(r, best, e) < 0) {

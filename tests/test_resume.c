@@ -9,9 +9,9 @@
  *   - metrics.csv has the same rows, except the seconds and images/s;
  *   - report.html's curves, filters, confusion matrix and mistakes are the
  *     same HTML.
- * The stops: SIGTERM mid-epoch (the trainer saves where it is), SIGKILL (it
- * resumes from the last epoch's checkpoint), and a finished run extended with
- * more --epochs. SIGKILL at many moments never leaves a damaged last.ckpt.
+ * The stops: SIGTERM and Ctrl-C mid-epoch (the trainer saves where it is),
+ * Ctrl-C twice (it quits at once), SIGKILL (it resumes from the last epoch's
+ * checkpoint), and a finished run extended with more --epochs. SIGKILL at many moments never leaves a damaged last.ckpt.
  * A checkpoint of another net, of a net with other shapes, a truncated or
  * empty one, and a missing one are refused with a message naming the file
  * and saying what to do. */
@@ -196,6 +196,63 @@ static void sigterm_after_the_last_batch_of_an_epoch(void **state) {
     assert_same_run(out_dir("ref_b90"), dir);
 }
 
+/* Ctrl-C: the same as SIGTERM, and it says so at once. */
+static void sigint_saves_and_stops_cleanly(void **state) {
+    (void)state;
+    int rc = -1;
+    for (int attempt = 0; attempt < 3 && rc < 0; attempt++) rc = stop_run("int", SIGINT, 2, NULL);
+    assert_int_equal(rc, 130);
+    const char *dir = out_dir("int");
+    char *err = slurp(fmt("%s/int.err", tmp_root), NULL);
+    assert_non_null(strstr(err, "netc: stopping after this batch to save a checkpoint (Ctrl-C again quits at once)\n"));
+    assert_non_null(strstr(err, "interrupted in epoch"));
+    free(err);
+    int epoch, batch;
+    position(fmt("%s/last.ckpt", dir), &epoch, &batch);
+    assert_true(epoch >= 1 && epoch < EPOCHS);
+    assert_int_equal(resume("int", "int_resume"), 0);
+    assert_same_run(reference, dir);
+}
+
+/* Ctrl-C twice: out at once, and last.ckpt is still a whole checkpoint the
+ * run resumes from exactly. */
+static void second_sigint_quits_at_once(void **state) {
+    (void)state;
+    const char *dir = out_dir("int2");
+    const char *args[] = {"train", "--data", data, "--out", dir, "--epochs", fmt("%d", EPOCHS), "--threads", "1", "--force", NULL};
+    int rc = -1;
+    for (int attempt = 0; attempt < 3 && rc < 0; attempt++) {
+        pid_t pid = start_trainer(fmt("%s/int2", tmp_root), args);
+        char csv[600];
+        snprintf(csv, sizeof csv, "%s/metrics.csv", dir);
+        while (metrics_rows(csv) < 2 && waitpid(pid, NULL, WNOHANG) == 0) nap(1);
+        if (metrics_rows(csv) < 2) continue; /* finished first (cannot happen at 8 epochs, but never hang) */
+        kill(pid, SIGINT);
+        /* the second once the first was handled (two pending signals are one) */
+        for (;;) {
+            char *so_far = slurp(fmt("%s/int2.err", tmp_root), NULL);
+            int seen = so_far && strstr(so_far, "Ctrl-C again quits at once");
+            free(so_far);
+            if (seen || waitpid(pid, NULL, WNOHANG) != 0) break;
+            nap(1);
+        }
+        kill(pid, SIGINT);
+        rc = wait_trainer(pid);
+    }
+    assert_int_equal(rc, 130);
+    char *err = slurp(fmt("%s/int2.err", tmp_root), NULL);
+    assert_non_null(strstr(err, "Ctrl-C again quits at once"));
+    /* out at once, or (if the save was quicker than the second signal) saved */
+    assert_true(strstr(err, "netc: stopped at once; last.ckpt holds the last checkpoint saved") || strstr(err, "interrupted in epoch"));
+    print_message("%s", err);
+    free(err);
+    int epoch, batch;
+    position(fmt("%s/last.ckpt", dir), &epoch, &batch);
+    assert_true(epoch >= 1 && epoch < EPOCHS); /* metrics.csv is written just before last.ckpt */
+    assert_int_equal(resume("int2", "int2_resume"), 0);
+    assert_same_run(reference, dir);
+}
+
 static void sigkill_then_resume_from_epoch_checkpoint(void **state) {
     (void)state;
     int rc = -1;
@@ -343,6 +400,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sigterm_mid_epoch_then_resume),
         cmocka_unit_test(sigterm_after_the_last_batch_of_an_epoch),
+        cmocka_unit_test(sigint_saves_and_stops_cleanly),
+        cmocka_unit_test(second_sigint_quits_at_once),
         cmocka_unit_test(sigkill_then_resume_from_epoch_checkpoint),
         cmocka_unit_test(finished_run_extended_with_more_epochs),
         cmocka_unit_test(sigkill_never_leaves_a_damaged_checkpoint),
