@@ -172,7 +172,7 @@ static int apply_config_text(Config *c, const char *text, Error *e) {
         *sp = 0;
         char *value = sp + 1;
         while (*value == ' ') value++;
-        if (strcmp(line, "out") == 0 || strcmp(line, "threads") == 0) continue; /* where and how, not what */
+        if (strcmp(line, "out") == 0) continue; /* where, not what (threads stay: results depend on them) */
         if (!*value && (strcmp(line, "pretrained") == 0 || strcmp(line, "data") == 0)) {
             if (strcmp(line, "pretrained") == 0) c->pretrained[0] = 0;
             continue;

@@ -36,6 +36,8 @@ const ConfigKey config_keys[] = {
     {"bn_momentum", "train", CFG_FLOAT, 0, 0, 1, "0.1", "batch norm running statistics: new = (1-m) old + m batch"},
     {"clip_grad", "train", CFG_FLOAT, 0, 0, BIG, "0", "clip the global gradient norm to this (0: off)"},
     {"tta", "train", CFG_WORD, "off|flip", 0, 0, "off", "test-time augmentation: average over the left-right flip"},
+    {"init_head", "train", CFG_WORD, "off|probe", 0, 0, "off",
+     "probe: before training, fit the classifier on its input's features, as the probe command does (fine-tuning)"},
     {"resize", "preprocess", CFG_SIZE, 0, 1, 8192, "0", "decode and cache images at WxH (0: the input size)"},
     {"channels", "preprocess", CFG_WORD, "gray|rgb|bgr", 0, 0, "rgb", "channel order fed to the net (gray for depth 1)"},
     {"range", "preprocess", CFG_FLOAT, 0, 1e-6, 65535, "1", "pixel values span 0..range before mean and std"},
@@ -56,22 +58,6 @@ const ConfigKey *config_key(const char *key) {
     for (int i = 0; i < config_nkeys; i++)
         if (strcmp(config_keys[i].key, key) == 0) return &config_keys[i];
     return NULL;
-}
-
-static int edit_distance(const char *a, const char *b) {
-    int la = (int)strlen(a), lb = (int)strlen(b);
-    if (la > 63 || lb > 63) return 99;
-    int d[64][64];
-    for (int i = 0; i <= la; i++) d[i][0] = i;
-    for (int j = 0; j <= lb; j++) d[0][j] = j;
-    for (int i = 1; i <= la; i++)
-        for (int j = 1; j <= lb; j++) {
-            int c = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
-            d[i][j] = c;
-        }
-    return d[la][lb];
 }
 
 const char *config_suggest(const char *key) {
@@ -208,7 +194,7 @@ static void *field(Config *c, const char *key, ConfigType *t) {
         F("adam_eps", adam_eps, CFG_FLOAT), F("schedule", schedule, CFG_INT), F("step_every", step_every, CFG_INT),
         F("step_gamma", step_gamma, CFG_FLOAT), F("warmup", warmup, CFG_FLOAT), F("final_lr", final_lr, CFG_FLOAT),
         F("label_smoothing", label_smoothing, CFG_FLOAT), F("bn_momentum", bn_momentum, CFG_FLOAT),
-        F("clip_grad", clip_grad, CFG_FLOAT), F("tta", tta, CFG_INT), F("channels", channels, CFG_INT),
+        F("clip_grad", clip_grad, CFG_FLOAT), F("tta", tta, CFG_INT), F("init_head", init_head, CFG_INT), F("channels", channels, CFG_INT),
         F("range", range, CFG_FLOAT), F("normalize", normalize_auto, CFG_INT), F("flip", flip, CFG_INT),
         F("crop", crop, CFG_INT), F("translate", translate, CFG_FLOAT), F("rotate", rotate, CFG_FLOAT),
         F("brightness", brightness, CFG_FLOAT), F("contrast", contrast, CFG_FLOAT),

@@ -57,6 +57,7 @@ typedef struct {
     float step_gamma, warmup, final_lr;
     float label_smoothing, bn_momentum, clip_grad;
     int tta;
+    int init_head;          /* 1: the classifier starts as a linear probe's solution */
     /* preprocess */
     int resize_w, resize_h; /* images are decoded and cached at this size (0: input size) */
     int channels;           /* CH_* ; gray for depth 1 */

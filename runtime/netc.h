@@ -54,6 +54,7 @@ typedef struct {
     long params;
     double flops;      /* forward, per image */
     int frozen;
+    int input;         /* index of the (first) layer it reads; -1 for the input */
 } NetcLayer;
 
 typedef struct Model Model;

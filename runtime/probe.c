@@ -102,6 +102,59 @@ static double accuracy(const float *x, const int *y, int n, int copies, int d, i
     return 100.0 * right / n;
 }
 
+/* Standardises x [n][d] in place with its columns' mean and deviation; keeps them. */
+static void standardise(float *x, int n, int d, double *mu, double *sd) {
+    for (int j = 0; j < d; j++) {
+        double s = 0, ss = 0;
+        for (int i = 0; i < n; i++) s += x[(long)i * d + j], ss += (double)x[(long)i * d + j] * x[(long)i * d + j];
+        mu[j] = s / n, sd[j] = sqrt(fmax(ss / n - mu[j] * mu[j], 1e-12));
+        for (int i = 0; i < n; i++) x[(long)i * d + j] = (float)((x[(long)i * d + j] - mu[j]) / sd[j]);
+    }
+}
+
+int probe_init_head(Run *r, Error *e) {
+    const NetcNet *net = r->net;
+    int cls = -1;
+    for (int i = 0; i < net->n_layers; i++)
+        if (net->layers[i].act == net->logits && net->layers[i].params > 0) cls = i;
+    if (cls < 0) return errorf(e, "init_head probe: %s has no classifier layer with weights before its loss", net->name);
+    const NetcLayer *c = &net->layers[cls], *in = &net->layers[c->input];
+    if (in->h * in->w != 1) {
+        errorf(e, "init_head probe: classifier %s reads %s, which is %dx%d, not 1x1", c->name, in->name, in->w, in->h);
+        return error_hint(e, "pool first (avgpool global), so the classifier is linear on pooled features");
+    }
+    char wname[300], bname[300];
+    snprintf(wname, sizeof wname, "%s.weight", c->name);
+    snprintf(bname, sizeof bname, "%s.bias", c->name);
+    const NetcTensor *wt = net_tensor(net, wname), *bt = net_tensor(net, bname);
+    if (!wt || !bt) return errorf(e, "init_head probe: classifier %s needs a weight and a bias", c->name);
+    double t0 = now_seconds();
+    int n, d = in->c, k = net->classes;
+    float *x = extract(r, &r->train, c->input, r->cfg.flip, &n);
+    double *mu = xmalloc(sizeof(double) * (size_t)d), *sd = xmalloc(sizeof(double) * (size_t)d);
+    standardise(x, n, d, mu, sd);
+    int *y = xmalloc(sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; i++) y[i] = r->train.labels[i % r->train.n];
+    float *w = xmalloc(sizeof(float) * (size_t)k * d), *b = xmalloc(sizeof(float) * (size_t)k);
+    fit(x, y, n, d, k, w, b);
+    double acc = accuracy(x, r->train.labels, r->train.n, 1, d, k, w, b);
+    /* fold the standardisation in: w (x - mu) / sd + b = (w / sd) x + (b - sum w mu / sd) */
+    float *W = r->model->params + wt->offset, *B = r->model->params + bt->offset;
+    for (int o = 0; o < k; o++) {
+        double shift = 0;
+        for (int j = 0; j < d; j++) {
+            W[(long)o * d + j] = (float)(w[(long)o * d + j] / sd[j]);
+            shift += w[(long)o * d + j] * mu[j] / sd[j];
+        }
+        B[o] = (float)(b[o] - shift);
+    }
+    if (!r->quiet)
+        printf("init_head: %s fitted on %d features of %d training images%s (train top-1 %.1f%%) in %.1f s\n", c->name, d,
+               r->train.n, n > r->train.n ? " and their mirrors" : "", acc, now_seconds() - t0);
+    free(x), free(mu), free(sd), free(y), free(w), free(b);
+    return 0;
+}
+
 int cmd_probe(const NetcNet *net, Config *cfg, const char *layer, const char *weights, Error *e) {
     if (!layer) return errorf(e, "probe needs --at LAYER"), error_hint(e, "e.g. --at %s", net->layers[net->n_layers - 3].name);
     int li = net_layer_index(net, layer);
@@ -120,13 +173,11 @@ int cmd_probe(const NetcNet *net, Config *cfg, const char *layer, const char *we
         float *xte = extract(&r, &r.test, li, r.cfg.tta == TTA_FLIP, &nte);
         double t_feat = now_seconds() - t0;
         /* standardise with the training features' statistics */
-        for (int j = 0; j < d; j++) {
-            double s = 0, ss = 0;
-            for (int i = 0; i < ntr; i++) s += xtr[(long)i * d + j], ss += (double)xtr[(long)i * d + j] * xtr[(long)i * d + j];
-            double mu = s / ntr, sd = sqrt(fmax(ss / ntr - mu * mu, 1e-12));
-            for (int i = 0; i < ntr; i++) xtr[(long)i * d + j] = (float)((xtr[(long)i * d + j] - mu) / sd);
-            for (int i = 0; i < nte; i++) xte[(long)i * d + j] = (float)((xte[(long)i * d + j] - mu) / sd);
-        }
+        double *mu = xmalloc(sizeof(double) * (size_t)d), *sd = xmalloc(sizeof(double) * (size_t)d);
+        standardise(xtr, ntr, d, mu, sd);
+        for (int j = 0; j < d; j++)
+            for (int i = 0; i < nte; i++) xte[(long)i * d + j] = (float)((xte[(long)i * d + j] - mu[j]) / sd[j]);
+        free(mu), free(sd);
         int *ytr = xmalloc(sizeof(int) * (size_t)ntr);
         for (int i = 0; i < ntr; i++) ytr[i] = r.train.labels[i % r.train.n];
         float *w = xmalloc(sizeof(float) * (size_t)k * d), *b = xmalloc(sizeof(float) * (size_t)k);

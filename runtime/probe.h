@@ -10,4 +10,13 @@
 
 int cmd_probe(const NetcNet *net, Config *cfg, const char *layer, const char *weights, Error *e);
 
+/* init_head probe: before fine-tuning, the classifier (the layer with weights
+ * just below the loss, reading a 1x1 input) is set to a linear classifier
+ * fitted on its input's features of the training images, the
+ * standardisation folded into its weights and bias ("linear probe, then
+ * fine-tune": the new head starts good, so fine-tuning does not have to
+ * drag it there through the pretrained layers). */
+struct Run;
+int probe_init_head(struct Run *r, Error *e);
+
 #endif

@@ -25,8 +25,10 @@ static inline uint64_t rng_next(Rng *r) {
 /* A generator for one use site: mix(seed, a, b) so streams never overlap. */
 static inline Rng rng_for(uint64_t seed, uint64_t a, uint64_t b) {
     Rng r = {seed ^ 0x243F6A8885A308D3ull};
-    r.s ^= rng_next(&r) + a * 0xD1B54A32D192ED03ull;
-    r.s ^= rng_next(&r) + b * 0x8CB92BA72F3D8DD7ull;
+    uint64_t t = rng_next(&r); /* a statement of its own: r.s is read after the call, on every compiler */
+    r.s ^= t + a * 0xD1B54A32D192ED03ull;
+    t = rng_next(&r);
+    r.s ^= t + b * 0x8CB92BA72F3D8DD7ull;
     rng_next(&r);
     return r;
 }

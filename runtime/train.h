@@ -22,7 +22,7 @@ typedef struct {
     double seconds, images_per_sec;
 } EpochRow;
 
-typedef struct {
+typedef struct Run {
     const NetcNet *net;
     Config cfg;
     char out[1024];

@@ -214,6 +214,10 @@ static int cmd_train(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
         print_settings(&r);
         printf("run folder: %s\n", out);
     }
+    if (!a->resume && r.cfg.init_head && probe_init_head(&r, e) < 0) {
+        run_free(&r);
+        return -1;
+    }
     int rc = run_train(&r, e);
     if (rc == 0 && !a->quiet) {
         printf("\nweights: %s/weights.safetensors (last), checkpoints: %s/last.ckpt, %s/best.ckpt (by training loss)\n", out,

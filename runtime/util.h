@@ -40,6 +40,10 @@ int make_dirs(const char *path, Error *e);
 
 double now_seconds(void);
 
+/* Levenshtein distance, ignoring case (99 for strings over 80 characters):
+ * what every "did you mean" suggestion is ranked by. */
+int edit_distance(const char *a, const char *b);
+
 #define ARRAY_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 #endif
