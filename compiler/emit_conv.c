@@ -15,11 +15,18 @@
 /* col holds at most this many floats; chunks of images are sized to fit. */
 #define COL_FLOATS (1L << 21)
 
+/* Does the input gradient come from a convolution of dout (whose im2col is
+ * bigger than the input's)? Not where no input gradient is needed: a first
+ * layer's chunks are sized by its own im2col alone. */
+static bool dx_by_conv_here(const Net *net, const Layer *l) {
+    return conv_dx_by_conv(l) && net->layers[l->in[0]].needs_grad && l->run_backward;
+}
+
 long conv_chunk(const Net *net, const Layer *l) {
     const Shape in = net->layers[l->in[0]].out;
     long per_image = in.c * l->conv.kh * l->conv.kw * l->out.h * l->out.w;
     long per_image_dy = l->conv.out * l->conv.kh * l->conv.kw * in.h * in.w; /* the gradient's im2col */
-    if (conv_dx_by_conv(l) && per_image_dy > per_image) per_image = per_image_dy;
+    if (dx_by_conv_here(net, l) && per_image_dy > per_image) per_image = per_image_dy;
     long ch = COL_FLOATS / (per_image > 0 ? per_image : 1);
     return ch < 1 ? 1 : ch > 4096 ? 4096 : ch;
 }
@@ -28,7 +35,7 @@ long conv_chunk(const Net *net, const Layer *l) {
 long conv_col_floats(const Net *net, const Layer *l) {
     const Shape in = net->layers[l->in[0]].out;
     long kk = l->conv.kh * l->conv.kw, per = in.c * kk * l->out.h * l->out.w;
-    if (conv_dx_by_conv(l) && l->conv.out * kk * in.h * in.w > per) per = l->conv.out * kk * in.h * in.w;
+    if (dx_by_conv_here(net, l) && l->conv.out * kk * in.h * in.w > per) per = l->conv.out * kk * in.h * in.w;
     return conv_chunk(net, l) * per;
 }
 

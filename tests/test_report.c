@@ -343,15 +343,15 @@ static void test_squeezenet(void **state) {
     assert_true(fe_layer(net, "pool1")->pool.ceil);
     expect_shape(fe_layer(net, "fire2.concat"), 55, 55, 128);
     expect_shape(fe_layer(net, "fire9.concat"), 13, 13, 512);
-    expect_shape(fe_layer(net, "conv10"), 13, 13, 15);
-    expect_shape(fe_layer(net, "pool10"), 1, 1, 15);  /* global average pooling */
+    expect_shape(fe_layer(net, "pool10"), 1, 1, 512); /* global average pooling */
+    expect_shape(fe_layer(net, "fc10"), 1, 1, 15);
     assert_true(fe_layer(net, "pool10")->pool.global);
     assert_int_equal(fe_layer(net, "pool10")->pool.kw, 13);
 
     int64_t expect = 96 * 3 * 49 + 96 /* conv1 */ + fire_params(96, 16, 64, 64) + fire_params(128, 16, 64, 64) +
                      fire_params(128, 32, 128, 128) + fire_params(256, 32, 128, 128) + fire_params(256, 48, 192, 192) +
                      fire_params(384, 48, 192, 192) + fire_params(384, 64, 256, 256) + fire_params(512, 64, 256, 256) +
-                     (15 * 512 + 15) /* conv10 */;
+                     (15 * 512 + 15) /* fc10 */;
     assert_int_equal(expect, 743119);
     assert_int_equal(net->total_params, 743119);
     assert_int_equal(fe_layer(net, "fire2.squeeze")->params, 16 * 96 + 16);
@@ -364,19 +364,19 @@ static void test_squeezenet(void **state) {
     assert_string_equal(fe_layer(net, "fire2.squeeze")->load, "features.3.squeeze");
     assert_string_equal(fe_layer(net, "fire9.expand3x3")->load, "features.12.expand3x3");
     assert_null(fe_layer(net, "fire2.squeeze_relu")->load); /* nothing to load */
-    assert_null(fe_layer(net, "conv10")->load);
-    assert_true(fe_layer(net, "conv10")->lr_mult == 10.0f);
-    assert_int_equal(fe_layer(net, "conv10")->init.kind, INIT_GAUSSIAN);
-    assert_true(fe_layer(net, "conv10")->init.arg == 0.01f);
+    assert_null(fe_layer(net, "fc10")->load);
+    assert_true(fe_layer(net, "fc10")->frozen);       /* fitted by init_head probe, then held */
+    assert_true(fe_layer(net, "fire7.expand3x3")->frozen); /* freeze through fire7 */
+    assert_false(fe_layer(net, "fire8.squeeze")->frozen);
     /* a block instance's name means its last layer */
     assert_int_equal(fe_layer(net, "fire3.squeeze")->in[0], layer_index(net, "fire2.concat"));
 
     char *table = fe_report(net, REPORT_TABLE);
     expect_row(table, "pool1", "55x55", "96", "11/4", "0");
     expect_row(table, "pool8", "13x13", "512", "123/16", "0");
-    expect_total(table, "66 layers", "743,119");
+    expect_total(table, "65 layers", "743,119");
     Row sq = table_row(table, "fire2.squeeze");
-    assert_string_equal(sq.cell[8], "loads features.3.squeeze");
+    assert_string_equal(sq.cell[8], "frozen, loads features.3.squeeze");
     Row x3 = table_row(table, "fire2.expand3x3");
     assert_string_equal(x3.cell[1], "conv 3x3 -> 64 pad 1 <- fire2.squeeze_relu");
     free(table);
@@ -416,29 +416,29 @@ static void test_deepernet(void **state) {
     assert_int_equal(net->total_params, 1176495);
     assert_int_equal(net->total_buffers, 1920);
     assert_false(fe_layer(net, "c1.conv")->conv.bias);
-    expect_shape(fe_layer(net, "c2.relu"), 80, 80, 32);
-    expect_shape(fe_layer(net, "p3"), 10, 10, 128);
+    expect_shape(fe_layer(net, "c2.relu"), 64, 64, 32);
+    expect_shape(fe_layer(net, "p3"), 8, 8, 128);
     expect_shape(fe_layer(net, "gap"), 1, 1, 256);
     expect_shape(fe_layer(net, "fc"), 1, 1, 15);
-    /* 3/1 5/1 | 6/2 10/2 14/2 | 16/4 24/4 32/4 | 36/8 52/8 68/8 | global: 68 + 9*8 */
+    /* 3/1 5/1 | 6/2 10/2 14/2 | 16/4 24/4 32/4 | 36/8 52/8 68/8 | global: 68 + 7*8 */
     expect_rf(fe_layer(net, "c2.conv"), 5, 1);
     expect_rf(fe_layer(net, "p1"), 6, 2);
     expect_rf(fe_layer(net, "c8.relu"), 68, 8);
-    expect_rf(fe_layer(net, "gap"), 140, 8);
+    expect_rf(fe_layer(net, "gap"), 124, 8);
     assert_true(fe_layer(net, "drop")->p == 0.3f);
     assert_string_equal(net_setting(net, "schedule"), "onecycle");
-    assert_string_equal(net_setting(net, "resize"), "88x88");
+    assert_string_equal(net_setting(net, "resize"), "72x72");
 
     char *table = fe_report(net, REPORT_TABLE);
-    expect_row(table, "c1.conv", "80x80", "32", "3/1", "288");
-    expect_row(table, "gap", "1x1", "256", "140/8", "0");
+    expect_row(table, "c1.conv", "64x64", "32", "3/1", "288");
+    expect_row(table, "gap", "1x1", "256", "124/8", "0");
     expect_total(table, "31 layers", "1,176,495");
     assert_non_null(strstr(table, "\n  parameters 1,176,495 (4.49 MB as float32), plus 1,920 batch norm statistics\n"));
     free(table);
     JsonDoc doc;
     parse_json_report(net, &doc);
     assert_int_equal(json_int(json_get(doc.root, "total"), "buffers"), 1920);
-    expect_json_layer(doc.root, "c5.bn", 20, 20, 128, 24, 4, 256);
+    expect_json_layer(doc.root, "c5.bn", 16, 16, 128, 24, 4, 256);
     json_free(&doc);
     fe_done(&r);
 }
@@ -686,13 +686,13 @@ static void test_dumps(void **state) {
     FILE *f = open_memstream(&buf, &len);
     dump_net(&r.net, f);
     fclose(f);
-    assert_non_null(strstr(buf, "# net squeezenet_ft: 67 layers, input 227x227x3\n"));
+    assert_non_null(strstr(buf, "# net squeezenet_ft: 66 layers, input 227x227x3\n"));
     for (int i = 0; i < r.net.n; i++) {
         char want[128];
         snprintf(want, sizeof want, "\n%3d %-20s %-9s <-", i, r.net.layers[i].name, layer_kind_name[r.net.layers[i].kind]);
         if (!strstr(buf, want)) fail_msg("dump_net lacks layer %d (%s):\n%s", i, r.net.layers[i].name, buf);
     }
-    assert_non_null(strstr(buf, " fire2.expand3x3      conv      <- fire2.squeeze_relu  out 55x55x64 load=features.3.expand3x3\n"));
+    assert_non_null(strstr(buf, " fire2.expand3x3      conv      <- fire2.squeeze_relu  out 55x55x64 frozen load=features.3.expand3x3\n"));
     free(buf);
 
     buf = NULL;
@@ -700,10 +700,10 @@ static void test_dumps(void **state) {
     ast_dump(&r.ast, f);
     fclose(f);
     assert_non_null(strstr(buf, "# ast of nets/squeezenet_ft.net\n"));
-    assert_non_null(strstr(buf, "\n13:7 block fire ( name:s name:e1 name:e3 )\n"));
-    assert_non_null(strstr(buf, "\n  14:3 layer squeeze op=conv size:1x1 arrow:-> name:s\n"));
-    assert_non_null(strstr(buf, "\n26:1 use fire2 op=fire ( num:16 comma:, num:64 comma:, num:64 ) name:load name:features.3\n"));
-    assert_non_null(strstr(buf, "\n53:1 section preprocess\n  54:3 setting resize size:256x256\n"));
+    assert_non_null(strstr(buf, "\n25:7 block fire ( name:s name:e1 name:e3 )\n"));
+    assert_non_null(strstr(buf, "\n  26:3 layer squeeze op=conv size:1x1 arrow:-> name:s\n"));
+    assert_non_null(strstr(buf, "\n38:1 use fire2 op=fire ( num:16 comma:, num:64 comma:, num:64 ) name:load name:features.3\n"));
+    assert_non_null(strstr(buf, "\n67:1 section preprocess\n  68:3 setting resize size:227x227\n"));
     free(buf);
     fe_done(&r);
 }
