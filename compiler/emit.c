@@ -44,12 +44,12 @@ static const Layer *src(const Emitter *e, const Layer *l, int j) { return &e->ne
 
 static bool has_bias(const Layer *l) { return l->bias_off >= 0 && l->kind != L_BATCHNORM; }
 
-/* The scratch argument a conv or linear layer's functions take, or "". */
-static const char *scratch_arg(const Emitter *e, const Layer *l) {
+/* The scratch argument a conv or linear layer's forward or backward takes, or "". */
+static const char *scratch_arg(const Emitter *e, const Layer *l, bool backward) {
     const Shape in = src(e, l, 0)->out;
     bool matmul = l->kind == L_LINEAR || conv_is_full(e->net, l);
     if (matmul) return in.h * in.w > 1 ? ", m->scratch" : "";
-    return conv_is_pointwise(l) ? "" : ", m->scratch";
+    return conv_uses_col(e->net, l, backward) ? ", m->scratch" : "";
 }
 
 void emit_forward_call(Emitter *e, const Layer *l) {
@@ -60,7 +60,7 @@ void emit_forward_call(Emitter *e, const Layer *l) {
     case L_CONV:
     case L_LINEAR:
         fprintf(f, "    %s_forward(%s, %s, PARAM(P_%s_weight)%s, n, cap%s);\n", id, act(l), act(src(e, l, 0)), id,
-                has_bias(l) ? pool_printf(", PARAM(P_%s_bias)", id) : "", scratch_arg(e, l));
+                has_bias(l) ? pool_printf(", PARAM(P_%s_bias)", id) : "", scratch_arg(e, l, false));
         break;
     case L_MAXPOOL: fprintf(f, "    %s_forward(%s, INDEX(I_%s), %s, n, cap);\n", id, act(l), id, act(src(e, l, 0))); break;
     case L_AVGPOOL: fprintf(f, "    %s_forward(%s, %s, n, cap);\n", id, act(l), act(src(e, l, 0))); break;
@@ -109,13 +109,25 @@ void emit_backward_call(Emitter *e, const Layer *l) {
     switch (l->kind) {
     case L_CONV:
     case L_LINEAR: {
+        if (l->kind == L_CONV && conv_dout_sparse(e->net, l)) { /* takes its max pool's dout and argmax */
+            const Layer *pool = NULL;
+            for (int i = (int)(l - e->net->layers) + 1; i < e->net->n && !pool; i++)
+                if (e->net->layers[i].in[0] == (int)(l - e->net->layers)) pool = &e->net->layers[i];
+            fprintf(f, "    %s_backward(PGRAD(P_%s_weight), %s%s, INDEX(I_%s), %s, n, cap);\n", id, id,
+                    has_bias(l) ? pool_printf("PGRAD(P_%s_bias), ", id) : "", grad(pool), pool->id, act(s));
+            break;
+        }
         const char *dws = dw ? pool_printf("PGRAD(P_%s_weight), %s", id, has_bias(l) ? pool_printf("PGRAD(P_%s_bias), ", id) : "") : "";
         fprintf(f, "    %s_backward(%s%s%s, %s%s%sn, cap%s);\n", id, dinarg, dws, grad(l),
                 l->relu_fused ? pool_printf("%s, ", act(l)) : "", dw ? pool_printf("%s, ", act(s)) : "",
-                din ? pool_printf("PARAM(P_%s_weight), ", id) : "", scratch_arg(e, l));
+                din ? pool_printf("PARAM(P_%s_weight), ", id) : "", scratch_arg(e, l, true));
         break;
     }
-    case L_MAXPOOL: fprintf(f, "    %s_backward(%s, %s, INDEX(I_%s), n, cap);\n", id, grad(s), grad(l), id); break;
+    case L_MAXPOOL:
+        if (s->kind == L_CONV && conv_dout_sparse(e->net, s))
+            fprintf(f, "    /* %s: backward folded into %s's (its dout is this pool's, at the argmax) */\n", l->name, s->name);
+        else fprintf(f, "    %s_backward(%s, %s, INDEX(I_%s), n, cap);\n", id, grad(s), grad(l), id);
+        break;
     case L_AVGPOOL: fprintf(f, "    %s_backward(%s, %s, n, cap);\n", id, grad(s), grad(l)); break;
     case L_BATCHNORM:
         fprintf(f, "    %s_backward(%s%s%s, %s, %s%sSAVED(S_%s), n, cap);\n", id, dinarg,

@@ -391,6 +391,96 @@ static void emit_matmul(Emitter *e, const Layer *l, long o, bool bias, const cha
     emit(e, "}\n\n");
 }
 
+/* Direct forward (conv_is_direct): each strip of NETC_VW outputs of one
+ * image row is a sum of $CK input strips, one weight each; the strip's sums
+ * for all $OC output channels stay in vector registers while each input strip
+ * is loaded once. The last strip overlaps the one before it. */
+static void emit_conv_forward_direct(Emitter *e, const Layer *l) {
+    const ConvSpec *c = &l->conv;
+    ev_str(e, "RELUDOC", l->relu_fused ? pool_printf(", then relu (%s, fused)", e->net->layers[l - e->net->layers + 1].name) : "");
+    ev_str(e, "ACC0", c->bias ? "bias[o]" : "0.0f");
+    ev_str(e, "YV", l->relu_fused ? "netc_relu(acc[o][v])" : "acc[o][v]");
+    emit(e, "/* $NAME: $DESC$RELUDOC\n"
+            " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW], weight [$OC][$C][$KH][$KW]$BIASDOC\n"
+            " *   direct, no im2col (its columns would be $CK times the input): per image row, strips\n"
+            " *   of NETC_VW outputs, all $OC channels' sums in registers */\n"
+            "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, int cap) {\n"
+            "#pragma omp parallel for schedule(static)\n"
+            "    for (long p = 0; p < (long)n * $OH; p++) {\n"
+            "        int b = (int)(p / $OH), oy = (int)(p % $OH);\n"
+            "        for (int s0 = 0; s0 < $OW; s0 += NETC_VW) {\n"
+            "            int ox0 = s0 + NETC_VW <= $OW ? s0 : $OW - NETC_VW;\n"
+            "            netc_vf acc[$OC];\n"
+            "            for (int o = 0; o < $OC; o++) acc[o] = (netc_vf){0} + $ACC0;\n"
+            "            for (int c = 0; c < $C; c++)\n"
+            "                for (int ky = 0; ky < $KH; ky++) {\n"
+            "                    const float *x = in + ((long)c * cap + b) * $HW + (oy + ky) * $W + ox0;\n"
+            "                    for (int kx = 0; kx < $KW; kx++) {\n"
+            "                        netc_vf xv = netc_vload(x + kx);\n"
+            "                        const float *w = weight + (c * $KH + ky) * $KW + kx;\n"
+            "#pragma GCC unroll 16\n"
+            "                        for (int o = 0; o < $OC; o++) acc[o] += w[o * $CK] * xv;\n"
+            "                    }\n"
+            "                }\n"
+            "            for (int o = 0; o < $OC; o++) {\n"
+            "                float *y = out + ((long)o * cap + b) * $OHW + oy * $OW + ox0;\n"
+            "                for (int v = 0; v < NETC_VW; v++) y[v] = $YV;\n"
+            "            }\n"
+            "        }\n"
+            "    }\n"
+            "}\n\n");
+}
+
+/* The max pool that is a sparse conv's one reader. */
+static const Layer *sparse_pool(const Net *net, const Layer *l) {
+    for (int i = (int)(l - net->layers) + 1; i < net->n; i++)
+        if (net->layers[i].in[0] == (int)(l - net->layers)) return &net->layers[i];
+    return NULL;
+}
+
+/* Sparse backward (conv_dout_sparse): the conv's dout would be zero but at
+ * the max pool's argmax, so this takes the pool's dout and argmax instead
+ * (the pool's own backward is skipped) and gathers the input patch under
+ * each window's maximum. One output channel per thread: nothing shared. */
+static void emit_conv_backward_sparse(Emitter *e, const Layer *l) {
+    const ConvSpec *c = &l->conv;
+    const Layer *pool = sparse_pool(e->net, l);
+    ev_str(e, "POOL", pool->name);
+    ev_int(e, "PHW", pool->out.h * pool->out.w);
+    ev_str(e, "DBARG", c->bias ? "float *dbias, " : "");
+    ev_str(e, "DBSUM", c->bias ? ", dbias = sums of dout" : "");
+    ev_str(e, "INB", c->ph || c->pw ? "if (iy >= 0 && iy < $H && ix >= 0 && ix < $W) " : "");
+    emit(e, "/* $NAME backward, with $POOL's: dweight = dout . col^T$DBSUM, where dout is $POOL's\n"
+            " *   gradient [$OC][cap][$PHW] placed at its argmax (the rest is zero): the input patches\n"
+            " *   under the $PHW maxima of each image and channel, no im2col */\n"
+            "static void $ID_backward(float *dweight, $DBARGconst float *dpool, const int32_t *argmax, const float *in, int n, int cap) {\n"
+            "#pragma omp parallel for schedule(static)\n"
+            "    for (int o = 0; o < $OC; o++) {\n"
+            "        float dw[$CK] = {0}, s = 0.0f;\n"
+            "        for (int b = 0; b < n; b++) {\n"
+            "            const float *dy = dpool + ((long)o * cap + b) * $PHW;\n"
+            "            const int32_t *am = argmax + ((long)o * cap + b) * $PHW;\n"
+            "            for (int j = 0; j < $PHW; j++) {\n"
+            "                float d = dy[j];\n"
+            "                int oy = am[j] / $OW, ox = am[j] % $OW;\n"
+            "                s += d;\n"
+            "                for (int c = 0; c < $C; c++) {\n"
+            "                    const float *x = in + ((long)c * cap + b) * $HW;\n"
+            "                    for (int ky = 0; ky < $KH; ky++)\n"
+            "                        for (int kx = 0; kx < $KW; kx++) {\n"
+            "                            int iy = $IY, ix = $IX;\n"
+            "                            $INBdw[(c * $KH + ky) * $KW + kx] += d * x[iy * $W + ix];\n"
+            "                        }\n"
+            "                }\n"
+            "            }\n"
+            "        }\n"
+            "        memcpy(dweight + (long)o * $CK, dw, sizeof dw);\n");
+    if (c->bias) emit(e, "        dbias[o] = s;\n");
+    else emit(e, "        (void)s;\n");
+    emit(e, "    }\n"
+            "}\n\n");
+}
+
 void emit_conv(Emitter *e, const Layer *l) {
     Shape in = e->net->layers[l->in[0]].out;
     if (conv_is_full(e->net, l)) {
@@ -399,13 +489,16 @@ void emit_conv(Emitter *e, const Layer *l) {
     }
     conv_vars(e, l);
     bool pw = conv_is_pointwise(l), din = e->net->layers[l->in[0]].needs_grad;
-    if (!pw) emit_im2col(e, &l->conv);
+    bool direct = conv_is_direct(e->net, l), sparse = l->run_backward && conv_dout_sparse(e->net, l);
+    if (!pw && (!direct || (l->run_backward && !l->frozen && !sparse))) emit_im2col(e, &l->conv);
     if (!pw && l->run_backward && din) {
         if (conv_dx_by_conv(l)) emit_im2col_dy(e, l);
         else emit_col2im(e, &l->conv, l->grad_accumulate[0]);
     }
-    emit_conv_forward(e, l, pw);
-    if (l->run_backward) emit_conv_backward(e, l, pw);
+    if (direct) emit_conv_forward_direct(e, l);
+    else emit_conv_forward(e, l, pw);
+    if (sparse) emit_conv_backward_sparse(e, l);
+    else if (l->run_backward) emit_conv_backward(e, l, pw);
 }
 
 void emit_linear(Emitter *e, const Layer *l) {

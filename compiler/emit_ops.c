@@ -20,6 +20,14 @@ static const char plane_loop[] =
 /* ---- pooling ----------------------------------------------------------------------- */
 
 static void emit_maxpool(Emitter *e, const Layer *l) {
+    const PoolSpec *p = &l->pool;
+    const Shape in = e->net->layers[l->in[0]].out;
+    /* no window reaches outside the input: constant bounds, loops the compiler unrolls */
+    bool inside = p->ph == 0 && p->pw == 0 && (l->out.h - 1) * p->sh + p->kh <= in.h && (l->out.w - 1) * p->sw + p->kw <= in.w;
+    ev_str(e, "WINY", inside ? "const int y0 = $Y0, y1 = y0 + $KH;" : "int y0 = $Y0, y1 = netc_min(y0 + $KH, $H);\n"
+                                                                     "            y0 = netc_max(y0, 0);");
+    ev_str(e, "WINX", inside ? "const int x0 = $X0, x1 = x0 + $KW;" : "int x0 = $X0, x1 = netc_min(x0 + $KW, $W);\n"
+                                                                     "                x0 = netc_max(x0, 0);");
     emit(e, "/* $NAME: $DESC\n"
             " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW]; each window's argmax is kept for backward */\n"
             "static void $ID_forward(float *out, int32_t *argmax, const float *in, int n, int cap) {\n");
@@ -28,11 +36,9 @@ static void emit_maxpool(Emitter *e, const Layer *l) {
             "        float *y = out + plane * $OHW;\n"
             "        int32_t *am = argmax + plane * $OHW;\n"
             "        for (int oy = 0; oy < $OH; oy++) {\n"
-            "            int y0 = $Y0, y1 = netc_min(y0 + $KH, $H);\n"
-            "            y0 = netc_max(y0, 0);\n"
+            "            $WINY\n"
             "            for (int ox = 0; ox < $OW; ox++) {\n"
-            "                int x0 = $X0, x1 = netc_min(x0 + $KW, $W);\n"
-            "                x0 = netc_max(x0, 0);\n"
+            "                $WINX\n"
             "                float best = -INFINITY;\n"
             "                int arg = y0 * $W + x0;\n"
             "                for (int iy = y0; iy < y1; iy++)\n"
@@ -46,7 +52,8 @@ static void emit_maxpool(Emitter *e, const Layer *l) {
             "        }\n"
             "    }\n"
             "}\n\n");
-    if (!l->run_backward) return;
+    const Layer *below = &e->net->layers[l->in[0]];
+    if (!l->run_backward || (below->kind == L_CONV && conv_dout_sparse(e->net, below))) return; /* folded into the conv's */
     emit(e, "/* $NAME backward: each output's gradient goes to its window's argmax */\n"
             "static void $ID_backward(float *din, const float *dout, const int32_t *argmax, int n, int cap) {\n");
     emit(e, plane_loop);

@@ -171,6 +171,9 @@ bool conv_is_full(const Net *net, const Layer *l);
 long conv_chunk(const Net *net, const Layer *l);      /* images per im2col chunk (emit_conv.c) */
 long conv_col_floats(const Net *net, const Layer *l); /* floats of one chunk's im2col */
 bool conv_dx_by_conv(const Layer *l);                 /* stride 1: the input gradient as a convolution */
+bool conv_is_direct(const Net *net, const Layer *l);  /* few taps, no padding: loops instead of im2col */
+bool conv_dout_sparse(const Net *net, const Layer *l); /* dout nonzero only at a max pool's argmax */
+bool conv_uses_col(const Net *net, const Layer *l, bool backward); /* im2col columns in scratch */
 
 const char *net_setting(const Net *net, const char *key); /* value from the file, or NULL */
 int layer_index(const Net *net, const char *name);

@@ -47,6 +47,41 @@ bool conv_dx_by_conv(const Layer *l) {
     return c->sw == 1 && c->sh == 1 && c->groups == 1 && !conv_is_pointwise(l) && 2 * c->pw < c->kw && 2 * c->ph < c->kh;
 }
 
+/* A conv with few taps per output on an unpadded input (SimpleNet's 9x9 on
+ * one channel): straight loops over each output row beat im2col, whose
+ * columns would be CK times the input, written and read once per pass. */
+bool conv_is_direct(const Net *net, const Layer *l) {
+    const ConvSpec *c = &l->conv;
+    Shape in = net->layers[l->in[0]].out;
+    return c->groups == 1 && c->sw == 1 && c->sh == 1 && c->pw == 0 && c->ph == 0 && !conv_is_pointwise(l) &&
+           !conv_is_full(net, l) && in.c * c->kh * c->kw <= 128 && l->out.c <= 16 && l->out.w >= 16;
+}
+
+/* Is dout zero except where a max pool took its maximum? Then, when no input
+ * gradient is wanted, dweight needs the input patches at those places only
+ * (SimpleNet: 1 in 49). The pool must be the conv's one reader, with no relu
+ * fused between. */
+bool conv_dout_sparse(const Net *net, const Layer *l) {
+    const ConvSpec *c = &l->conv;
+    int me = (int)(l - net->layers);
+    if (c->groups != 1 || l->relu_fused || l->n_users != 1 || l->frozen || !l->run_backward) return false;
+    if (net->layers[l->in[0]].needs_grad) return false;
+    for (int i = me + 1; i < net->n; i++) {
+        const Layer *r = &net->layers[i];
+        for (int j = 0; j < r->n_in; j++)
+            if (r->in[j] == me) return r->kind == L_MAXPOOL && r->pool.kw * r->pool.kh >= 4 && !r->pool.global;
+    }
+    return false;
+}
+
+/* Does the conv need im2col columns in scratch, forward or backward? */
+bool conv_uses_col(const Net *net, const Layer *l, bool backward) {
+    if (conv_is_pointwise(l) || conv_is_full(net, l)) return false;
+    if (!backward) return !conv_is_direct(net, l);
+    bool din = net->layers[l->in[0]].needs_grad && l->run_backward, dw = !l->frozen && l->run_backward;
+    return din || (dw && !conv_dout_sparse(net, l));
+}
+
 bool conv_is_full(const Net *net, const Layer *l) {
     const ConvSpec *c = &l->conv;
     Shape in = net->layers[l->in[0]].out;
@@ -61,7 +96,7 @@ static void plan_scratch(Net *net, const Layer *l) {
     bool matmul = l->kind == L_LINEAR || (l->kind == L_CONV && conv_is_full(net, l));
     if (matmul && in.h * in.w > 1) {
         if (in.c * in.h * in.w > net->scratch_per_image) net->scratch_per_image = in.c * in.h * in.w;
-    } else if (l->kind == L_CONV && !matmul && !conv_is_pointwise(l)) {
+    } else if (l->kind == L_CONV && (conv_uses_col(net, l, false) || conv_uses_col(net, l, true))) {
         int64_t col = conv_col_floats(net, l);
         int64_t need = !din ? col : conv_dx_by_conv(l) ? col + l->params : 2 * col; /* + flipped weights, or dcol */
         if (need > net->scratch_floats) net->scratch_floats = need;
