@@ -166,7 +166,8 @@ static int bad_meta(Error *e, const char *path, const char *key) {
 static int apply_config_text(Config *c, const char *text, Error *e) {
     char *copy = xstrdup(text);
     int rc = 0;
-    for (char *line = strtok(copy, "\n"); line && rc == 0; line = strtok(NULL, "\n")) {
+    char *save = NULL; /* strtok_r: config_set below tokenises lists with its own strtok_r */
+    for (char *line = strtok_r(copy, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
         char *sp = strchr(line, ' ');
         if (!sp) continue;
         *sp = 0;

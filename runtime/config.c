@@ -151,7 +151,8 @@ int config_set(Config *c, const char *key, const char *value, Error *e) {
         char buf[256];
         if (strlen(value) >= sizeof buf) return errorf(e, "setting '%s': value is too long", key);
         strcpy(buf, value);
-        for (char *tok = strtok(buf, " ,\t"); tok; tok = strtok(NULL, " ,\t")) {
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
             if (n == 3) return errorf(e, "setting '%s' takes at most 3 numbers (one per channel)", key);
             if (parse_double(tok, &v) < 0) return errorf(e, "setting '%s' needs numbers, got '%s'", key, tok);
             if (v < k->min || v > k->max)

@@ -242,7 +242,8 @@ static int weights_context(const char *path, float mean[3], float std[3], char *
         char *copy = xstrdup(cls);
         int cap = 16;
         *classes = xmalloc(sizeof(char *) * (size_t)cap);
-        for (char *t = strtok(copy, "\n"); t; t = strtok(NULL, "\n")) {
+        char *save = NULL;
+        for (char *t = strtok_r(copy, "\n", &save); t; t = strtok_r(NULL, "\n", &save)) {
             if (*n_classes == cap) *classes = xrealloc(*classes, sizeof(char *) * (size_t)(cap *= 2));
             (*classes)[(*n_classes)++] = xstrdup(t);
         }
