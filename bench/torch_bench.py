@@ -5,7 +5,9 @@
 
 Builds the same network in PyTorch the way a PyTorch user would write it
 (nn.Conv2d, nn.BatchNorm2d, nn.ReLU(inplace=True), nn.MaxPool2d, ...; for
-AlexNet and SqueezeNet torchvision's own models with 15 classes), takes the
+AlexNet and SqueezeNet trained whole, torchvision's own models with 15
+classes; layers the .net file freezes get requires_grad=False, so autograd
+skips what netc skips), takes the
 batch size and optimiser from the trainer's settings (`generated/NET report`),
 and times exactly what `generated/NET bench` times: one untimed warm-up epoch,
 then `--epochs` epochs of 1,500 images (forward, cross-entropy with the
@@ -24,7 +26,7 @@ import time
 import torch
 import torch.nn as nn
 
-TORCHVISION = {"alexnet_ft": "alexnet", "squeezenet_ft": "squeezenet1_0"}
+TORCHVISION = {"alexnet_ft": "alexnet", "squeezenet_ft": "squeezenet1_0", "squeezenet_tv": "squeezenet1_0"}
 
 
 def settings(trainer):
@@ -111,17 +113,21 @@ def main():
     report = json.loads(subprocess.run([a.netc, "--report=json", a.net], capture_output=True, text=True, check=True).stdout)
     s = settings(a.trainer)
     name = report["net"]
-    if name in TORCHVISION:
+    frozen = [l["name"].replace(".", "_") for l in report["layers"] if l.get("frozen")]
+    if name in TORCHVISION and not frozen:
         import torchvision
         model = getattr(torchvision.models, TORCHVISION[name])(num_classes=report["classes"])
     else:
         model = Graph(report)
+        for key in frozen:
+            if key in model.mods:
+                model.mods[key].requires_grad_(False)
     batch = int(s["batch"])
     lr, wd, mom = float(s["lr"]), float(s["weight_decay"]), float(s["momentum"])
     if s["optimizer"] == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd)
+        opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=wd)
     else:
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=mom, nesterov=s["nesterov"] == "on", weight_decay=wd)
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr, momentum=mom, nesterov=s["nesterov"] == "on", weight_decay=wd)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=float(s["label_smoothing"]))
     w, h, c = report["input"]
     x = torch.randn(batch, c, h, w)
