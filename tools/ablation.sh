@@ -14,7 +14,7 @@ printf '| step | net and settings | epochs | test top-1 | mean per class | train
 step() { # step NAME NET [train options...]
     label=$1 net=$2
     shift 2
-    name=$(basename "$net" .net)
+    name=$(awk '$1 == "net" { print $2; exit }' "$net") # the trainer is named after the net, not the file
     bin/netc -q "$net" > /dev/null
     start=$(date +%s)
     "generated/$name" train --quiet --out "$out/$name$(echo "$*" | tr -c 'a-z0-9' '_')" "$@" > /dev/null

@@ -18,7 +18,7 @@ fi
 stamp=$(date +%Y%m%d-%H%M%S)
 summary=""
 for net in "$@"; do
-    name=$(basename "$net" .net)
+    name=$(awk '$1 == "net" { print $2; exit }' "$net") # the trainer is named after the net, not the file
     out="runs/$stamp-$name"
     echo "==== $name: bin/netc $net"
     bin/netc -q "$net"
