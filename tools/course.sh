@@ -36,4 +36,4 @@ for net in "$@"; do
     summary="$summary$(printf '%-16s %7.2f%% %9.2f%% %7s %8s s   %s/report.html' "$name" "$top1" "$mean" "$epochs" "$secs" "$out")\n"
 done
 printf '\n%-16s %8s %10s %7s %10s   %s\n' net "top-1" "mean/class" epochs time report
-printf "$summary"
+printf '%b' "$summary" # %b: the rows hold "%" signs, which must not be read as directives
