@@ -110,9 +110,7 @@ void emit_backward_call(Emitter *e, const Layer *l) {
     case L_CONV:
     case L_LINEAR: {
         if (l->kind == L_CONV && conv_dout_sparse(e->net, l)) { /* takes its max pool's dout and argmax */
-            const Layer *pool = NULL;
-            for (int i = (int)(l - e->net->layers) + 1; i < e->net->n && !pool; i++)
-                if (e->net->layers[i].in[0] == (int)(l - e->net->layers)) pool = &e->net->layers[i];
+            const Layer *pool = conv_pool_reader(e->net, l);
             fprintf(f, "    %s_backward(PGRAD(P_%s_weight), %s%s, INDEX(I_%s), %s, n, cap);\n", id, id,
                     has_bias(l) ? pool_printf("PGRAD(P_%s_bias), ", id) : "", grad(pool), pool->id, act(s));
             break;

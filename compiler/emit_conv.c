@@ -431,20 +431,13 @@ static void emit_conv_forward_direct(Emitter *e, const Layer *l) {
             "}\n\n");
 }
 
-/* The max pool that is a sparse conv's one reader. */
-static const Layer *sparse_pool(const Net *net, const Layer *l) {
-    for (int i = (int)(l - net->layers) + 1; i < net->n; i++)
-        if (net->layers[i].in[0] == (int)(l - net->layers)) return &net->layers[i];
-    return NULL;
-}
-
 /* Sparse backward (conv_dout_sparse): the conv's dout would be zero but at
  * the max pool's argmax, so this takes the pool's dout and argmax instead
  * (the pool's own backward is skipped) and gathers the input patch under
  * each window's maximum. One output channel per thread: nothing shared. */
 static void emit_conv_backward_sparse(Emitter *e, const Layer *l) {
     const ConvSpec *c = &l->conv;
-    const Layer *pool = sparse_pool(e->net, l);
+    const Layer *pool = conv_pool_reader(e->net, l);
     ev_str(e, "POOL", pool->name);
     ev_int(e, "PHW", pool->out.h * pool->out.w);
     ev_str(e, "DBARG", c->bias ? "float *dbias, " : "");

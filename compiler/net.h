@@ -173,6 +173,7 @@ long conv_col_floats(const Net *net, const Layer *l); /* floats of one chunk's i
 bool conv_dx_by_conv(const Layer *l);                 /* stride 1: the input gradient as a convolution */
 bool conv_is_direct(const Net *net, const Layer *l);  /* few taps, no padding: loops instead of im2col */
 bool conv_dout_sparse(const Net *net, const Layer *l); /* dout nonzero only at a max pool's argmax */
+const Layer *conv_pool_reader(const Net *net, const Layer *l); /* the max pool that is its one reader, or NULL */
 bool conv_uses_col(const Net *net, const Layer *l, bool backward); /* im2col columns in scratch */
 
 const char *net_setting(const Net *net, const char *key); /* value from the file, or NULL */

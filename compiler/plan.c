@@ -57,21 +57,27 @@ bool conv_is_direct(const Net *net, const Layer *l) {
            !conv_is_full(net, l) && in.c * c->kh * c->kw <= 128 && l->out.c <= 16 && l->out.w >= 16;
 }
 
+/* The max pool that is a conv's one reader, or NULL. */
+const Layer *conv_pool_reader(const Net *net, const Layer *l) {
+    int me = (int)(l - net->layers);
+    if (l->n_users != 1) return NULL;
+    for (int i = me + 1; i < net->n; i++) {
+        const Layer *r = &net->layers[i];
+        for (int j = 0; j < r->n_in; j++)
+            if (r->in[j] == me) return r->kind == L_MAXPOOL && !r->pool.global ? r : NULL;
+    }
+    return NULL;
+}
+
 /* Is dout zero except where a max pool took its maximum? Then, when no input
  * gradient is wanted, dweight needs the input patches at those places only
  * (SimpleNet: 1 in 49). The pool must be the conv's one reader, with no relu
  * fused between. */
 bool conv_dout_sparse(const Net *net, const Layer *l) {
-    const ConvSpec *c = &l->conv;
-    int me = (int)(l - net->layers);
-    if (c->groups != 1 || l->relu_fused || l->n_users != 1 || l->frozen || !l->run_backward) return false;
+    if (l->conv.groups != 1 || l->relu_fused || l->frozen || !l->run_backward) return false;
     if (net->layers[l->in[0]].needs_grad) return false;
-    for (int i = me + 1; i < net->n; i++) {
-        const Layer *r = &net->layers[i];
-        for (int j = 0; j < r->n_in; j++)
-            if (r->in[j] == me) return r->kind == L_MAXPOOL && r->pool.kw * r->pool.kh >= 4 && !r->pool.global;
-    }
-    return false;
+    const Layer *pool = conv_pool_reader(net, l);
+    return pool && pool->pool.kw * pool->pool.kh >= 4;
 }
 
 /* Does the conv need im2col columns in scratch, forward or backward? */
