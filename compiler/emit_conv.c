@@ -311,6 +311,40 @@ static void emit_conv_backward(Emitter *e, const Layer *l, bool pw) {
     emit(e, "}\n\n");
 }
 
+/* ---- Winograd: 3x3, stride 1, pad 1 ------------------------------------------------------ */
+
+static void emit_conv_forward_wino(Emitter *e, const Layer *l) {
+    ev_str(e, "RELUDOC", l->relu_fused ? pool_printf(", then relu (%s, fused)", e->net->layers[l - e->net->layers + 1].name) : "");
+    emit(e, "/* $NAME: $DESC$RELUDOC\n"
+            " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW], weight [$OC][$C][3][3]$BIASDOC\n"
+            " *   by Winograd's F(4x4, 3x3) (runtime/winograd.h), $WCH images at a time */\n"
+            "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, int cap, float *col) {\n"
+            "    netc_wino_forward(out, in, weight, $C, $OC, $H, $W, n, cap, $WCH, col);\n");
+    emit_output_pass(e, l->conv.bias, l->relu_fused);
+    emit(e, "}\n\n");
+}
+
+static void emit_conv_backward_wino(Emitter *e, const Layer *l) {
+    bool dw = !l->frozen, din = e->net->layers[l->in[0]].needs_grad;
+    ev_str(e, "DINARG", din ? "float *din, " : "");
+    ev_str(e, "DWARG", dw ? (l->conv.bias ? "float *dweight, float *dbias, " : "float *dweight, ") : "");
+    ev_str(e, "XARG", dw ? "const float *in, " : "");
+    ev_str(e, "WARG", din ? "const float *weight, " : "");
+    ev_str(e, "DOUTARG", l->relu_fused ? "float *dout, const float *out, " : "const float *dout, ");
+    ev_int(e, "ACC", l->grad_accumulate[0]);
+    emit(e, "/* $NAME backward:");
+    if (l->relu_fused) emit(e, " the relu's (dout where out > 0),");
+    if (l->conv.bias && dw) emit(e, " dbias = sums of dout,");
+    emit(e, dw && din ? " dweight and din" : dw ? " dweight" : " din");
+    emit(e, l->grad_accumulate[0] && din ? " (added)" : "");
+    emit(e, " by Winograd's F(4x4, 3x3) */\n"
+            "static void $ID_backward($DINARG$DWARG$DOUTARG$XARG$WARGint n, int cap, float *col) {\n");
+    emit_dout_pass(e, dw && l->conv.bias, l->relu_fused);
+    if (dw) emit(e, "    netc_wino_backward_weight(dweight, dout, in, $C, $OC, $H, $W, n, cap, $WCH, col);\n");
+    if (din) emit(e, "    netc_wino_backward_input(din, dout, weight, $C, $OC, $H, $W, n, cap, $WCH, $ACC, col);\n");
+    emit(e, "}\n\n");
+}
+
 /* ---- linear (and a conv whose kernel covers its whole input) ------------------------------ */
 
 /* x[k][b] = in[c][b][hw] with k = c * HW + hw: the batch as the columns of a matrix */
@@ -483,6 +517,12 @@ void emit_conv(Emitter *e, const Layer *l) {
     conv_vars(e, l);
     bool pw = conv_is_pointwise(l), din = e->net->layers[l->in[0]].needs_grad;
     bool direct = conv_is_direct(e->net, l), sparse = l->run_backward && conv_dout_sparse(e->net, l);
+    if (conv_is_winograd(e->net, l)) {
+        ev_int(e, "WCH", conv_wino_chunk(e->net, l));
+        emit_conv_forward_wino(e, l);
+        if (l->run_backward) emit_conv_backward_wino(e, l);
+        return;
+    }
     if (!pw && (!direct || (l->run_backward && !l->frozen && !sparse))) emit_im2col(e, &l->conv);
     if (!pw && l->run_backward && din) {
         if (conv_dx_by_conv(l)) emit_im2col_dy(e, l);

@@ -21,7 +21,7 @@ typedef struct {
     const char *output;     /* the trainer; default <out_dir>/<net> */
     const char *cc, *cflags;
     ReportFormat report_fmt;
-    bool report_only, stop_at_c, quiet;
+    bool report_only, stop_at_c, quiet, no_winograd;
     bool dump_ast, dump_net, dump_plan;
 } Options;
 
@@ -39,6 +39,7 @@ static void usage(FILE *f) {
                "  -d ast|net|plan            print the state after that pass (repeatable)\n"
                "  --cc CC                    C compiler (default $CC, else cc)\n"
                "  --cflags FLAGS             replaces the optimisation flags (default -O3 -march=native)\n"
+               "  --no-winograd              3x3 convolutions by im2col and sgemm, not Winograd's F(4x4, 3x3)\n"
                "  --version, --help\n");
 }
 
@@ -66,6 +67,8 @@ static int parse_options(int argc, char **argv, Options *o) {
             o->stop_at_c = true;
         } else if (strcmp(a, "-q") == 0) {
             o->quiet = true;
+        } else if (strcmp(a, "--no-winograd") == 0) {
+            o->no_winograd = true;
         } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--out-dir") == 0 || strcmp(a, "-d") == 0 || strcmp(a, "--cc") == 0 ||
                     strcmp(a, "--cflags") == 0)) {
             if (!next) {
@@ -179,6 +182,7 @@ static int compile(const Options *o) {
         rc = 0;
         goto out;
     }
+    net.no_winograd = o->no_winograd;
     plan_net(&net);
     if (o->dump_plan) dump_net(&net, stdout);
 

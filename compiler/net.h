@@ -152,6 +152,7 @@ typedef struct {
     int64_t scratch_floats, scratch_per_image; /* im2col columns; gathered inputs of linear layers */
     int64_t total_params, total_buffers, total_act;
     double total_flops;
+    bool no_winograd; /* netc --no-winograd: 3x3 convs by im2col too */
 } Net;
 
 /* Passes, in pipeline order. Each returns 0, or -1 after reporting errors. */
@@ -171,6 +172,8 @@ bool conv_is_full(const Net *net, const Layer *l);
 long conv_chunk(const Net *net, const Layer *l);      /* images per im2col chunk (emit_conv.c) */
 long conv_col_floats(const Net *net, const Layer *l); /* floats of one chunk's im2col */
 bool conv_dx_by_conv(const Layer *l);                 /* stride 1: the input gradient as a convolution */
+bool conv_is_winograd(const Net *net, const Layer *l); /* 3x3 pad 1: Winograd F(4x4, 3x3) */
+long conv_wino_chunk(const Net *net, const Layer *l);  /* images per Winograd chunk */
 bool conv_is_direct(const Net *net, const Layer *l);  /* few taps, no padding: loops instead of im2col */
 bool conv_dout_sparse(const Net *net, const Layer *l); /* dout nonzero only at a max pool's argmax */
 const Layer *conv_pool_reader(const Net *net, const Layer *l); /* the max pool that is its one reader, or NULL */

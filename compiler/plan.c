@@ -19,6 +19,7 @@
 
 #include "net.h"
 #include "pool.h"
+#include "winograd.h"
 
 /* A C identifier for every layer, unique even if "a.b" and "a_b" both exist. */
 static void assign_ids(Net *net) {
@@ -57,6 +58,28 @@ bool conv_is_direct(const Net *net, const Layer *l) {
            !conv_is_full(net, l) && in.c * c->kh * c->kw <= 128 && l->out.c <= 16 && l->out.w >= 16;
 }
 
+/* A 3x3, stride-1, pad-1 conv between enough channels (DeeperNet's, AlexNet's
+ * conv3-5, SqueezeNet's expand3x3): Winograd's F(4x4, 3x3) does its products
+ * with 4x fewer multiply-adds than im2col, forward and backward
+ * (runtime/winograd.h). With a channel or two on either side the products
+ * are too thin to pay for the transforms. net->no_winograd (netc
+ * --no-winograd) keeps im2col, for comparisons. */
+bool conv_is_winograd(const Net *net, const Layer *l) {
+    const ConvSpec *c = &l->conv;
+    Shape in = net->layers[l->in[0]].out;
+    return !net->no_winograd && c->groups == 1 && c->kw == 3 && c->kh == 3 && c->sw == 1 && c->sh == 1 && c->pw == 1 &&
+           c->ph == 1 && in.c >= 16 && c->out >= 16;
+}
+
+/* Images per Winograd chunk: its transformed input and products, about 8 MB,
+ * stay in the last-level cache between the transforms and the products. */
+long conv_wino_chunk(const Net *net, const Layer *l) {
+    Shape in = net->layers[l->in[0]].out;
+    long wide = in.c > l->out.c ? in.c : l->out.c, tiles = (in.h + 3) / 4 * ((in.w + 3) / 4);
+    long ch = (1L << 21) / (2 * 36 * wide * tiles);
+    return ch < 1 ? 1 : ch > 4096 ? 4096 : ch;
+}
+
 /* The max pool that is a conv's one reader, or NULL. */
 const Layer *conv_pool_reader(const Net *net, const Layer *l) {
     int me = (int)(l - net->layers);
@@ -74,7 +97,7 @@ const Layer *conv_pool_reader(const Net *net, const Layer *l) {
  * (SimpleNet: 1 in 49). The pool must be the conv's one reader, with no relu
  * fused between. */
 bool conv_dout_sparse(const Net *net, const Layer *l) {
-    if (l->conv.groups != 1 || l->relu_fused || l->frozen || !l->run_backward) return false;
+    if (l->conv.groups != 1 || l->relu_fused || l->frozen || !l->run_backward || conv_is_winograd(net, l)) return false;
     if (net->layers[l->in[0]].needs_grad) return false;
     const Layer *pool = conv_pool_reader(net, l);
     return pool && pool->pool.kw * pool->pool.kh >= 4;
@@ -102,6 +125,9 @@ static void plan_scratch(Net *net, const Layer *l) {
     bool matmul = l->kind == L_LINEAR || (l->kind == L_CONV && conv_is_full(net, l));
     if (matmul && in.h * in.w > 1) {
         if (in.c * in.h * in.w > net->scratch_per_image) net->scratch_per_image = in.c * in.h * in.w;
+    } else if (l->kind == L_CONV && conv_is_winograd(net, l)) {
+        int64_t need = netc_wino_scratch(in.c, l->out.c, in.h, in.w, conv_wino_chunk(net, l));
+        if (need > net->scratch_floats) net->scratch_floats = need;
     } else if (l->kind == L_CONV && (conv_uses_col(net, l, false) || conv_uses_col(net, l, true))) {
         int64_t col = conv_col_floats(net, l);
         int64_t need = !din ? col : conv_dx_by_conv(l) ? col + l->params : 2 * col; /* + flipped weights, or dcol */

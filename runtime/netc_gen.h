@@ -12,6 +12,7 @@
 #include "gemm.h"
 #include "netc.h"
 #include "rng.h"
+#include "winograd.h"
 
 /* A layer's slice of an arena. Activations and their gradients hold
  * m->batch images each; parameters and statistics do not depend on the batch. */

@@ -1,0 +1,51 @@
+/* winograd.h: 3x3, stride 1, pad 1 convolutions by Winograd's F(4x4, 3x3).
+ *
+ * A 4x4 block ("tile") of outputs needs a 6x6 patch d of the input. With the
+ * kernel g transformed once, U = G g G^T, and the patch transformed,
+ * V = B^T d B, the block is Y = A^T (sum over input channels of U (.) V) A.
+ * At each of the 36 points of a 6x6 transform the sum over input channels is
+ * a matrix product, M[p] = U[p] . V[p] ([OC][C] . [C][tiles]), so a layer
+ * costs 36 * C * OC multiply-adds per 16 outputs instead of 9 * 16 * C * OC:
+ * 4x fewer than im2col, plus the transforms (which are cheap, linear passes).
+ *
+ * Backward uses the same transforms:
+ *   - the input gradient is this convolution of dout with the kernel flipped
+ *     and its in and out channels swapped (pad 1 keeps the size);
+ *   - the weight gradient follows from differentiating the forward identity:
+ *     dg = G^T (sum over tiles of (A dy A^T) (.) (B^T d B)) G, where at each
+ *     point the sum over tiles is again one matrix product,
+ *     dU[p] = DY[p] . V[p]^T ([OC][tiles] . [tiles][C]).
+ *
+ * Activations are [c][cap][h][w] as everywhere; images [0, n) are in use.
+ * Work goes in chunks of `chunk` images, whose transforms (and products) stay
+ * in cache; scratch must hold netc_wino_scratch(C, OC, H, W, chunk) floats.
+ * OpenMP owns the threads: transforms split channels, the 36 products split
+ * across threads with one single-threaded sgemm each.
+ * Results differ from a direct convolution by rounding only (a few 1e-6 of
+ * the values' scale); tests/test_winograd.c checks all three against the
+ * plain loops of a reference convolution. */
+#ifndef NETC_WINOGRAD_H
+#define NETC_WINOGRAD_H
+
+/* Floats of scratch the three functions below need: the transformed kernels
+ * U [36][OC][C], then a chunk's transformed input and products, each at most
+ * [36][max(C, OC)][tiles, rounded up to 16]. (Inline: the compiler plans it.) */
+static inline long netc_wino_scratch(long C, long OC, long H, long W, long chunk) {
+    long wide = C > OC ? C : OC, tiles = chunk * ((H + 3) / 4) * ((W + 3) / 4);
+    return 36 * C * OC + 2 * 36 * wide * ((tiles + 15) / 16 * 16);
+}
+
+/* out [OC][cap][H][W] = conv3x3(in [C][cap][H][W], weight [OC][C][3][3]), pad 1, no bias */
+void netc_wino_forward(float *out, const float *in, const float *weight, int C, int OC, int H, int W, int n, int cap, int chunk,
+                       float *scratch);
+
+/* din [C][cap][H][W] (+)= the input gradient of the above, from dout [OC][cap][H][W]:
+ * added to din when accumulate is set (another layer wrote it first) */
+void netc_wino_backward_input(float *din, const float *dout, const float *weight, int C, int OC, int H, int W, int n, int cap,
+                              int chunk, int accumulate, float *scratch);
+
+/* dweight [OC][C][3][3] = the weight gradient, summed over images [0, n) */
+void netc_wino_backward_weight(float *dweight, const float *dout, const float *in, int C, int OC, int H, int W, int n, int cap,
+                               int chunk, float *scratch);
+
+#endif

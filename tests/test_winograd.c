@@ -1,0 +1,161 @@
+/* test_winograd.c: the F(4x4, 3x3) convolution (runtime/winograd.c) against
+ * plain loops in double precision: forward, input gradient and weight
+ * gradient, on sizes that leave partial tiles at the edges, channel counts
+ * that are not multiples of the vector width, and batches that end in a
+ * short chunk. Prints the largest difference of each. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "winograd.h"
+
+typedef struct {
+    int C, OC, H, W, n, cap, chunk;
+} Case;
+
+static const Case cases[] = {
+    {3, 5, 7, 9, 3, 4, 2},      /* partial tiles both ways; chunks 2 + 1; image 3 of 4 unused */
+    {20, 17, 13, 13, 3, 3, 1},  /* AlexNet's 13x13; channels not a multiple of 16 */
+    {32, 32, 16, 16, 5, 5, 3},  /* whole tiles */
+    {64, 24, 8, 8, 4, 6, 4},    /* more inputs than outputs; one chunk */
+    {2, 3, 1, 5, 2, 2, 1},      /* one row: only the kernel's middle row sees the image */
+    {16, 16, 64, 64, 1, 2, 1},  /* more than one group of 16 tiles per image row */
+};
+
+static float frand(unsigned *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static float *randoms(long count, unsigned seed) {
+    float *v = malloc(sizeof(float) * count);
+    for (long i = 0; i < count; i++) v[i] = frand(&seed);
+    return v;
+}
+
+/* in [C][cap][H][W] at (c, b, y, x), 0 in the padding */
+static double at(const float *in, const Case *k, int c, int b, int y, int x) {
+    if (y < 0 || y >= k->H || x < 0 || x >= k->W) return 0.0;
+    return in[(((long)c * k->cap + b) * k->H + y) * k->W + x];
+}
+
+/* the reference: out[o][b][y][x] = sum over c, ky, kx of w[o][c][ky][kx] in[c][b][y - 1 + ky][x - 1 + kx] */
+static double ref_out(const float *in, const float *w, const Case *k, int o, int b, int y, int x) {
+    double s = 0.0;
+    for (int c = 0; c < k->C; c++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) s += w[((o * k->C + c) * 3 + ky) * 3 + kx] * at(in, k, c, b, y - 1 + ky, x - 1 + kx);
+    return s;
+}
+
+/* Largest |a - ref| over the values, against the largest |ref|. */
+static void check(const char *what, const Case *k, double maxdiff, double scale) {
+    double rel = maxdiff / (scale > 0 ? scale : 1);
+    printf("  %-16s C %3d OC %3d %2dx%-2d n %d chunk %d: largest difference %.2e (%.2e of the largest value)\n", what, k->C, k->OC,
+           k->H, k->W, k->n, k->chunk, maxdiff, rel);
+    assert_true(rel < 2e-5);
+}
+
+static void test_forward(void **state) {
+    (void)state;
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        const Case *k = &cases[t];
+        long HW = (long)k->H * k->W;
+        float *in = randoms(k->C * k->cap * HW, 1 + t), *w = randoms(k->OC * k->C * 9, 100 + t);
+        float *out = malloc(sizeof(float) * k->OC * k->cap * HW);
+        for (long i = 0; i < k->OC * k->cap * HW; i++) out[i] = 12345.0f; /* images past n must keep this */
+        float *ws = malloc(sizeof(float) * netc_wino_scratch(k->C, k->OC, k->H, k->W, k->chunk));
+        netc_wino_forward(out, in, w, k->C, k->OC, k->H, k->W, k->n, k->cap, k->chunk, ws);
+        double maxdiff = 0, scale = 0;
+        for (int o = 0; o < k->OC; o++)
+            for (int b = 0; b < k->cap; b++)
+                for (int y = 0; y < k->H; y++)
+                    for (int x = 0; x < k->W; x++) {
+                        float got = out[(((long)o * k->cap + b) * k->H + y) * k->W + x];
+                        if (b >= k->n) {
+                            assert_true(got == 12345.0f);
+                            continue;
+                        }
+                        double r = ref_out(in, w, k, o, b, y, x);
+                        maxdiff = fmax(maxdiff, fabs(got - r)), scale = fmax(scale, fabs(r));
+                    }
+        check("forward", k, maxdiff, scale);
+        free(in), free(w), free(out), free(ws);
+    }
+}
+
+static void test_backward_input(void **state) {
+    (void)state;
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        const Case *k = &cases[t];
+        long HW = (long)k->H * k->W;
+        float *dout = randoms(k->OC * k->cap * HW, 7 + t), *w = randoms(k->OC * k->C * 9, 200 + t);
+        float *din = malloc(sizeof(float) * k->C * k->cap * HW), *base = randoms(k->C * k->cap * HW, 9 + t);
+        float *ws = malloc(sizeof(float) * netc_wino_scratch(k->C, k->OC, k->H, k->W, k->chunk));
+        int acc = t % 2; /* odd cases add to what din held */
+        for (long i = 0; i < k->C * k->cap * HW; i++) din[i] = acc ? base[i] : 0.0f;
+        netc_wino_backward_input(din, dout, w, k->C, k->OC, k->H, k->W, k->n, k->cap, k->chunk, acc, ws);
+        /* din[c][b][iy][ix] = sum of w[o][c][ky][kx] dout[o][b][y][x] over the outputs (y, x) that read it */
+        double maxdiff = 0, scale = 0;
+        for (int c = 0; c < k->C; c++)
+            for (int b = 0; b < k->n; b++)
+                for (int iy = 0; iy < k->H; iy++)
+                    for (int ix = 0; ix < k->W; ix++) {
+                        double r = 0;
+                        for (int o = 0; o < k->OC; o++)
+                            for (int ky = 0; ky < 3; ky++)
+                                for (int kx = 0; kx < 3; kx++) {
+                                    int y = iy + 1 - ky, x = ix + 1 - kx;
+                                    Case ko = *k;
+                                    ko.C = k->OC; /* dout's shape, for at() */
+                                    r += w[((o * k->C + c) * 3 + ky) * 3 + kx] * at(dout, &ko, o, b, y, x);
+                                }
+                        long i = (((long)c * k->cap + b) * k->H + iy) * k->W + ix;
+                        float got = din[i] - (acc ? base[i] : 0.0f);
+                        maxdiff = fmax(maxdiff, fabs(got - r)), scale = fmax(scale, fabs(r));
+                    }
+        check("input gradient", k, maxdiff, scale);
+        free(dout), free(w), free(din), free(base), free(ws);
+    }
+}
+
+static void test_backward_weight(void **state) {
+    (void)state;
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        const Case *k = &cases[t];
+        long HW = (long)k->H * k->W;
+        float *in = randoms(k->C * k->cap * HW, 3 + t), *dout = randoms(k->OC * k->cap * HW, 300 + t);
+        float *dw = malloc(sizeof(float) * k->OC * k->C * 9);
+        float *ws = malloc(sizeof(float) * netc_wino_scratch(k->C, k->OC, k->H, k->W, k->chunk));
+        netc_wino_backward_weight(dw, dout, in, k->C, k->OC, k->H, k->W, k->n, k->cap, k->chunk, ws);
+        double maxdiff = 0, scale = 0;
+        for (int o = 0; o < k->OC; o++)
+            for (int c = 0; c < k->C; c++)
+                for (int ky = 0; ky < 3; ky++)
+                    for (int kx = 0; kx < 3; kx++) {
+                        double r = 0; /* images past n must not count */
+                        for (int b = 0; b < k->n; b++)
+                            for (int y = 0; y < k->H; y++)
+                                for (int x = 0; x < k->W; x++)
+                                    r += dout[(((long)o * k->cap + b) * k->H + y) * k->W + x] * at(in, k, c, b, y - 1 + ky, x - 1 + kx);
+                        float got = dw[((o * k->C + c) * 3 + ky) * 3 + kx];
+                        maxdiff = fmax(maxdiff, fabs(got - r)), scale = fmax(scale, fabs(r));
+                    }
+        check("weight gradient", k, maxdiff, scale);
+        free(in), free(dout), free(dw), free(ws);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forward),
+        cmocka_unit_test(test_backward_input),
+        cmocka_unit_test(test_backward_weight),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
