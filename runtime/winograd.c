@@ -17,9 +17,7 @@
 #define L 16 /* tiles per vector: one AVX-512 register, or two AVX2 ones */
 typedef float wv __attribute__((vector_size(4 * L)));
 
-static long tiles_of(int H, int W) {
-  return (long)((H + 3) / 4) * ((W + 3) / 4);
-}
+static long tiles_of(int H, int W) { return (long)((H + 3) / 4) * ((W + 3) / 4); }
 static long round_up(long t) { return (t + L - 1) / L * L; }
 
 /* ---- the 1-D transforms, on 16 lanes
@@ -27,52 +25,51 @@ static long round_up(long t) { return (t + L - 1) / L * L; }
 
 /* o = B^T d */
 static inline void bt6(wv *o, wv d0, wv d1, wv d2, wv d3, wv d4, wv d5) {
-  o[0] = 4.0f * d0 - 5.0f * d2 + d4;
-  o[1] = -4.0f * (d1 + d2) + d3 + d4;
-  o[2] = 4.0f * (d1 - d2) - d3 + d4;
-  o[3] = 2.0f * (d3 - d1) - d2 + d4;
-  o[4] = 2.0f * (d1 - d3) - d2 + d4;
-  o[5] = 4.0f * d1 - 5.0f * d3 + d5;
+    o[0] = 4.0f * d0 - 5.0f * d2 + d4;
+    o[1] = -4.0f * (d1 + d2) + d3 + d4;
+    o[2] = 4.0f * (d1 - d2) - d3 + d4;
+    o[3] = 2.0f * (d3 - d1) - d2 + d4;
+    o[4] = 2.0f * (d1 - d3) - d2 + d4;
+    o[5] = 4.0f * d1 - 5.0f * d3 + d5;
 }
 
 /* o = A^T m (4 of 6) */
 static inline void at6(wv *o, wv m0, wv m1, wv m2, wv m3, wv m4, wv m5) {
-  wv s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
-  o[0] = m0 + s12 + s34;
-  o[1] = d12 + 2.0f * d34;
-  o[2] = s12 + 4.0f * s34;
-  o[3] = d12 + 8.0f * d34 + m5;
+    wv s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+    o[0] = m0 + s12 + s34;
+    o[1] = d12 + 2.0f * d34;
+    o[2] = s12 + 4.0f * s34;
+    o[3] = d12 + 8.0f * d34 + m5;
 }
 
 /* o = A d (6 of 4): the output gradient's transform */
 static inline void a4(wv *o, wv d0, wv d1, wv d2, wv d3) {
-  wv s02 = d0 + d2, d13 = d1 + d3, q02 = d0 + 4.0f * d2,
-     q13 = 2.0f * d1 + 8.0f * d3;
-  o[0] = d0;
-  o[1] = s02 + d13;
-  o[2] = s02 - d13;
-  o[3] = q02 + q13;
-  o[4] = q02 - q13;
-  o[5] = d3;
+    wv s02 = d0 + d2, d13 = d1 + d3, q02 = d0 + 4.0f * d2, q13 = 2.0f * d1 + 8.0f * d3;
+    o[0] = d0;
+    o[1] = s02 + d13;
+    o[2] = s02 - d13;
+    o[3] = q02 + q13;
+    o[4] = q02 - q13;
+    o[5] = d3;
 }
 
 /* o = G g (6 of 3) */
 static inline void g3(wv *o, wv g0, wv g1, wv g2) {
-  wv s02 = g0 + g2;
-  o[0] = 0.25f * g0;
-  o[1] = (-1.0f / 6.0f) * (s02 + g1);
-  o[2] = (-1.0f / 6.0f) * (s02 - g1);
-  o[3] = (1.0f / 24.0f) * g0 + (1.0f / 12.0f) * g1 + (1.0f / 6.0f) * g2;
-  o[4] = (1.0f / 24.0f) * g0 - (1.0f / 12.0f) * g1 + (1.0f / 6.0f) * g2;
-  o[5] = g2;
+    wv s02 = g0 + g2;
+    o[0] = 0.25f * g0;
+    o[1] = (-1.0f / 6.0f) * (s02 + g1);
+    o[2] = (-1.0f / 6.0f) * (s02 - g1);
+    o[3] = (1.0f / 24.0f) * g0 + (1.0f / 12.0f) * g1 + (1.0f / 6.0f) * g2;
+    o[4] = (1.0f / 24.0f) * g0 - (1.0f / 12.0f) * g1 + (1.0f / 6.0f) * g2;
+    o[5] = g2;
 }
 
 /* o = G^T m (3 of 6): the weight gradient's way back */
 static inline void gt6(wv *o, wv m0, wv m1, wv m2, wv m3, wv m4, wv m5) {
-  wv s12 = m1 + m2, s34 = m3 + m4;
-  o[0] = 0.25f * m0 - (1.0f / 6.0f) * s12 + (1.0f / 24.0f) * s34;
-  o[1] = (1.0f / 6.0f) * (m2 - m1) + (1.0f / 12.0f) * (m3 - m4);
-  o[2] = (1.0f / 6.0f) * (s34 - s12) + m5;
+    wv s12 = m1 + m2, s34 = m3 + m4;
+    o[0] = 0.25f * m0 - (1.0f / 6.0f) * s12 + (1.0f / 24.0f) * s34;
+    o[1] = (1.0f / 6.0f) * (m2 - m1) + (1.0f / 12.0f) * (m3 - m4);
+    o[2] = (1.0f / 6.0f) * (s34 - s12) + m5;
 }
 
 /* ---- tiles
@@ -80,278 +77,263 @@ static inline void gt6(wv *o, wv m0, wv m1, wv m2, wv m3, wv m4, wv m5) {
 
 /* Where the 16 tiles t0 .. t0 + 15 of a chunk are: each one's offset from its
  * channel's first image to the top-left value of its patch (pad `off` above
- * and left of its outputs), and its top-left output's row and column. Worked
- * out once per group of tiles, shared by every channel. */
+ * and left of its outputs), and its top-left output's row and column. A patch
+ * that crosses the image's edge gets, per value, an offset clamped inside the
+ * image and a bit saying whether the value is real or padding, so gathering
+ * it needs no branches. Worked out once per group of tiles, for every channel. */
 typedef struct {
-  int n;          /* lanes in use: fewer in the chunk's last group */
-  bool inside[L]; /* the patch is all inside the image: no checks */
-  long at[L];
-  int y[L], x[L];
+    int n;          /* lanes in use: fewer in the chunk's last group */
+    bool inside[L]; /* the patch is all inside the image */
+    long at[L];
+    int y[L], x[L];
+    int edge_at[L][36];        /* the edge patches: value k's offset, clamped */
+    unsigned long long real[L]; /* bit k: value k is inside the image */
 } Lanes;
 
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
 static void lanes_at(Lanes *ln, long t0, long T, int H, int W, int S, int off) {
-  long per = tiles_of(H, W);
-  int tw = (W + 3) / 4;
-  ln->n = T - t0 < L ? (int)(T - t0) : L;
-  for (int l = 0; l < ln->n; l++) {
-    long t = t0 + l, r = t % per;
-    int y = (int)(r / tw) * 4, x = (int)(r % tw) * 4;
-    ln->y[l] = y, ln->x[l] = x;
-    ln->at[l] = t / per * H * W + (long)(y - off) * W + (x - off);
-    ln->inside[l] =
-        y - off >= 0 && x - off >= 0 && y - off + S <= H && x - off + S <= W;
-  }
+    long per = tiles_of(H, W);
+    int tw = (W + 3) / 4;
+    ln->n = T - t0 < L ? (int)(T - t0) : L;
+    for (int l = 0; l < ln->n; l++) {
+        long t = t0 + l, r = t % per;
+        int y = (int)(r / tw) * 4, x = (int)(r % tw) * 4, y0 = y - off, x0 = x - off;
+        ln->y[l] = y, ln->x[l] = x;
+        ln->at[l] = t / per * H * W + (long)y0 * W + x0;
+        ln->inside[l] = y0 >= 0 && x0 >= 0 && y0 + S <= H && x0 + S <= W;
+        if (ln->inside[l]) continue;
+        ln->real[l] = 0;
+        for (int i = 0; i < S; i++)
+            for (int j = 0; j < S; j++) {
+                int yy = y0 + i, xx = x0 + j;
+                ln->edge_at[l][i * S + j] = (int)(t / per * H * W) + clampi(yy, 0, H - 1) * W + clampi(xx, 0, W - 1);
+                if (yy >= 0 && yy < H && xx >= 0 && xx < W) ln->real[l] |= 1ULL << (i * S + j);
+            }
+    }
 }
 
 /* d[i * S + j], lane l = the value at row i, column j of tile l's patch: 0
  * outside the image (the padding) and in unused lanes. src is one channel's
  * first image of the chunk. */
-static inline void gather(wv *d, int S, int off, const float *src, int H, int W,
-                          const Lanes *ln) {
-  float f[36][L] __attribute__((aligned(64)));
-  for (int l = 0; l < L; l++) {
-    if (l >= ln->n) {
-      for (int k = 0; k < S * S; k++)
-        f[k][l] = 0.0f;
-      continue;
-    }
-    const float *p = src + ln->at[l];
-    if (ln->inside[l]) {
-      for (int i = 0; i < S; i++)
-        for (int j = 0; j < S; j++)
-          f[i * S + j][l] = p[(long)i * W + j];
-    } else {
-      int y0 = ln->y[l] - off, x0 = ln->x[l] - off;
-      for (int i = 0; i < S; i++)
-        for (int j = 0; j < S; j++) {
-          int y = y0 + i, x = x0 + j;
-          f[i * S + j][l] =
-              y >= 0 && y < H && x >= 0 && x < W ? p[(long)i * W + j] : 0.0f;
+static inline void gather(wv *d, int S, const float *src, int W, const Lanes *ln) {
+    float f[36][L] __attribute__((aligned(64)));
+    for (int l = 0; l < L; l++) {
+        if (l >= ln->n) {
+            for (int k = 0; k < S * S; k++) f[k][l] = 0.0f;
+        } else if (ln->inside[l]) {
+            const float *p = src + ln->at[l];
+            for (int i = 0; i < S; i++)
+                for (int j = 0; j < S; j++) f[i * S + j][l] = p[(long)i * W + j];
+        } else {
+            const int *at = ln->edge_at[l];
+            unsigned long long real = ln->real[l];
+            for (int k = 0; k < S * S; k++) f[k][l] = real >> k & 1 ? src[at[k]] : 0.0f;
         }
     }
-  }
-  memcpy(d, f, sizeof(wv) * S * S);
+    memcpy(d, f, sizeof(wv) * S * S);
 }
 
-/* V[p][c][t] = (B^T d B)[p] for the chunk's T tiles of every input channel c
- * (rows Tp floats long). in points at the chunk's first image. */
-static void transform_input(float *V, const float *in, int C, int H, int W,
-                            long T, long Tp, int cap) {
-  long groups = (T + L - 1) / L;
+/* V[c][p][t] = (B^T d B)[p] for the chunk's T tiles of every input channel c
+ * (rows Tp floats long). A tile's 36 values go to 36 consecutive rows, so its
+ * stores fill neighbouring cache lines; the products read V[.][p] as a matrix
+ * with rows 36 Tp apart. in points at the chunk's first image. */
+static void transform_input(float *V, const float *in, int C, int H, int W, long T, long Tp, int cap) {
+    long groups = (T + L - 1) / L;
 #pragma omp parallel for schedule(static)
-  for (long g = 0; g < groups; g++) {
-    long t0 = g * L;
-    Lanes ln;
-    lanes_at(&ln, t0, T, H, W, 6, 1);
-    for (int c = 0; c < C; c++) {
-      wv d[36], t[36], v[36];
-      gather(d, 6, 1, in + (long)c * cap * H * W, H, W, &ln);
-      for (int j = 0; j < 6; j++) { /* columns, then rows */
-        wv o[6];
-        bt6(o, d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j]);
-        for (int i = 0; i < 6; i++)
-          t[i * 6 + j] = o[i];
-      }
-      for (int i = 0; i < 6; i++)
-        bt6(&v[i * 6], t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3],
-            t[i * 6 + 4], t[i * 6 + 5]);
-      for (int p = 0; p < 36; p++)
-        memcpy(V + ((long)p * C + c) * Tp + t0, &v[p], sizeof(wv));
+    for (long g = 0; g < groups; g++) {
+        long t0 = g * L;
+        Lanes ln;
+        lanes_at(&ln, t0, T, H, W, 6, 1);
+        for (int c = 0; c < C; c++) {
+            wv d[36], t[36], v[36];
+            gather(d, 6, in + (long)c * cap * H * W, W, &ln);
+            for (int j = 0; j < 6; j++) { /* columns, then rows */
+                wv o[6];
+                bt6(o, d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j]);
+                for (int i = 0; i < 6; i++)
+                    t[i * 6 + j] = o[i];
+            }
+            for (int i = 0; i < 6; i++)
+                bt6(&v[i * 6], t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5]);
+            for (int p = 0; p < 36; p++)
+                memcpy(V + ((long)c * 36 + p) * Tp + t0, &v[p], sizeof(wv));
+        }
     }
-  }
 }
 
-/* DY[p][o][t] = (A dy A^T)[p] of each tile's 4x4 block of the output gradient
+/* DY[o][p][t] = (A dy A^T)[p] of each tile's 4x4 block of the output gradient
  */
-static void transform_dout(float *DY, const float *dout, int OC, int H, int W,
-                           long T, long Tp, int cap) {
-  long groups = (T + L - 1) / L;
+static void transform_dout(float *DY, const float *dout, int OC, int H, int W, long T, long Tp, int cap) {
+    long groups = (T + L - 1) / L;
 #pragma omp parallel for schedule(static)
-  for (long g = 0; g < groups; g++) {
-    long t0 = g * L;
-    Lanes ln;
-    lanes_at(&ln, t0, T, H, W, 4, 0);
-    for (int o = 0; o < OC; o++) {
-      wv d[16], t[24], v[36];
-      gather(d, 4, 0, dout + (long)o * cap * H * W, H, W, &ln);
-      for (int j = 0; j < 4; j++) { /* columns: t is 6 x 4 */
-        wv c[6];
-        a4(c, d[j], d[4 + j], d[8 + j], d[12 + j]);
-        for (int i = 0; i < 6; i++)
-          t[i * 4 + j] = c[i];
-      }
-      for (int i = 0; i < 6; i++)
-        a4(&v[i * 6], t[i * 4], t[i * 4 + 1], t[i * 4 + 2], t[i * 4 + 3]);
-      for (int p = 0; p < 36; p++)
-        memcpy(DY + ((long)p * OC + o) * Tp + t0, &v[p], sizeof(wv));
+    for (long g = 0; g < groups; g++) {
+        long t0 = g * L;
+        Lanes ln;
+        lanes_at(&ln, t0, T, H, W, 4, 0);
+        for (int o = 0; o < OC; o++) {
+            wv d[16], t[24], v[36];
+            gather(d, 4, dout + (long)o * cap * H * W, W, &ln);
+            for (int j = 0; j < 4; j++) { /* columns: t is 6 x 4 */
+                wv c[6];
+                a4(c, d[j], d[4 + j], d[8 + j], d[12 + j]);
+                for (int i = 0; i < 6; i++)
+                    t[i * 4 + j] = c[i];
+            }
+            for (int i = 0; i < 6; i++)
+                a4(&v[i * 6], t[i * 4], t[i * 4 + 1], t[i * 4 + 2], t[i * 4 + 3]);
+            for (int p = 0; p < 36; p++)
+                memcpy(DY + ((long)o * 36 + p) * Tp + t0, &v[p], sizeof(wv));
+        }
     }
-  }
 }
 
 /* out[o][image][y][x] (+)= (A^T M A) of each tile's 36 sums, cut at the image's
  * edge */
-static void transform_output(float *out, const float *M, int OC, int H, int W,
-                             long T, long Tp, int cap, int add) {
-  long groups = (T + L - 1) / L;
+static void transform_output(float *out, const float *M, int OC, int H, int W, long T, long Tp, int cap, int add) {
+    long groups = (T + L - 1) / L;
 #pragma omp parallel for schedule(static)
-  for (long g = 0; g < groups; g++) {
-    long t0 = g * L;
-    Lanes ln;
-    lanes_at(&ln, t0, T, H, W, 4, 0);
-    for (int o = 0; o < OC; o++) {
-      wv m[36], t[24], y[16];
-      for (int p = 0; p < 36; p++)
-        memcpy(&m[p], M + ((long)p * OC + o) * Tp + t0, sizeof(wv));
-      for (int j = 0; j < 6; j++) { /* columns: t is 4 x 6 */
-        wv c[4];
-        at6(c, m[j], m[6 + j], m[12 + j], m[18 + j], m[24 + j], m[30 + j]);
-        for (int i = 0; i < 4; i++)
-          t[i * 6 + j] = c[i];
-      }
-      for (int i = 0; i < 4; i++)
-        at6(&y[i * 4], t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3],
-            t[i * 6 + 4], t[i * 6 + 5]);
-      float f[16][L] __attribute__((aligned(64)));
-      memcpy(f, y, sizeof f);
-      float *plane = out + (long)o * cap * H * W;
-      for (int l = 0; l < ln.n; l++) {
-        float *q = plane + ln.at[l];
-        if (ln.inside[l] && !add) {
-          for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++)
-              q[(long)i * W + j] = f[i * 4 + j][l];
-          continue;
+    for (long g = 0; g < groups; g++) {
+        long t0 = g * L;
+        Lanes ln;
+        lanes_at(&ln, t0, T, H, W, 4, 0);
+        for (int o = 0; o < OC; o++) {
+            wv m[36], t[24], y[16];
+            for (int p = 0; p < 36; p++)
+                memcpy(&m[p], M + ((long)o * 36 + p) * Tp + t0, sizeof(wv));
+            for (int j = 0; j < 6; j++) { /* columns: t is 4 x 6 */
+                wv c[4];
+                at6(c, m[j], m[6 + j], m[12 + j], m[18 + j], m[24 + j], m[30 + j]);
+                for (int i = 0; i < 4; i++)
+                    t[i * 6 + j] = c[i];
+            }
+            for (int i = 0; i < 4; i++)
+                at6(&y[i * 4], t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5]);
+            float f[16][L] __attribute__((aligned(64)));
+            memcpy(f, y, sizeof f);
+            float *plane = out + (long)o * cap * H * W;
+            for (int l = 0; l < ln.n; l++) {
+                float *q = plane + ln.at[l];
+                if (ln.inside[l] && !add) {
+                    for (int i = 0; i < 4; i++)
+                        for (int j = 0; j < 4; j++)
+                            q[(long)i * W + j] = f[i * 4 + j][l];
+                    continue;
+                }
+                int rows = H - ln.y[l] < 4 ? H - ln.y[l] : 4, cols = W - ln.x[l] < 4 ? W - ln.x[l] : 4;
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < cols; j++)
+                        q[(long)i * W + j] = add ? q[(long)i * W + j] + f[i * 4 + j][l] : f[i * 4 + j][l];
+            }
         }
-        int rows = H - ln.y[l] < 4 ? H - ln.y[l] : 4,
-            cols = W - ln.x[l] < 4 ? W - ln.x[l] : 4;
-        for (int i = 0; i < rows; i++)
-          for (int j = 0; j < cols; j++)
-            q[(long)i * W + j] =
-                add ? q[(long)i * W + j] + f[i * 4 + j][l] : f[i * 4 + j][l];
-      }
     }
-  }
 }
 
 /* U[p][r][q] = (G g G^T)[p] for the kernel from input channel q to output
  * channel r: weight[r][q] as it is, or (flipped) weight[q][r] turned by 180
  * degrees, which is the kernel of the input gradient's convolution. */
-static void transform_filter(float *U, const float *weight, int R, int Q,
-                             int flipped) {
-  long groups = (Q + L - 1) / L;
+static void transform_filter(float *U, const float *weight, int R, int Q, int flipped) {
+    long groups = (Q + L - 1) / L;
 #pragma omp parallel for schedule(static)
-  for (long k = 0; k < R * groups; k++) {
-    int r = (int)(k / groups), q0 = (int)(k % groups * L),
-        lanes = Q - q0 < L ? Q - q0 : L;
-    float f[36][L] __attribute__((aligned(64))) = {{0}};
-    for (int l = 0; l < lanes; l++) {
-      int q = q0 + l;
-      const float *g = flipped ? weight + ((long)q * R + r) * 9
-                               : weight + ((long)r * Q + q) * 9;
-      for (int i = 0; i < 9; i++)
-        f[i][l] = g[flipped ? 8 - i : i];
+    for (long k = 0; k < R * groups; k++) {
+        int r = (int)(k / groups), q0 = (int)(k % groups * L), lanes = Q - q0 < L ? Q - q0 : L;
+        float f[36][L] __attribute__((aligned(64))) = {{0}};
+        for (int l = 0; l < lanes; l++) {
+            int q = q0 + l;
+            const float *g = flipped ? weight + ((long)q * R + r) * 9 : weight + ((long)r * Q + q) * 9;
+            for (int i = 0; i < 9; i++)
+                f[i][l] = g[flipped ? 8 - i : i];
+        }
+        wv g[9], t[18], u[36];
+        memcpy(g, f, sizeof g);
+        for (int j = 0; j < 3; j++) { /* columns: t is 6 x 3 */
+            wv c[6];
+            g3(c, g[j], g[3 + j], g[6 + j]);
+            for (int i = 0; i < 6; i++)
+                t[i * 3 + j] = c[i];
+        }
+        for (int i = 0; i < 6; i++)
+            g3(&u[i * 6], t[i * 3], t[i * 3 + 1], t[i * 3 + 2]);
+        memcpy(f, u, sizeof f);
+        for (int p = 0; p < 36; p++)
+            memcpy(U + ((long)p * R + r) * Q + q0, f[p], sizeof(float) * lanes);
     }
-    wv g[9], t[18], u[36];
-    memcpy(g, f, sizeof g);
-    for (int j = 0; j < 3; j++) { /* columns: t is 6 x 3 */
-      wv c[6];
-      g3(c, g[j], g[3 + j], g[6 + j]);
-      for (int i = 0; i < 6; i++)
-        t[i * 3 + j] = c[i];
-    }
-    for (int i = 0; i < 6; i++)
-      g3(&u[i * 6], t[i * 3], t[i * 3 + 1], t[i * 3 + 2]);
-    memcpy(f, u, sizeof f);
-    for (int p = 0; p < 36; p++)
-      memcpy(U + ((long)p * R + r) * Q + q0, f[p], sizeof(float) * lanes);
-  }
 }
 
 /* dweight[o][c] = G^T dU[.][o][c] G */
 static void filter_gradient(float *dweight, const float *dU, int OC, int C) {
-  long groups = (C + L - 1) / L;
+    long groups = (C + L - 1) / L;
 #pragma omp parallel for schedule(static)
-  for (long k = 0; k < OC * groups; k++) {
-    int o = (int)(k / groups), c0 = (int)(k % groups * L),
-        lanes = C - c0 < L ? C - c0 : L;
-    float f[36][L] __attribute__((aligned(64))) = {{0}};
-    for (int p = 0; p < 36; p++)
-      memcpy(f[p], dU + ((long)p * OC + o) * C + c0, sizeof(float) * lanes);
-    wv m[36], t[18], g[9];
-    memcpy(m, f, sizeof m);
-    for (int j = 0; j < 6; j++) { /* columns: t is 3 x 6 */
-      wv c[3];
-      gt6(c, m[j], m[6 + j], m[12 + j], m[18 + j], m[24 + j], m[30 + j]);
-      for (int i = 0; i < 3; i++)
-        t[i * 6 + j] = c[i];
+    for (long k = 0; k < OC * groups; k++) {
+        int o = (int)(k / groups), c0 = (int)(k % groups * L), lanes = C - c0 < L ? C - c0 : L;
+        float f[36][L] __attribute__((aligned(64))) = {{0}};
+        for (int p = 0; p < 36; p++)
+            memcpy(f[p], dU + ((long)p * OC + o) * C + c0, sizeof(float) * lanes);
+        wv m[36], t[18], g[9];
+        memcpy(m, f, sizeof m);
+        for (int j = 0; j < 6; j++) { /* columns: t is 3 x 6 */
+            wv c[3];
+            gt6(c, m[j], m[6 + j], m[12 + j], m[18 + j], m[24 + j], m[30 + j]);
+            for (int i = 0; i < 3; i++)
+                t[i * 6 + j] = c[i];
+        }
+        for (int i = 0; i < 3; i++)
+            gt6(&g[i * 3], t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5]);
+        memcpy(f, g, sizeof g);
+        for (int l = 0; l < lanes; l++) {
+            float *dw = dweight + ((long)o * C + c0 + l) * 9;
+            for (int i = 0; i < 9; i++)
+                dw[i] = f[i][l];
+        }
     }
-    for (int i = 0; i < 3; i++)
-      gt6(&g[i * 3], t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3],
-          t[i * 6 + 4], t[i * 6 + 5]);
-    memcpy(f, g, sizeof g);
-    for (int l = 0; l < lanes; l++) {
-      float *dw = dweight + ((long)o * C + c0 + l) * 9;
-      for (int i = 0; i < 9; i++)
-        dw[i] = f[i][l];
-    }
-  }
 }
 
 /* out = the convolution of in (Q channels) by the transformed kernels U (R
  * outputs), a chunk of images at a time. */
-static void conv_chunks(float *out, const float *in, const float *U, int Q,
-                        int R, int H, int W, int n, int cap, int chunk, int add,
-                        float *V, float *M) {
-  long per = tiles_of(H, W), HW = (long)H * W;
-  for (int b0 = 0; b0 < n; b0 += chunk) {
-    int bc = n - b0 < chunk ? n - b0 : chunk;
-    long T = bc * per, Tp = round_up(T);
-    transform_input(V, in + b0 * HW, Q, H, W, T, Tp, cap);
+static void conv_chunks(float *out, const float *in, const float *U, int Q, int R, int H, int W, int n, int cap, int chunk,
+                        int add, float *V, float *M) {
+    long per = tiles_of(H, W), HW = (long)H * W;
+    for (int b0 = 0; b0 < n; b0 += chunk) {
+        int bc = n - b0 < chunk ? n - b0 : chunk;
+        long T = bc * per, Tp = round_up(T);
+        transform_input(V, in + b0 * HW, Q, H, W, T, Tp, cap);
 #pragma omp parallel for schedule(static)
-    for (int p = 0; p < 36; p++) /* M[p] = U[p] . V[p]: [R][Q] . [Q][T] */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, (int)T, Q, 1.0f,
-                  U + (long)p * R * Q, Q, V + (long)p * Q * Tp, (int)Tp, 0.0f,
-                  M + (long)p * R * Tp, (int)Tp);
-    transform_output(out + b0 * HW, M, R, H, W, T, Tp, cap, add);
-  }
+        for (int p = 0; p < 36; p++) /* M[p] = U[p] . V[p]: [R][Q] . [Q][T] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, (int)T, Q, 1.0f, U + (long)p * R * Q, Q, V + p * Tp,
+                        (int)(36 * Tp), 0.0f, M + p * Tp, (int)(36 * Tp));
+        transform_output(out + b0 * HW, M, R, H, W, T, Tp, cap, add);
+    }
 }
 
-void netc_wino_forward(float *out, const float *in, const float *weight, int C,
-                       int OC, int H, int W, int n, int cap, int chunk,
+void netc_wino_forward(float *out, const float *in, const float *weight, int C, int OC, int H, int W, int n, int cap, int chunk,
                        float *scratch) {
-  long wide = C > OC ? C : OC, Tp = round_up(chunk * tiles_of(H, W));
-  float *U = scratch, *V = U + 36L * C * OC, *M = V + 36L * wide * Tp;
-  transform_filter(U, weight, OC, C, 0);
-  conv_chunks(out, in, U, C, OC, H, W, n, cap, chunk, 0, V, M);
+    long wide = C > OC ? C : OC, Tp = round_up(chunk * tiles_of(H, W));
+    float *U = scratch, *V = U + 36L * C * OC, *M = V + 36L * wide * Tp;
+    transform_filter(U, weight, OC, C, 0);
+    conv_chunks(out, in, U, C, OC, H, W, n, cap, chunk, 0, V, M);
 }
 
-void netc_wino_backward_input(float *din, const float *dout,
-                              const float *weight, int C, int OC, int H, int W,
-                              int n, int cap, int chunk, int accumulate,
-                              float *scratch) {
-  long wide = C > OC ? C : OC, Tp = round_up(chunk * tiles_of(H, W));
-  float *U = scratch, *V = U + 36L * C * OC, *M = V + 36L * wide * Tp;
-  transform_filter(U, weight, C, OC, 1);
-  conv_chunks(din, dout, U, OC, C, H, W, n, cap, chunk, accumulate, V, M);
+void netc_wino_backward_input(float *din, const float *dout, const float *weight, int C, int OC, int H, int W, int n, int cap,
+                              int chunk, int accumulate, float *scratch) {
+    long wide = C > OC ? C : OC, Tp = round_up(chunk * tiles_of(H, W));
+    float *U = scratch, *V = U + 36L * C * OC, *M = V + 36L * wide * Tp;
+    transform_filter(U, weight, C, OC, 1);
+    conv_chunks(din, dout, U, OC, C, H, W, n, cap, chunk, accumulate, V, M);
 }
 
-void netc_wino_backward_weight(float *dweight, const float *dout,
-                               const float *in, int C, int OC, int H, int W,
-                               int n, int cap, int chunk, float *scratch) {
-  long per = tiles_of(H, W), HW = (long)H * W, wide = C > OC ? C : OC,
-       Tpmax = round_up(chunk * per);
-  float *dU = scratch, *V = dU + 36L * C * OC, *DY = V + 36L * wide * Tpmax;
-  for (int b0 = 0; b0 < n; b0 += chunk) {
-    int bc = n - b0 < chunk ? n - b0 : chunk;
-    long T = bc * per, Tp = round_up(T);
-    transform_input(V, in + b0 * HW, C, H, W, T, Tp, cap);
-    transform_dout(DY, dout + b0 * HW, OC, H, W, T, Tp, cap);
+void netc_wino_backward_weight(float *dweight, const float *dout, const float *in, int C, int OC, int H, int W, int n, int cap,
+                               int chunk, float *scratch) {
+    long per = tiles_of(H, W), HW = (long)H * W, wide = C > OC ? C : OC, Tpmax = round_up(chunk * per);
+    float *dU = scratch, *V = dU + 36L * C * OC, *DY = V + 36L * wide * Tpmax;
+    for (int b0 = 0; b0 < n; b0 += chunk) {
+        int bc = n - b0 < chunk ? n - b0 : chunk;
+        long T = bc * per, Tp = round_up(T);
+        transform_input(V, in + b0 * HW, C, H, W, T, Tp, cap);
+        transform_dout(DY, dout + b0 * HW, OC, H, W, T, Tp, cap);
 #pragma omp parallel for schedule(static)
-    for (int p = 0; p < 36;
-         p++) /* dU[p] (+)= DY[p] . V[p]^T: [OC][T] . [T][C] */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)T, 1.0f,
-                  DY + (long)p * OC * Tp, (int)Tp, V + (long)p * C * Tp,
-                  (int)Tp, b0 ? 1.0f : 0.0f, dU + (long)p * OC * C, C);
-  }
-  filter_gradient(dweight, dU, OC, C);
+        for (int p = 0; p < 36; p++) /* dU[p] (+)= DY[p] . V[p]^T: [OC][T] . [T][C] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)T, 1.0f, DY + p * Tp, (int)(36 * Tp), V + p * Tp,
+                        (int)(36 * Tp), b0 ? 1.0f : 0.0f, dU + (long)p * OC * C, C);
+    }
+    filter_gradient(dweight, dU, OC, C);
 }
