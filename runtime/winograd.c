@@ -11,11 +11,13 @@
 #include "winograd.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <stdbool.h>
 #include <string.h>
 
 #define L 16 /* tiles per vector: one AVX-512 register, or two AVX2 ones */
 typedef float wv __attribute__((vector_size(4 * L)));
+typedef int wi __attribute__((vector_size(4 * L))); /* shuffle masks and lane masks */
 
 static long tiles_of(int H, int W) { return (long)((H + 3) / 4) * ((W + 3) / 4); }
 static long round_up(long t) { return (t + L - 1) / L * L; }
@@ -88,20 +90,28 @@ typedef struct {
     int y[L], x[L];
     int edge_at[L][36];        /* the edge patches: value k's offset, clamped */
     unsigned long long real[L]; /* bit k: value k is inside the image */
+    /* Quads (see gather_quads): all 16 lanes are whole tiles of an image
+     * whose width is a multiple of 16, so lanes 4q .. 4q + 3 are neighbours in
+     * one tile row, and their outputs' columns are 16 consecutive floats. */
+    bool quads;
+    long qat[4];          /* quad q: offset of its first output column at patch row 0 */
+    unsigned rowok[4];    /* bit i: patch row i is inside the image */
+    wi not_first, not_last; /* lanes whose tile has a left (right) neighbour */
 } Lanes;
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-static void lanes_at(Lanes *ln, long t0, long T, int H, int W, int S, int off) {
+static void lanes_at(Lanes *ln, long t0, long end, int H, int W, int S, int off) {
     long per = tiles_of(H, W);
     int tw = (W + 3) / 4;
-    ln->n = T - t0 < L ? (int)(T - t0) : L;
+    ln->n = end - t0 < L ? (int)(end - t0) : L;
     for (int l = 0; l < ln->n; l++) {
         long t = t0 + l, r = t % per;
         int y = (int)(r / tw) * 4, x = (int)(r % tw) * 4, y0 = y - off, x0 = x - off;
         ln->y[l] = y, ln->x[l] = x;
         ln->at[l] = t / per * H * W + (long)y0 * W + x0;
         ln->inside[l] = y0 >= 0 && x0 >= 0 && y0 + S <= H && x0 + S <= W;
+        ln->not_first[l] = x > 0 ? -1 : 0, ln->not_last[l] = x + 4 < W ? -1 : 0;
         if (ln->inside[l]) continue;
         ln->real[l] = 0;
         for (int i = 0; i < S; i++)
@@ -110,6 +120,70 @@ static void lanes_at(Lanes *ln, long t0, long T, int H, int W, int S, int off) {
                 ln->edge_at[l][i * S + j] = (int)(t / per * H * W) + clampi(yy, 0, H - 1) * W + clampi(xx, 0, W - 1);
                 if (yy >= 0 && yy < H && xx >= 0 && xx < W) ln->real[l] |= 1ULL << (i * S + j);
             }
+    }
+    ln->quads = ln->n == L && W % 16 == 0 && H % 4 == 0;
+    for (int q = 0; ln->quads && q < 4; q++) {
+        ln->qat[q] = ln->at[4 * q] + off;
+        ln->rowok[q] = 0;
+        for (int i = 0; i < S; i++) ln->rowok[q] |= (unsigned)(ln->y[4 * q] - off + i >= 0 && ln->y[4 * q] - off + i < H) << i;
+    }
+}
+
+/* Lane 4q + m = quad q's value 4m + k: column k of every tile, from the four
+ * quads' rows r[0..3]. */
+static inline wv phase(const wv *r, int k) {
+    const wi sel = (wi){0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28} + k;
+    wv a = __builtin_shuffle(r[0], r[1], sel), b = __builtin_shuffle(r[2], r[3], sel);
+    return __builtin_shuffle(a, b, (wi){0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23});
+}
+
+/* gather for quads: per patch row, one load per quad and a few shuffles
+ * instead of 16 lanes' scalar copies. S = 6 (off 1: columns x - 1 .. x + 4,
+ * the outer two from the neighbouring tiles, 0 at the image's edge) or S = 4
+ * (off 0: columns x .. x + 3). */
+static inline void gather_quads(wv *d, int S, const float *src, int W, const Lanes *ln) {
+    const wv zero = {0};
+    for (int i = 0; i < S; i++) {
+        wv r[4];
+        for (int q = 0; q < 4; q++)
+            if (ln->rowok[q] >> i & 1) memcpy(&r[q], src + ln->qat[q] + (long)i * W, sizeof(wv));
+            else r[q] = zero;
+        wv p0 = phase(r, 0), p1 = phase(r, 1), p2 = phase(r, 2), p3 = phase(r, 3);
+        if (S == 4) {
+            d[i * 4] = p0, d[i * 4 + 1] = p1, d[i * 4 + 2] = p2, d[i * 4 + 3] = p3;
+            continue;
+        }
+        /* lane 0's left and lane 15's right neighbour lie outside this group's quads */
+        wv edge = zero;
+        if (ln->rowok[0] >> i & 1 && ln->not_first[0]) edge[0] = src[ln->qat[0] + (long)i * W - 1];
+        if (ln->rowok[3] >> i & 1 && ln->not_last[L - 1]) edge[1] = src[ln->qat[3] + (long)i * W + 16];
+        wv left = __builtin_shuffle(p3, edge, (wi){16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14});
+        wv right = __builtin_shuffle(p0, edge, (wi){1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17});
+        d[i * 6] = (wv)((wi)left & ln->not_first), d[i * 6 + 5] = (wv)((wi)right & ln->not_last);
+        d[i * 6 + 1] = p0, d[i * 6 + 2] = p1, d[i * 6 + 3] = p2, d[i * 6 + 4] = p3;
+    }
+}
+
+/* The reverse for a tile's 4x4 outputs y[i * 4 + j]: each row interleaved back
+ * into one vector per quad and stored (or added). */
+static inline void scatter_quads(float *dst, const wv *y, int W, const Lanes *ln, int add) {
+    const wi lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}, hi = lo + 8;
+    const wi lo2 = {0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23}, hi2 = lo2 + 8;
+    for (int i = 0; i < 4; i++) {
+        const wv *r = y + i * 4;
+        wv s01 = __builtin_shuffle(r[0], r[1], lo), s01h = __builtin_shuffle(r[0], r[1], hi);
+        wv s23 = __builtin_shuffle(r[2], r[3], lo), s23h = __builtin_shuffle(r[2], r[3], hi);
+        wv q[4] = {__builtin_shuffle(s01, s23, lo2), __builtin_shuffle(s01, s23, hi2), __builtin_shuffle(s01h, s23h, lo2),
+                   __builtin_shuffle(s01h, s23h, hi2)};
+        for (int k = 0; k < 4; k++) {
+            float *p = dst + ln->qat[k] + (long)i * W;
+            if (add) {
+                wv old;
+                memcpy(&old, p, sizeof old);
+                q[k] += old;
+            }
+            memcpy(p, &q[k], sizeof(wv));
+        }
     }
 }
 
@@ -138,16 +212,17 @@ static inline void gather(wv *d, int S, const float *src, int W, const Lanes *ln
  * (rows Tp floats long). A tile's 36 values go to 36 consecutive rows, so its
  * stores fill neighbouring cache lines; the products read V[.][p] as a matrix
  * with rows 36 Tp apart. in points at the chunk's first image. */
-static void transform_input(float *V, const float *in, int C, int H, int W, long T, long Tp, int cap) {
+static void transform_input(float *V, long Tp, const float *in, int C, int H, int W, long first, long T, int cap) {
     long groups = (T + L - 1) / L;
 #pragma omp parallel for schedule(static)
     for (long g = 0; g < groups; g++) {
         long t0 = g * L;
         Lanes ln;
-        lanes_at(&ln, t0, T, H, W, 6, 1);
+        lanes_at(&ln, first + t0, first + T, H, W, 6, 1);
         for (int c = 0; c < C; c++) {
             wv d[36], t[36], v[36];
-            gather(d, 6, in + (long)c * cap * H * W, W, &ln);
+            if (ln.quads) gather_quads(d, 6, in + (long)c * cap * H * W, W, &ln);
+            else gather(d, 6, in + (long)c * cap * H * W, W, &ln);
             for (int j = 0; j < 6; j++) { /* columns, then rows */
                 wv o[6];
                 bt6(o, d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j]);
@@ -164,16 +239,17 @@ static void transform_input(float *V, const float *in, int C, int H, int W, long
 
 /* DY[o][p][t] = (A dy A^T)[p] of each tile's 4x4 block of the output gradient
  */
-static void transform_dout(float *DY, const float *dout, int OC, int H, int W, long T, long Tp, int cap) {
+static void transform_dout(float *DY, long Tp, const float *dout, int OC, int H, int W, long first, long T, int cap) {
     long groups = (T + L - 1) / L;
 #pragma omp parallel for schedule(static)
     for (long g = 0; g < groups; g++) {
         long t0 = g * L;
         Lanes ln;
-        lanes_at(&ln, t0, T, H, W, 4, 0);
+        lanes_at(&ln, first + t0, first + T, H, W, 4, 0);
         for (int o = 0; o < OC; o++) {
             wv d[16], t[24], v[36];
-            gather(d, 4, dout + (long)o * cap * H * W, W, &ln);
+            if (ln.quads) gather_quads(d, 4, dout + (long)o * cap * H * W, W, &ln);
+            else gather(d, 4, dout + (long)o * cap * H * W, W, &ln);
             for (int j = 0; j < 4; j++) { /* columns: t is 6 x 4 */
                 wv c[6];
                 a4(c, d[j], d[4 + j], d[8 + j], d[12 + j]);
@@ -190,13 +266,13 @@ static void transform_dout(float *DY, const float *dout, int OC, int H, int W, l
 
 /* out[o][image][y][x] (+)= (A^T M A) of each tile's 36 sums, cut at the image's
  * edge */
-static void transform_output(float *out, const float *M, int OC, int H, int W, long T, long Tp, int cap, int add) {
+static void transform_output(float *out, const float *M, long Tp, int OC, int H, int W, long first, long T, int cap, int add) {
     long groups = (T + L - 1) / L;
 #pragma omp parallel for schedule(static)
     for (long g = 0; g < groups; g++) {
         long t0 = g * L;
         Lanes ln;
-        lanes_at(&ln, t0, T, H, W, 4, 0);
+        lanes_at(&ln, first + t0, first + T, H, W, 4, 0);
         for (int o = 0; o < OC; o++) {
             wv m[36], t[24], y[16];
             for (int p = 0; p < 36; p++)
@@ -209,9 +285,13 @@ static void transform_output(float *out, const float *M, int OC, int H, int W, l
             }
             for (int i = 0; i < 4; i++)
                 at6(&y[i * 4], t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5]);
+            float *plane = out + (long)o * cap * H * W;
+            if (ln.quads) {
+                scatter_quads(plane, y, W, &ln, add);
+                continue;
+            }
             float f[16][L] __attribute__((aligned(64)));
             memcpy(f, y, sizeof f);
-            float *plane = out + (long)o * cap * H * W;
             for (int l = 0; l < ln.n; l++) {
                 float *q = plane + ln.at[l];
                 if (ln.inside[l] && !add) {
@@ -288,48 +368,110 @@ static void filter_gradient(float *dweight, const float *dU, int OC, int C) {
     }
 }
 
-/* out = the convolution of in (Q channels) by the transformed kernels U (R
- * outputs), a chunk of images at a time. */
+/* Tiles per thread when each thread runs whole chunks on its own (input
+ * transform, 36 products, output transform), their V and M staying in its
+ * L2 cache: worth it where the channels are few, so a chunk of 64 tiles or
+ * more fits in 1.5 MB; 0 where not (then the phases split across threads). */
+static long own_tiles(int Q, int R, long room, int threads) {
+    long t = (3L << 17) / (36L * (Q + R)), fit = room / (36L * (Q + R) * threads);
+    t = (t < fit ? t : fit) / L * L;
+    return t >= 64 ? t : 0;
+}
+
+/* out (+)= the convolution of in (Q channels) by the transformed kernels U (R
+ * outputs). room: the floats of scratch at V, for V and M. */
 static void conv_chunks(float *out, const float *in, const float *U, int Q, int R, int H, int W, int n, int cap, int chunk,
-                        int add, float *V, float *M) {
-    long per = tiles_of(H, W), HW = (long)H * W;
+                        int add, float *V, long room) {
+    long per = tiles_of(H, W), total = n * per, Tc = own_tiles(Q, R, room, omp_get_max_threads());
+    if (Tc) {
+#pragma omp parallel
+        {
+            int me = omp_get_thread_num(), threads = omp_get_num_threads();
+            float *Vt = V + me * 36L * (Q + R) * Tc, *Mt = Vt + 36L * Q * Tc;
+            for (long t0 = me * Tc; t0 < total; t0 += threads * Tc) {
+                long T = total - t0 < Tc ? total - t0 : Tc;
+                transform_input(Vt, Tc, in, Q, H, W, t0, T, cap); /* nested: runs on this thread */
+                for (int p = 0; p < 36; p++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, (int)T, Q, 1.0f, U + (long)p * R * Q, Q, Vt + p * Tc,
+                                (int)(36 * Tc), 0.0f, Mt + p * Tc, (int)(36 * Tc));
+                transform_output(out, Mt, Tc, R, H, W, t0, T, cap, add);
+            }
+        }
+        return;
+    }
+    long Tpmax = round_up(chunk * per);
+    float *M = V + 36L * (Q > R ? Q : R) * Tpmax;
     for (int b0 = 0; b0 < n; b0 += chunk) {
         int bc = n - b0 < chunk ? n - b0 : chunk;
         long T = bc * per, Tp = round_up(T);
-        transform_input(V, in + b0 * HW, Q, H, W, T, Tp, cap);
+        transform_input(V, Tp, in, Q, H, W, b0 * per, T, cap);
 #pragma omp parallel for schedule(static)
         for (int p = 0; p < 36; p++) /* M[p] = U[p] . V[p]: [R][Q] . [Q][T] */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, (int)T, Q, 1.0f, U + (long)p * R * Q, Q, V + p * Tp,
                         (int)(36 * Tp), 0.0f, M + p * Tp, (int)(36 * Tp));
-        transform_output(out + b0 * HW, M, R, H, W, T, Tp, cap, add);
+        transform_output(out, M, Tp, R, H, W, b0 * per, T, cap, add);
     }
 }
 
 void netc_wino_forward(float *out, const float *in, const float *weight, int C, int OC, int H, int W, int n, int cap, int chunk,
                        float *scratch) {
     long wide = C > OC ? C : OC, Tp = round_up(chunk * tiles_of(H, W));
-    float *U = scratch, *V = U + 36L * C * OC, *M = V + 36L * wide * Tp;
+    float *U = scratch, *V = U + 36L * C * OC;
     transform_filter(U, weight, OC, C, 0);
-    conv_chunks(out, in, U, C, OC, H, W, n, cap, chunk, 0, V, M);
+    conv_chunks(out, in, U, C, OC, H, W, n, cap, chunk, 0, V, 2 * 36L * wide * Tp);
 }
 
 void netc_wino_backward_input(float *din, const float *dout, const float *weight, int C, int OC, int H, int W, int n, int cap,
                               int chunk, int accumulate, float *scratch) {
     long wide = C > OC ? C : OC, Tp = round_up(chunk * tiles_of(H, W));
-    float *U = scratch, *V = U + 36L * C * OC, *M = V + 36L * wide * Tp;
+    float *U = scratch, *V = U + 36L * C * OC;
     transform_filter(U, weight, C, OC, 1);
-    conv_chunks(din, dout, U, OC, C, H, W, n, cap, chunk, accumulate, V, M);
+    conv_chunks(din, dout, U, OC, C, H, W, n, cap, chunk, accumulate, V, 2 * 36L * wide * Tp);
+}
+
+/* The weight gradient with each thread on its own chunks (as in conv_chunks),
+ * summing into its own dU; the sums are added up at the end. */
+static void weight_chunks_own(float *dU, const float *dout, const float *in, int C, int OC, int H, int W, int n, int cap, float *V,
+                              long Tc) {
+    long total = n * tiles_of(H, W), size = 36L * C * OC;
+    int threads = omp_get_max_threads();
+    float *extra = V + threads * 36L * (C + OC) * Tc; /* dU of threads 1, 2, ... */
+#pragma omp parallel num_threads(threads)
+    {
+        int me = omp_get_thread_num();
+        float *Vt = V + me * 36L * (C + OC) * Tc, *DYt = Vt + 36L * C * Tc, *dUt = me ? extra + (me - 1) * size : dU;
+        if (me * Tc >= total) memset(dUt, 0, sizeof(float) * size); /* no chunk for this thread */
+        for (long t0 = me * Tc; t0 < total; t0 += threads * Tc) {
+            long T = total - t0 < Tc ? total - t0 : Tc;
+            transform_input(Vt, Tc, in, C, H, W, t0, T, cap); /* nested: runs on this thread */
+            transform_dout(DYt, Tc, dout, OC, H, W, t0, T, cap);
+            for (int p = 0; p < 36; p++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)T, 1.0f, DYt + p * Tc, (int)(36 * Tc), Vt + p * Tc,
+                            (int)(36 * Tc), t0 == me * Tc ? 0.0f : 1.0f, dUt + (long)p * OC * C, C);
+        }
+#pragma omp barrier
+#pragma omp for schedule(static)
+        for (long i = 0; i < size; i++)
+            for (int t = 1; t < threads; t++) dU[i] += extra[(t - 1) * size + i];
+    }
 }
 
 void netc_wino_backward_weight(float *dweight, const float *dout, const float *in, int C, int OC, int H, int W, int n, int cap,
                                int chunk, float *scratch) {
-    long per = tiles_of(H, W), HW = (long)H * W, wide = C > OC ? C : OC, Tpmax = round_up(chunk * per);
+    long per = tiles_of(H, W), wide = C > OC ? C : OC, Tpmax = round_up(chunk * per), room = 2 * 36L * wide * Tpmax;
+    int threads = omp_get_max_threads();
     float *dU = scratch, *V = dU + 36L * C * OC, *DY = V + 36L * wide * Tpmax;
+    long Tc = own_tiles(C, OC, room - (threads - 1) * 36L * C * OC, threads);
+    if (Tc) {
+        weight_chunks_own(dU, dout, in, C, OC, H, W, n, cap, V, Tc);
+        filter_gradient(dweight, dU, OC, C);
+        return;
+    }
     for (int b0 = 0; b0 < n; b0 += chunk) {
         int bc = n - b0 < chunk ? n - b0 : chunk;
         long T = bc * per, Tp = round_up(T);
-        transform_input(V, in + b0 * HW, C, H, W, T, Tp, cap);
-        transform_dout(DY, dout + b0 * HW, OC, H, W, T, Tp, cap);
+        transform_input(V, Tp, in, C, H, W, b0 * per, T, cap);
+        transform_dout(DY, Tp, dout, OC, H, W, b0 * per, T, cap);
 #pragma omp parallel for schedule(static)
         for (int p = 0; p < 36; p++) /* dU[p] (+)= DY[p] . V[p]^T: [OC][T] . [T][C] */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)T, 1.0f, DY + p * Tp, (int)(36 * Tp), V + p * Tp,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include <cmocka.h>
+#include <omp.h>
 
 #include "winograd.h"
 
@@ -18,14 +19,29 @@ typedef struct {
     int C, OC, H, W, n, cap, chunk;
 } Case;
 
+/* At 2 threads (main sets them), cases marked "own" run each thread's chunks
+ * whole (transforms and products in its own cache); the others run phase by
+ * phase across threads. */
 static const Case cases[] = {
     {3, 5, 7, 9, 3, 4, 2},      /* partial tiles both ways; chunks 2 + 1; image 3 of 4 unused */
     {20, 17, 13, 13, 3, 3, 1},  /* AlexNet's 13x13; channels not a multiple of 16 */
     {32, 32, 16, 16, 5, 5, 3},  /* whole tiles */
     {64, 24, 8, 8, 4, 6, 4},    /* more inputs than outputs; one chunk */
     {2, 3, 1, 5, 2, 2, 1},      /* one row: only the kernel's middle row sees the image */
-    {16, 16, 64, 64, 1, 2, 1},  /* more than one group of 16 tiles per image row */
+    {16, 16, 64, 64, 1, 2, 1},  /* one group of 16 tiles per tile row: vector gathers ("quads"); own */
+    {16, 17, 8, 128, 2, 2, 1},  /* quads; groups start mid row, with neighbours in the group before */
+    {16, 17, 8, 128, 3, 3, 2},  /* the same, own: the second thread's chunk starts mid image */
+    {17, 16, 12, 48, 3, 3, 2},  /* quads; groups straddle tile rows and images */
+    {16, 16, 8, 16, 2, 2, 17},  /* own, and all 16 tiles go to the first thread: the second one's sums are 0 */
 };
+
+/* Scratch full of NaNs, so a read of anything not written first shows. */
+static float *scratch(const Case *k) {
+    long size = netc_wino_scratch(k->C, k->OC, k->H, k->W, k->chunk);
+    float *ws = malloc(sizeof(float) * size);
+    for (long i = 0; i < size; i++) ws[i] = NAN;
+    return ws;
+}
 
 static float frand(unsigned *s) {
     *s = *s * 1664525u + 1013904223u;
@@ -69,7 +85,7 @@ static void test_forward(void **state) {
         float *in = randoms(k->C * k->cap * HW, 1 + t), *w = randoms(k->OC * k->C * 9, 100 + t);
         float *out = malloc(sizeof(float) * k->OC * k->cap * HW);
         for (long i = 0; i < k->OC * k->cap * HW; i++) out[i] = 12345.0f; /* images past n must keep this */
-        float *ws = malloc(sizeof(float) * netc_wino_scratch(k->C, k->OC, k->H, k->W, k->chunk));
+        float *ws = scratch(k);
         netc_wino_forward(out, in, w, k->C, k->OC, k->H, k->W, k->n, k->cap, k->chunk, ws);
         double maxdiff = 0, scale = 0;
         for (int o = 0; o < k->OC; o++)
@@ -96,7 +112,7 @@ static void test_backward_input(void **state) {
         long HW = (long)k->H * k->W;
         float *dout = randoms(k->OC * k->cap * HW, 7 + t), *w = randoms(k->OC * k->C * 9, 200 + t);
         float *din = malloc(sizeof(float) * k->C * k->cap * HW), *base = randoms(k->C * k->cap * HW, 9 + t);
-        float *ws = malloc(sizeof(float) * netc_wino_scratch(k->C, k->OC, k->H, k->W, k->chunk));
+        float *ws = scratch(k);
         int acc = t % 2; /* odd cases add to what din held */
         for (long i = 0; i < k->C * k->cap * HW; i++) din[i] = acc ? base[i] : 0.0f;
         netc_wino_backward_input(din, dout, w, k->C, k->OC, k->H, k->W, k->n, k->cap, k->chunk, acc, ws);
@@ -131,7 +147,7 @@ static void test_backward_weight(void **state) {
         long HW = (long)k->H * k->W;
         float *in = randoms(k->C * k->cap * HW, 3 + t), *dout = randoms(k->OC * k->cap * HW, 300 + t);
         float *dw = malloc(sizeof(float) * k->OC * k->C * 9);
-        float *ws = malloc(sizeof(float) * netc_wino_scratch(k->C, k->OC, k->H, k->W, k->chunk));
+        float *ws = scratch(k);
         netc_wino_backward_weight(dw, dout, in, k->C, k->OC, k->H, k->W, k->n, k->cap, k->chunk, ws);
         double maxdiff = 0, scale = 0;
         for (int o = 0; o < k->OC; o++)
@@ -152,6 +168,7 @@ static void test_backward_weight(void **state) {
 }
 
 int main(void) {
+    omp_set_num_threads(2);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward),
         cmocka_unit_test(test_backward_input),
