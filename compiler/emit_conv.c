@@ -19,7 +19,7 @@
  * bigger than the input's)? Not where no input gradient is needed: a first
  * layer's chunks are sized by its own im2col alone. */
 static bool dx_by_conv_here(const Net *net, const Layer *l) {
-    return conv_dx_by_conv(l) && net->layers[l->in[0]].needs_grad && l->run_backward;
+    return conv_dx_by_conv(net, l) && net->layers[l->in[0]].needs_grad && l->run_backward;
 }
 
 long conv_chunk(const Net *net, const Layer *l) {
@@ -278,7 +278,7 @@ static void emit_conv_backward(Emitter *e, const Layer *l, bool pw) {
         }
     } else {
         const char *ind = c->groups > 1 ? "            " : "        ";
-        bool by_conv = conv_dx_by_conv(l);
+        bool by_conv = conv_dx_by_conv(e->net, l);
         if (din && by_conv)
             emit(e, "    float *wt = col + $COLSIZE; /* weight with in and out swapped and the kernel flipped: [$C][$OC][$KH][$KW] */\n"
                     "    for (int c = 0; c < $C; c++)\n"
@@ -525,7 +525,7 @@ void emit_conv(Emitter *e, const Layer *l) {
     }
     if (!pw && (!direct || (l->run_backward && !l->frozen && !sparse))) emit_im2col(e, &l->conv);
     if (!pw && l->run_backward && din) {
-        if (conv_dx_by_conv(l)) emit_im2col_dy(e, l);
+        if (conv_dx_by_conv(e->net, l)) emit_im2col_dy(e, l);
         else emit_col2im(e, &l->conv, l->grad_accumulate[0]);
     }
     if (direct) emit_conv_forward_direct(e, l);

@@ -171,7 +171,7 @@ bool conv_is_pointwise(const Layer *l);
 bool conv_is_full(const Net *net, const Layer *l);
 long conv_chunk(const Net *net, const Layer *l);      /* images per im2col chunk (emit_conv.c) */
 long conv_col_floats(const Net *net, const Layer *l); /* floats of one chunk's im2col */
-bool conv_dx_by_conv(const Layer *l);                 /* stride 1: the input gradient as a convolution */
+bool conv_dx_by_conv(const Net *net, const Layer *l); /* stride 1, OC <= 2C: the input gradient as a convolution */
 bool conv_is_winograd(const Net *net, const Layer *l); /* 3x3 pad 1: Winograd F(4x4, 3x3) */
 long conv_wino_chunk(const Net *net, const Layer *l);  /* images per Winograd chunk */
 bool conv_is_direct(const Net *net, const Layer *l);  /* few taps, no padding: loops instead of im2col */

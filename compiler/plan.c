@@ -43,9 +43,14 @@ bool conv_is_pointwise(const Layer *l) {
     return c->kw == 1 && c->kh == 1 && c->sw == 1 && c->sh == 1 && c->pw == 0 && c->ph == 0;
 }
 
-bool conv_dx_by_conv(const Layer *l) {
+/* The input gradient as a convolution of dout needs dout's im2col, OC/C times
+ * the size of col2im's columns: worth it while that ratio is small (AlexNet's
+ * conv2, 64 -> 192 channels, is faster by col2im). */
+bool conv_dx_by_conv(const Net *net, const Layer *l) {
     const ConvSpec *c = &l->conv;
-    return c->sw == 1 && c->sh == 1 && c->groups == 1 && !conv_is_pointwise(l) && 2 * c->pw < c->kw && 2 * c->ph < c->kh;
+    long in_c = net->layers[l->in[0]].out.c;
+    return c->sw == 1 && c->sh == 1 && c->groups == 1 && !conv_is_pointwise(l) && 2 * c->pw < c->kw && 2 * c->ph < c->kh &&
+           c->out <= 2 * in_c;
 }
 
 /* A conv with few taps per output on an unpadded input (SimpleNet's 9x9 on
@@ -130,7 +135,7 @@ static void plan_scratch(Net *net, const Layer *l) {
         if (need > net->scratch_floats) net->scratch_floats = need;
     } else if (l->kind == L_CONV && (conv_uses_col(net, l, false) || conv_uses_col(net, l, true))) {
         int64_t col = conv_col_floats(net, l);
-        int64_t need = !din ? col : conv_dx_by_conv(l) ? col + l->params : 2 * col; /* + flipped weights, or dcol */
+        int64_t need = !din ? col : conv_dx_by_conv(net, l) ? col + l->params : 2 * col; /* + flipped weights, or dcol */
         if (need > net->scratch_floats) net->scratch_floats = need;
     }
 }
