@@ -62,7 +62,9 @@ void emit_forward_call(Emitter *e, const Layer *l) {
         fprintf(f, "    %s_forward(%s, %s, PARAM(P_%s_weight)%s, n, cap%s);\n", id, act(l), act(src(e, l, 0)), id,
                 has_bias(l) ? pool_printf(", PARAM(P_%s_bias)", id) : "", scratch_arg(e, l, false));
         break;
-    case L_MAXPOOL: fprintf(f, "    %s_forward(%s, INDEX(I_%s), %s, n, cap);\n", id, act(l), id, act(src(e, l, 0))); break;
+    case L_MAXPOOL: /* the argmax only where backward will read it */
+        fprintf(f, "    %s_forward(%s, INDEX(I_%s), %s, n, cap, %s);\n", id, act(l), id, act(src(e, l, 0)), l->run_backward ? "train" : "0");
+        break;
     case L_AVGPOOL: fprintf(f, "    %s_forward(%s, %s, n, cap);\n", id, act(l), act(src(e, l, 0))); break;
     case L_BATCHNORM:
         fprintf(f, "    %s_forward(%s, %s, PARAM(P_%s_weight), PARAM(P_%s_bias), PARAM(P_%s_running_mean),\n"
@@ -235,6 +237,33 @@ static bool does_nothing(const Layer *l) {
     return l->kind == L_INPUT || l->fused_away || (l->kind == L_FLATTEN && l->in_place) || l->concat_in_place;
 }
 
+/* A conv and its batch norm (plan.c's conv_bn_folded): in training, or in an
+ * evaluation that keeps every output, the two calls; in evaluation, the
+ * conv's folded forward, writing the batch norm's output. */
+static void emit_folded_calls(Emitter *e, const Layer *l, int i) {
+    FILE *f = e->f;
+    const Layer *bn = &e->net->layers[i + 1];
+    char *calls = NULL;
+    size_t len = 0;
+    e->f = open_memstream(&calls, &len); /* the two calls, indented once more below */
+    emit_forward_call(e, l);
+    fprintf(e->f, "    PROFILE(%d, 0);\n", i);
+    emit_forward_call(e, bn);
+    fclose(e->f);
+    e->f = f;
+    fprintf(f, "    if (train || keep) {\n");
+    char *save = NULL;
+    for (char *line = strtok_r(calls, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) fprintf(f, "    %s\n", line);
+    free(calls);
+    fprintf(f, "    } else {\n"
+               "        %s_forward_eval(%s, %s, PARAM(P_%s_weight)%s, PARAM(P_%s_weight), PARAM(P_%s_bias),\n"
+               "                        PARAM(P_%s_running_mean), PARAM(P_%s_running_var), n, cap, m->scratch);\n"
+               "        PROFILE(%d, 0); /* %s: folded into %s */\n"
+               "    }\n",
+            l->id, act(bn), act(src(e, l, 0)), l->id, has_bias(l) ? pool_printf(", PARAM(P_%s_bias)", l->id) : "", bn->id, bn->id,
+            bn->id, bn->id, i, bn->name, l->name);
+}
+
 static void emit_net_passes(Emitter *e) {
     const Net *net = e->net;
     FILE *f = e->f;
@@ -243,11 +272,22 @@ static void emit_net_passes(Emitter *e) {
                "static void forward(Model *m, int n, int train) {\n"
                "    const int cap = m->batch; /* images each buffer holds per channel */\n");
     bool uses_train = false;
-    for (int i = 0; i < net->n; i++) uses_train |= net->layers[i].kind == L_BATCHNORM || net->layers[i].kind == L_DROPOUT;
-    if (!uses_train) fprintf(f, "    (void)train; /* no batch norm or dropout: training and evaluation are the same */\n");
+    for (int i = 0; i < net->n; i++) {
+        const Layer *l = &net->layers[i];
+        uses_train |= l->kind == L_BATCHNORM || l->kind == L_DROPOUT || (l->kind == L_MAXPOOL && l->run_backward);
+    }
+    if (!uses_train) fprintf(f, "    (void)train; /* no batch norm, dropout or max pool to train: training and evaluation are the same */\n");
+    bool folds = false;
+    for (int i = 0; i < net->n; i++) folds |= net->layers[i].kind == L_CONV && conv_bn_folded(net, &net->layers[i]);
+    if (folds) fprintf(f, "    const int keep = train == NETC_EVAL_ALL; /* evaluation that writes every layer's output */\n");
+    if (uses_train) fprintf(f, "    train = train == NETC_TRAIN;\n");
     fprintf(f, "    PROFILE(-1, 0);\n");
     for (int i = 0; i < net->n; i++) {
-        emit_forward_call(e, &net->layers[i]);
+        const Layer *l = &net->layers[i];
+        if (l->kind == L_CONV && conv_bn_folded(net, l)) {
+            emit_folded_calls(e, l, i);
+            i++; /* the batch norm */
+        } else emit_forward_call(e, l);
         if (!does_nothing(&net->layers[i])) fprintf(f, "    PROFILE(%d, 0);\n", i);
     }
     fprintf(f, "}\n\n");

@@ -76,6 +76,17 @@ bool conv_is_winograd(const Net *net, const Layer *l) {
            c->ph == 1 && in.c >= 16 && c->out >= 16;
 }
 
+/* The batch norm a Winograd conv's output goes to and nowhere else, right
+ * after it: in evaluation its running statistics fold into the conv's output
+ * transform (scale and shift per channel, and its fused relu), so it costs
+ * no pass over memory. NULL where there is none. */
+const Layer *conv_bn_folded(const Net *net, const Layer *l) {
+    int me = (int)(l - net->layers);
+    if (!conv_is_winograd(net, l) || l->relu_fused || l->n_users != 1 || me + 1 >= net->n) return NULL;
+    const Layer *bn = &net->layers[me + 1];
+    return bn->kind == L_BATCHNORM && bn->in[0] == me ? bn : NULL;
+}
+
 /* Images per Winograd chunk: its transformed input and products, about 8 MB,
  * stay in the last-level cache between the transforms and the products. */
 long conv_wino_chunk(const Net *net, const Layer *l) {
@@ -289,6 +300,15 @@ void plan_net(Net *net) {
     }
 }
 
+/* How a conv runs, for -d plan. */
+static const char *conv_algo(const Net *net, const Layer *l) {
+    if (conv_is_full(net, l)) return " matmul";
+    if (conv_is_pointwise(l)) return " pointwise";
+    if (conv_is_winograd(net, l)) return pool_printf(" winograd(%ld images a chunk)", conv_wino_chunk(net, l));
+    const char *fwd = conv_is_direct(net, l) ? " direct" : " im2col";
+    return l->run_backward && conv_dout_sparse(net, l) ? pool_printf("%s sparse-backward", fwd) : fwd;
+}
+
 void dump_net(const Net *net, FILE *f) {
     fprintf(f, "# net %s: %d layers, input %ldx%ldx%ld\n", net->name, net->n, net->input.w, net->input.h, net->input.c);
     for (int i = 0; i < net->n; i++) {
@@ -304,6 +324,7 @@ void dump_net(const Net *net, FILE *f) {
             if (l->concat_in_place) fprintf(f, " zero-copy");
             if (l->relu_fused) fprintf(f, " +relu");
             if (l->fused_away) fprintf(f, " fused");
+            if (l->kind == L_CONV) fprintf(f, "%s", conv_algo(net, l));
             if (l->weight_off >= 0) fprintf(f, " w@%lld", (long long)l->weight_off);
             if (l->bias_off >= 0) fprintf(f, " b@%lld", (long long)l->bias_off);
             fprintf(f, "%s", l->run_backward ? " backward" : "");

@@ -59,6 +59,9 @@ typedef struct {
 
 typedef struct Model Model;
 
+/* forward's train argument */
+enum { NETC_EVAL = 0, NETC_TRAIN = 1, NETC_EVAL_ALL = 2 };
+
 typedef struct {
     int abi;
     const char *name, *source, *netc_version;
@@ -79,6 +82,10 @@ typedef struct {
     const char *report;  /* the shape report, as netc printed it */
     double flops_forward;
     long logits;         /* per-image offset of the classifier's output (the loss layer's input) */
+    /* train: NETC_TRAIN (batch statistics, dropout, argmaxes for backward),
+     * NETC_EVAL, or NETC_EVAL_ALL: evaluation that also writes every layer's
+     * output (NETC_EVAL may skip those nobody reads then, such as a conv's
+     * whose batch norm is folded into it) */
     void (*forward)(Model *m, int n, int train);
     void (*backward)(Model *m, int n);
 } NetcNet;

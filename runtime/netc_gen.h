@@ -46,6 +46,13 @@ static inline netc_vf netc_vload(const float *p) { /* unaligned */
 
 /* max(v, 0) as a compare and select, which vectorises (fmaxf's NaN rules keep it scalar) */
 static inline float netc_relu(float v) { return v > 0.0f ? v : 0.0f; }
+/* max(a, v) where a NaN wins, as max pooling does in PyTorch. Written as two
+ * selects that vectorise (a > v ? a : v is maxps, which returns v if either
+ * is NaN; the second keeps a NaN already in a). */
+static inline float netc_maxnan(float a, float v) {
+    float m = a > v ? a : v;
+    return a != a ? a : m;
+}
 
 static inline long netc_min(long a, long b) { return a < b ? a : b; }
 static inline long netc_max(long a, long b) { return a > b ? a : b; }

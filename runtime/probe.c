@@ -23,7 +23,7 @@ static float *extract(Run *r, const Dataset *ds, int li, int flip_too, int *rows
             int n = ds->n - start < B ? ds->n - start : B;
             for (int i = 0; i < n; i++) idx[i] = start + i;
             batch_fill(m->input, net->in_c, net->in_h, net->in_w, m->batch, ds, idx, n, &r->cfg, r->mean, r->std, 0, flip, r->cfg.seed, 0);
-            net->forward(m, n, 0);
+            net->forward(m, n, NETC_EVAL_ALL); /* it reads a layer's output that evaluation may skip */
             const float *a = m->acts + L->act * (long)m->batch;
             for (int b = 0; b < n; b++)
                 for (int c = 0; c < C; c++) {

@@ -264,9 +264,18 @@ static void transform_dout(float *DY, long Tp, const float *dout, int OC, int H,
     }
 }
 
-/* out[o][image][y][x] (+)= (A^T M A) of each tile's 36 sums, cut at the image's
- * edge */
-static void transform_output(float *out, const float *M, long Tp, int OC, int H, int W, long first, long T, int cap, int add) {
+/* What the output transform does to each value before it stores it:
+ * relu(v * scale[o] + shift[o]), or adds it to what is there. */
+typedef struct {
+    const float *scale, *shift; /* per output channel, or NULL */
+    int relu, add;
+} Epilogue;
+
+/* out[o][image][y][x] = (A^T M A) of each tile's 36 sums, through the
+ * epilogue, cut at the image's edge */
+static void transform_output(float *out, const float *M, long Tp, int OC, int H, int W, long first, long T, int cap,
+                             const Epilogue *ep) {
+    const int add = ep->add;
     long groups = (T + L - 1) / L;
 #pragma omp parallel for schedule(static)
     for (long g = 0; g < groups; g++) {
@@ -285,6 +294,11 @@ static void transform_output(float *out, const float *M, long Tp, int OC, int H,
             }
             for (int i = 0; i < 4; i++)
                 at6(&y[i * 4], t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5]);
+            const wv zero = {0}, scale = zero + (ep->scale ? ep->scale[o] : 1.0f), shift = zero + (ep->shift ? ep->shift[o] : 0.0f);
+            for (int k = 0; k < 16 && (ep->scale || ep->shift || ep->relu); k++) {
+                y[k] = y[k] * scale + shift;
+                if (ep->relu) y[k] = (wv)((wi)y[k] & (y[k] > zero)); /* NaN -> 0, as netc_relu */
+            }
             float *plane = out + (long)o * cap * H * W;
             if (ln.quads) {
                 scatter_quads(plane, y, W, &ln, add);
@@ -381,7 +395,7 @@ static long own_tiles(int Q, int R, long room, int threads) {
 /* out (+)= the convolution of in (Q channels) by the transformed kernels U (R
  * outputs). room: the floats of scratch at V, for V and M. */
 static void conv_chunks(float *out, const float *in, const float *U, int Q, int R, int H, int W, int n, int cap, int chunk,
-                        int add, float *V, long room) {
+                        const Epilogue *ep, float *V, long room) {
     long per = tiles_of(H, W), total = n * per, Tc = own_tiles(Q, R, room, omp_get_max_threads());
     if (Tc) {
 #pragma omp parallel
@@ -394,7 +408,7 @@ static void conv_chunks(float *out, const float *in, const float *U, int Q, int 
                 for (int p = 0; p < 36; p++)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, (int)T, Q, 1.0f, U + (long)p * R * Q, Q, Vt + p * Tc,
                                 (int)(36 * Tc), 0.0f, Mt + p * Tc, (int)(36 * Tc));
-                transform_output(out, Mt, Tc, R, H, W, t0, T, cap, add);
+                transform_output(out, Mt, Tc, R, H, W, t0, T, cap, ep);
             }
         }
         return;
@@ -409,24 +423,26 @@ static void conv_chunks(float *out, const float *in, const float *U, int Q, int 
         for (int p = 0; p < 36; p++) /* M[p] = U[p] . V[p]: [R][Q] . [Q][T] */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, (int)T, Q, 1.0f, U + (long)p * R * Q, Q, V + p * Tp,
                         (int)(36 * Tp), 0.0f, M + p * Tp, (int)(36 * Tp));
-        transform_output(out, M, Tp, R, H, W, b0 * per, T, cap, add);
+        transform_output(out, M, Tp, R, H, W, b0 * per, T, cap, ep);
     }
 }
 
-void netc_wino_forward(float *out, const float *in, const float *weight, int C, int OC, int H, int W, int n, int cap, int chunk,
-                       float *scratch) {
+void netc_wino_forward(float *out, const float *in, const float *weight, const float *scale, const float *shift, int relu, int C,
+                       int OC, int H, int W, int n, int cap, int chunk, float *scratch) {
+    const Epilogue ep = {scale, shift, relu, 0};
     long wide = C > OC ? C : OC, Tp = round_up(chunk * tiles_of(H, W));
     float *U = scratch, *V = U + 36L * C * OC;
     transform_filter(U, weight, OC, C, 0);
-    conv_chunks(out, in, U, C, OC, H, W, n, cap, chunk, 0, V, 2 * 36L * wide * Tp);
+    conv_chunks(out, in, U, C, OC, H, W, n, cap, chunk, &ep, V, 2 * 36L * wide * Tp);
 }
 
 void netc_wino_backward_input(float *din, const float *dout, const float *weight, int C, int OC, int H, int W, int n, int cap,
                               int chunk, int accumulate, float *scratch) {
     long wide = C > OC ? C : OC, Tp = round_up(chunk * tiles_of(H, W));
     float *U = scratch, *V = U + 36L * C * OC;
+    const Epilogue ep = {NULL, NULL, 0, accumulate};
     transform_filter(U, weight, C, OC, 1);
-    conv_chunks(din, dout, U, OC, C, H, W, n, cap, chunk, accumulate, V, 2 * 36L * wide * Tp);
+    conv_chunks(din, dout, U, OC, C, H, W, n, cap, chunk, &ep, V, 2 * 36L * wide * Tp);
 }
 
 /* The weight gradient with each thread on its own chunks (as in conv_chunks),

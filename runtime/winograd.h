@@ -35,9 +35,12 @@ static inline long netc_wino_scratch(long C, long OC, long H, long W, long chunk
     return 36 * C * OC + 2 * 36 * wide * ((tiles + 15) / 16 * 16);
 }
 
-/* out [OC][cap][H][W] = conv3x3(in [C][cap][H][W], weight [OC][C][3][3]), pad 1, no bias */
-void netc_wino_forward(float *out, const float *in, const float *weight, int C, int OC, int H, int W, int n, int cap, int chunk,
-                       float *scratch);
+/* out [OC][cap][H][W] = conv3x3(in [C][cap][H][W], weight [OC][C][3][3]), pad 1, then
+ * out[o] = out[o] * scale[o] + shift[o] (a bias, or batch norm folded in for
+ * evaluation; either may be NULL) and the relu if asked, all as the outputs
+ * are stored */
+void netc_wino_forward(float *out, const float *in, const float *weight, const float *scale, const float *shift, int relu, int C,
+                       int OC, int H, int W, int n, int cap, int chunk, float *scratch);
 
 /* din [C][cap][H][W] (+)= the input gradient of the above, from dout [OC][cap][H][W]:
  * added to din when accumulate is set (another layer wrote it first) */

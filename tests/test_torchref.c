@@ -44,7 +44,7 @@ typedef struct {
     uint64_t seed;
     double gain; /* the weights' bound, times 1 / sqrt(fan_in) */
     int *labels;
-    float *logits, *probs, *eval_logits, loss, eval_loss;
+    float *logits, *probs, *eval_logits, *eval_all_logits, loss, eval_loss;
     float *input; /* NCHW */
 } Ctx;
 
@@ -139,9 +139,12 @@ static int setup(void **state) {
     memcpy(ctx.probs, m->probs, sizeof(float) * (size_t)(n * k));
     ctx.loss = m->loss;
     NET.backward(m, n);
-    NET.forward(m, n, 0); /* evaluation: running statistics, no dropout */
+    NET.forward(m, n, NETC_EVAL); /* evaluation: running statistics, no dropout; batch norms folded into convs */
     ctx.eval_logits = xmalloc(sizeof(float) * (size_t)(n * k));
     model_get_logits(m, ctx.eval_logits, n);
+    NET.forward(m, n, NETC_EVAL_ALL); /* the same, every layer's output written (probe) */
+    ctx.eval_all_logits = xmalloc(sizeof(float) * (size_t)(n * k));
+    model_get_logits(m, ctx.eval_all_logits, n);
     return 0;
 }
 
@@ -149,7 +152,7 @@ static int teardown(void **state) {
     (void)state;
     model_free(ctx.m);
     st_close(&ctx.ref);
-    free(ctx.used), free(ctx.labels), free(ctx.logits), free(ctx.probs), free(ctx.eval_logits), free(ctx.input);
+    free(ctx.used), free(ctx.labels), free(ctx.logits), free(ctx.probs), free(ctx.eval_logits), free(ctx.eval_all_logits), free(ctx.input);
     return 0;
 }
 
@@ -282,8 +285,10 @@ static void test_eval(void **state) {
     long nk = (long)ctx.n * NET.classes;
     float *ref = ref_floats("eval.logits", nk);
     double r = compare("eval.logits", ctx.eval_logits, ref, nk);
+    double r_all = compare("eval.logits (every output kept)", ctx.eval_all_logits, ref, nk);
     free(ref);
     if (r > TOL) fail_msg("evaluation logits differ from PyTorch by %.2e", r);
+    if (r_all > TOL) fail_msg("evaluation logits, every output kept, differ from PyTorch by %.2e", r_all);
 }
 
 /* Every tensor in the reference was compared: a check PyTorch wrote must not be skipped. */

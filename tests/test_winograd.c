@@ -86,7 +86,11 @@ static void test_forward(void **state) {
         float *out = malloc(sizeof(float) * k->OC * k->cap * HW);
         for (long i = 0; i < k->OC * k->cap * HW; i++) out[i] = 12345.0f; /* images past n must keep this */
         float *ws = scratch(k);
-        netc_wino_forward(out, in, w, k->C, k->OC, k->H, k->W, k->n, k->cap, k->chunk, ws);
+        /* the epilogue: none; a shift (a bias); or scale, shift and relu (batch norm folded in) */
+        float *mul = randoms(k->OC, 400 + t), *add = randoms(k->OC, 500 + t);
+        int kind = t % 3, relu = kind == 2;
+        netc_wino_forward(out, in, w, kind == 2 ? mul : NULL, kind ? add : NULL, relu, k->C, k->OC, k->H, k->W, k->n, k->cap, k->chunk,
+                          ws);
         double maxdiff = 0, scale = 0;
         for (int o = 0; o < k->OC; o++)
             for (int b = 0; b < k->cap; b++)
@@ -97,11 +101,12 @@ static void test_forward(void **state) {
                             assert_true(got == 12345.0f);
                             continue;
                         }
-                        double r = ref_out(in, w, k, o, b, y, x);
+                        double r = ref_out(in, w, k, o, b, y, x) * (kind == 2 ? mul[o] : 1) + (kind ? add[o] : 0);
+                        if (relu && r < 0) r = 0;
                         maxdiff = fmax(maxdiff, fabs(got - r)), scale = fmax(scale, fabs(r));
                     }
         check("forward", k, maxdiff, scale);
-        free(in), free(w), free(out), free(ws);
+        free(in), free(w), free(out), free(ws), free(mul), free(add);
     }
 }
 
