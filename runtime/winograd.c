@@ -208,58 +208,43 @@ static inline void gather(wv *d, int S, const float *src, int W, const Lanes *ln
     memcpy(d, f, sizeof(wv) * S * S);
 }
 
-/* V[c][p][t] = (B^T d B)[p] for the chunk's T tiles of every input channel c
- * (rows Tp floats long). A tile's 36 values go to 36 consecutive rows, so its
- * stores fill neighbouring cache lines; the products read V[.][p] as a matrix
- * with rows 36 Tp apart. in points at the chunk's first image. */
-static void transform_input(float *V, long Tp, const float *in, int C, int H, int W, long first, long T, int cap) {
-    long groups = (T + L - 1) / L;
-#pragma omp parallel for schedule(static)
-    for (long g = 0; g < groups; g++) {
-        long t0 = g * L;
-        Lanes ln;
-        lanes_at(&ln, first + t0, first + T, H, W, 6, 1);
-        for (int c = 0; c < C; c++) {
-            wv d[36], t[36], v[36];
-            if (ln.quads) gather_quads(d, 6, in + (long)c * cap * H * W, W, &ln);
-            else gather(d, 6, in + (long)c * cap * H * W, W, &ln);
-            for (int j = 0; j < 6; j++) { /* columns, then rows */
-                wv o[6];
-                bt6(o, d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j]);
-                for (int i = 0; i < 6; i++)
-                    t[i * 6 + j] = o[i];
-            }
-            for (int i = 0; i < 6; i++)
-                bt6(&v[i * 6], t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5]);
-            for (int p = 0; p < 36; p++)
-                memcpy(V + ((long)c * 36 + p) * Tp + t0, &v[p], sizeof(wv));
-        }
+/* v = the 36 values of one patch transformed, 16 tiles at a time: B^T d B of
+ * a 6x6 patch of the input (S 6), or A dy A^T of a 4x4 block of the output
+ * gradient (S 4): columns first, then rows. */
+static inline void patch_transform(wv *v, const wv *d, int S) {
+    wv t[36];
+    for (int j = 0; j < S; j++) { /* t is 6 x S */
+        wv c[6];
+        if (S == 6) bt6(c, d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j]);
+        else a4(c, d[j], d[4 + j], d[8 + j], d[12 + j]);
+        for (int i = 0; i < 6; i++) t[i * S + j] = c[i];
+    }
+    for (int i = 0; i < 6; i++) {
+        const wv *r = t + i * S;
+        if (S == 6) bt6(&v[i * 6], r[0], r[1], r[2], r[3], r[4], r[5]);
+        else a4(&v[i * 6], r[0], r[1], r[2], r[3]);
     }
 }
 
-/* DY[o][p][t] = (A dy A^T)[p] of each tile's 4x4 block of the output gradient
- */
-static void transform_dout(float *DY, long Tp, const float *dout, int OC, int H, int W, long first, long T, int cap) {
+/* X[c][p][t] = point p of the transformed patch of tile `first + t` in
+ * channel c of src: the input's (S 6, reaching one value past the tile on
+ * every side: the padding) or the output gradient's (S 4). Rows are Tp floats
+ * long; a tile's 36 values go to 36 consecutive rows, so its stores fill
+ * neighbouring cache lines, and the products read X[.][p] as a matrix with
+ * rows 36 Tp apart. src is the batch's first image of channel 0. */
+static void transform_tiles(float *X, long Tp, const float *src, int C, int H, int W, long first, long T, int cap, int S) {
     long groups = (T + L - 1) / L;
 #pragma omp parallel for schedule(static)
     for (long g = 0; g < groups; g++) {
         long t0 = g * L;
         Lanes ln;
-        lanes_at(&ln, first + t0, first + T, H, W, 4, 0);
-        for (int o = 0; o < OC; o++) {
-            wv d[16], t[24], v[36];
-            if (ln.quads) gather_quads(d, 4, dout + (long)o * cap * H * W, W, &ln);
-            else gather(d, 4, dout + (long)o * cap * H * W, W, &ln);
-            for (int j = 0; j < 4; j++) { /* columns: t is 6 x 4 */
-                wv c[6];
-                a4(c, d[j], d[4 + j], d[8 + j], d[12 + j]);
-                for (int i = 0; i < 6; i++)
-                    t[i * 4 + j] = c[i];
-            }
-            for (int i = 0; i < 6; i++)
-                a4(&v[i * 6], t[i * 4], t[i * 4 + 1], t[i * 4 + 2], t[i * 4 + 3]);
-            for (int p = 0; p < 36; p++)
-                memcpy(DY + ((long)o * 36 + p) * Tp + t0, &v[p], sizeof(wv));
+        lanes_at(&ln, first + t0, first + T, H, W, S, S == 6);
+        for (int c = 0; c < C; c++) {
+            wv d[36], v[36];
+            if (ln.quads) gather_quads(d, S, src + (long)c * cap * H * W, W, &ln);
+            else gather(d, S, src + (long)c * cap * H * W, W, &ln);
+            patch_transform(v, d, S);
+            for (int p = 0; p < 36; p++) memcpy(X + ((long)c * 36 + p) * Tp + t0, &v[p], sizeof(wv));
         }
     }
 }
@@ -404,7 +389,7 @@ static void conv_chunks(float *out, const float *in, const float *U, int Q, int 
             float *Vt = V + me * 36L * (Q + R) * Tc, *Mt = Vt + 36L * Q * Tc;
             for (long t0 = me * Tc; t0 < total; t0 += threads * Tc) {
                 long T = total - t0 < Tc ? total - t0 : Tc;
-                transform_input(Vt, Tc, in, Q, H, W, t0, T, cap); /* nested: runs on this thread */
+                transform_tiles(Vt, Tc, in, Q, H, W, t0, T, cap, 6); /* nested: runs on this thread */
                 for (int p = 0; p < 36; p++)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, (int)T, Q, 1.0f, U + (long)p * R * Q, Q, Vt + p * Tc,
                                 (int)(36 * Tc), 0.0f, Mt + p * Tc, (int)(36 * Tc));
@@ -418,7 +403,7 @@ static void conv_chunks(float *out, const float *in, const float *U, int Q, int 
     for (int b0 = 0; b0 < n; b0 += chunk) {
         int bc = n - b0 < chunk ? n - b0 : chunk;
         long T = bc * per, Tp = round_up(T);
-        transform_input(V, Tp, in, Q, H, W, b0 * per, T, cap);
+        transform_tiles(V, Tp, in, Q, H, W, b0 * per, T, cap, 6);
 #pragma omp parallel for schedule(static)
         for (int p = 0; p < 36; p++) /* M[p] = U[p] . V[p]: [R][Q] . [Q][T] */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, (int)T, Q, 1.0f, U + (long)p * R * Q, Q, V + p * Tp,
@@ -459,8 +444,8 @@ static void weight_chunks_own(float *dU, const float *dout, const float *in, int
         if (me * Tc >= total) memset(dUt, 0, sizeof(float) * size); /* no chunk for this thread */
         for (long t0 = me * Tc; t0 < total; t0 += threads * Tc) {
             long T = total - t0 < Tc ? total - t0 : Tc;
-            transform_input(Vt, Tc, in, C, H, W, t0, T, cap); /* nested: runs on this thread */
-            transform_dout(DYt, Tc, dout, OC, H, W, t0, T, cap);
+            transform_tiles(Vt, Tc, in, C, H, W, t0, T, cap, 6); /* nested: runs on this thread */
+            transform_tiles(DYt, Tc, dout, OC, H, W, t0, T, cap, 4);
             for (int p = 0; p < 36; p++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)T, 1.0f, DYt + p * Tc, (int)(36 * Tc), Vt + p * Tc,
                             (int)(36 * Tc), t0 == me * Tc ? 0.0f : 1.0f, dUt + (long)p * OC * C, C);
@@ -486,8 +471,8 @@ void netc_wino_backward_weight(float *dweight, const float *dout, const float *i
     for (int b0 = 0; b0 < n; b0 += chunk) {
         int bc = n - b0 < chunk ? n - b0 : chunk;
         long T = bc * per, Tp = round_up(T);
-        transform_input(V, Tp, in, C, H, W, b0 * per, T, cap);
-        transform_dout(DY, Tp, dout, OC, H, W, b0 * per, T, cap);
+        transform_tiles(V, Tp, in, C, H, W, b0 * per, T, cap, 6);
+        transform_tiles(DY, Tp, dout, OC, H, W, b0 * per, T, cap, 4);
 #pragma omp parallel for schedule(static)
         for (int p = 0; p < 36; p++) /* dU[p] (+)= DY[p] . V[p]^T: [OC][T] . [T][C] */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)T, 1.0f, DY + p * Tp, (int)(36 * Tp), V + p * Tp,
