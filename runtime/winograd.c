@@ -3,11 +3,15 @@
  * The transforms work on 16 tiles at once, one tile per lane of a vector:
  * a tile's 6x6 patch is gathered into lanes, transformed with adds and
  * multiplies by constants, and its 36 values stored as 16 consecutive floats
- * in each of the 36 matrices the products read. Matrices:
- *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2
- * 1 0; 0 4 0 -5 0 1] G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12
- * 1/6; 1/24 -1/12 1/6; 0 0 1] A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0
- * 1 -1 8 -8 1]  (Lavin and Gray, 2015) */
+ * in each of the 36 matrices the products read. The matrices (Lavin and
+ * Gray, 2015):
+ *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+ *   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+ * Two ways to split the work across threads: where the channels are few,
+ * each thread runs whole chunks of tiles on its own (transforms and
+ * products in its L2 cache, conv_chunks); elsewhere each phase is split
+ * (transforms by groups of tiles, products by point). */
 #include "winograd.h"
 
 #include <cblas.h>
@@ -22,8 +26,7 @@ typedef int wi __attribute__((vector_size(4 * L))); /* shuffle masks and lane ma
 static long tiles_of(int H, int W) { return (long)((H + 3) / 4) * ((W + 3) / 4); }
 static long round_up(long t) { return (t + L - 1) / L * L; }
 
-/* ---- the 1-D transforms, on 16 lanes
- * ---------------------------------------------- */
+/* ---- the 1-D transforms, on 16 lanes ---------------------------------------------- */
 
 /* o = B^T d */
 static inline void bt6(wv *o, wv d0, wv d1, wv d2, wv d3, wv d4, wv d5) {
@@ -74,8 +77,7 @@ static inline void gt6(wv *o, wv m0, wv m1, wv m2, wv m3, wv m4, wv m5) {
     o[2] = (1.0f / 6.0f) * (s34 - s12) + m5;
 }
 
-/* ---- tiles
- * ------------------------------------------------------------------------- */
+/* ---- tiles ------------------------------------------------------------------------- */
 
 /* Where the 16 tiles t0 .. t0 + 15 of a chunk are: each one's offset from its
  * channel's first image to the top-left value of its patch (pad `off` above
@@ -88,14 +90,14 @@ typedef struct {
     bool inside[L]; /* the patch is all inside the image */
     long at[L];
     int y[L], x[L];
-    int edge_at[L][36];        /* the edge patches: value k's offset, clamped */
+    int edge_at[L][36];         /* the edge patches: value k's offset, clamped */
     unsigned long long real[L]; /* bit k: value k is inside the image */
     /* Quads (see gather_quads): all 16 lanes are whole tiles of an image
      * whose width is a multiple of 16, so lanes 4q .. 4q + 3 are neighbours in
      * one tile row, and their outputs' columns are 16 consecutive floats. */
     bool quads;
-    long qat[4];          /* quad q: offset of its first output column at patch row 0 */
-    unsigned rowok[4];    /* bit i: patch row i is inside the image */
+    long qat[4];            /* quad q: offset of its first output column at patch row 0 */
+    unsigned rowok[4];      /* bit i: patch row i is inside the image */
     wi not_first, not_last; /* lanes whose tile has a left (right) neighbour */
 } Lanes;
 
@@ -146,8 +148,10 @@ static inline void gather_quads(wv *d, int S, const float *src, int W, const Lan
     for (int i = 0; i < S; i++) {
         wv r[4];
         for (int q = 0; q < 4; q++)
-            if (ln->rowok[q] >> i & 1) memcpy(&r[q], src + ln->qat[q] + (long)i * W, sizeof(wv));
-            else r[q] = zero;
+            if (ln->rowok[q] >> i & 1)
+                memcpy(&r[q], src + ln->qat[q] + (long)i * W, sizeof(wv));
+            else
+                r[q] = zero;
         wv p0 = phase(r, 0), p1 = phase(r, 1), p2 = phase(r, 2), p3 = phase(r, 3);
         if (S == 4) {
             d[i * 4] = p0, d[i * 4 + 1] = p1, d[i * 4 + 2] = p2, d[i * 4 + 3] = p3;
@@ -215,14 +219,39 @@ static inline void patch_transform(wv *v, const wv *d, int S) {
     wv t[36];
     for (int j = 0; j < S; j++) { /* t is 6 x S */
         wv c[6];
-        if (S == 6) bt6(c, d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j]);
-        else a4(c, d[j], d[4 + j], d[8 + j], d[12 + j]);
+        if (S == 6)
+            bt6(c, d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j]);
+        else
+            a4(c, d[j], d[4 + j], d[8 + j], d[12 + j]);
         for (int i = 0; i < 6; i++) t[i * S + j] = c[i];
     }
     for (int i = 0; i < 6; i++) {
         const wv *r = t + i * S;
-        if (S == 6) bt6(&v[i * 6], r[0], r[1], r[2], r[3], r[4], r[5]);
-        else a4(&v[i * 6], r[0], r[1], r[2], r[3]);
+        if (S == 6)
+            bt6(&v[i * 6], r[0], r[1], r[2], r[3], r[4], r[5]);
+        else
+            a4(&v[i * 6], r[0], r[1], r[2], r[3]);
+    }
+}
+
+/* y (K x K) = X m X^T for the 36 values m of a transformed tile: the output
+ * block (X = A^T, K 4) or the kernel's gradient (X = G^T, K 3). */
+static inline void back_transform(wv *y, const wv *m, int K) {
+    wv t[24];
+    for (int j = 0; j < 6; j++) { /* t is K x 6 */
+        wv c[4];
+        if (K == 4)
+            at6(c, m[j], m[6 + j], m[12 + j], m[18 + j], m[24 + j], m[30 + j]);
+        else
+            gt6(c, m[j], m[6 + j], m[12 + j], m[18 + j], m[24 + j], m[30 + j]);
+        for (int i = 0; i < K; i++) t[i * 6 + j] = c[i];
+    }
+    for (int i = 0; i < K; i++) {
+        const wv *r = t + i * 6;
+        if (K == 4)
+            at6(&y[i * 4], r[0], r[1], r[2], r[3], r[4], r[5]);
+        else
+            gt6(&y[i * 3], r[0], r[1], r[2], r[3], r[4], r[5]);
     }
 }
 
@@ -241,8 +270,10 @@ static void transform_tiles(float *X, long Tp, const float *src, int C, int H, i
         lanes_at(&ln, first + t0, first + T, H, W, S, S == 6);
         for (int c = 0; c < C; c++) {
             wv d[36], v[36];
-            if (ln.quads) gather_quads(d, S, src + (long)c * cap * H * W, W, &ln);
-            else gather(d, S, src + (long)c * cap * H * W, W, &ln);
+            if (ln.quads)
+                gather_quads(d, S, src + (long)c * cap * H * W, W, &ln);
+            else
+                gather(d, S, src + (long)c * cap * H * W, W, &ln);
             patch_transform(v, d, S);
             for (int p = 0; p < 36; p++) memcpy(X + ((long)c * 36 + p) * Tp + t0, &v[p], sizeof(wv));
         }
@@ -268,18 +299,11 @@ static void transform_output(float *out, const float *M, long Tp, int OC, int H,
         Lanes ln;
         lanes_at(&ln, first + t0, first + T, H, W, 4, 0);
         for (int o = 0; o < OC; o++) {
-            wv m[36], t[24], y[16];
-            for (int p = 0; p < 36; p++)
-                memcpy(&m[p], M + ((long)o * 36 + p) * Tp + t0, sizeof(wv));
-            for (int j = 0; j < 6; j++) { /* columns: t is 4 x 6 */
-                wv c[4];
-                at6(c, m[j], m[6 + j], m[12 + j], m[18 + j], m[24 + j], m[30 + j]);
-                for (int i = 0; i < 4; i++)
-                    t[i * 6 + j] = c[i];
-            }
-            for (int i = 0; i < 4; i++)
-                at6(&y[i * 4], t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5]);
-            const wv zero = {0}, scale = zero + (ep->scale ? ep->scale[o] : 1.0f), shift = zero + (ep->shift ? ep->shift[o] : 0.0f);
+            wv m[36], y[16];
+            for (int p = 0; p < 36; p++) memcpy(&m[p], M + ((long)o * 36 + p) * Tp + t0, sizeof(wv));
+            back_transform(y, m, 4);
+            const wv zero = {0}, scale = zero + (ep->scale ? ep->scale[o] : 1.0f),
+                     shift = zero + (ep->shift ? ep->shift[o] : 0.0f);
             for (int k = 0; k < 16 && (ep->scale || ep->shift || ep->relu); k++) {
                 y[k] = y[k] * scale + shift;
                 if (ep->relu) y[k] = (wv)((wi)y[k] & (y[k] > zero)); /* NaN -> 0, as netc_relu */
@@ -295,8 +319,7 @@ static void transform_output(float *out, const float *M, long Tp, int OC, int H,
                 float *q = plane + ln.at[l];
                 if (ln.inside[l] && !add) {
                     for (int i = 0; i < 4; i++)
-                        for (int j = 0; j < 4; j++)
-                            q[(long)i * W + j] = f[i * 4 + j][l];
+                        for (int j = 0; j < 4; j++) q[(long)i * W + j] = f[i * 4 + j][l];
                     continue;
                 }
                 int rows = H - ln.y[l] < 4 ? H - ln.y[l] : 4, cols = W - ln.x[l] < 4 ? W - ln.x[l] : 4;
@@ -320,22 +343,18 @@ static void transform_filter(float *U, const float *weight, int R, int Q, int fl
         for (int l = 0; l < lanes; l++) {
             int q = q0 + l;
             const float *g = flipped ? weight + ((long)q * R + r) * 9 : weight + ((long)r * Q + q) * 9;
-            for (int i = 0; i < 9; i++)
-                f[i][l] = g[flipped ? 8 - i : i];
+            for (int i = 0; i < 9; i++) f[i][l] = g[flipped ? 8 - i : i];
         }
         wv g[9], t[18], u[36];
         memcpy(g, f, sizeof g);
         for (int j = 0; j < 3; j++) { /* columns: t is 6 x 3 */
             wv c[6];
             g3(c, g[j], g[3 + j], g[6 + j]);
-            for (int i = 0; i < 6; i++)
-                t[i * 3 + j] = c[i];
+            for (int i = 0; i < 6; i++) t[i * 3 + j] = c[i];
         }
-        for (int i = 0; i < 6; i++)
-            g3(&u[i * 6], t[i * 3], t[i * 3 + 1], t[i * 3 + 2]);
+        for (int i = 0; i < 6; i++) g3(&u[i * 6], t[i * 3], t[i * 3 + 1], t[i * 3 + 2]);
         memcpy(f, u, sizeof f);
-        for (int p = 0; p < 36; p++)
-            memcpy(U + ((long)p * R + r) * Q + q0, f[p], sizeof(float) * lanes);
+        for (int p = 0; p < 36; p++) memcpy(U + ((long)p * R + r) * Q + q0, f[p], sizeof(float) * lanes);
     }
 }
 
@@ -346,23 +365,14 @@ static void filter_gradient(float *dweight, const float *dU, int OC, int C) {
     for (long k = 0; k < OC * groups; k++) {
         int o = (int)(k / groups), c0 = (int)(k % groups * L), lanes = C - c0 < L ? C - c0 : L;
         float f[36][L] __attribute__((aligned(64))) = {{0}};
-        for (int p = 0; p < 36; p++)
-            memcpy(f[p], dU + ((long)p * OC + o) * C + c0, sizeof(float) * lanes);
-        wv m[36], t[18], g[9];
+        for (int p = 0; p < 36; p++) memcpy(f[p], dU + ((long)p * OC + o) * C + c0, sizeof(float) * lanes);
+        wv m[36], g[9];
         memcpy(m, f, sizeof m);
-        for (int j = 0; j < 6; j++) { /* columns: t is 3 x 6 */
-            wv c[3];
-            gt6(c, m[j], m[6 + j], m[12 + j], m[18 + j], m[24 + j], m[30 + j]);
-            for (int i = 0; i < 3; i++)
-                t[i * 6 + j] = c[i];
-        }
-        for (int i = 0; i < 3; i++)
-            gt6(&g[i * 3], t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5]);
+        back_transform(g, m, 3);
         memcpy(f, g, sizeof g);
         for (int l = 0; l < lanes; l++) {
             float *dw = dweight + ((long)o * C + c0 + l) * 9;
-            for (int i = 0; i < 9; i++)
-                dw[i] = f[i][l];
+            for (int i = 0; i < 9; i++) dw[i] = f[i][l];
         }
     }
 }
@@ -391,8 +401,8 @@ static void conv_chunks(float *out, const float *in, const float *U, int Q, int 
                 long T = total - t0 < Tc ? total - t0 : Tc;
                 transform_tiles(Vt, Tc, in, Q, H, W, t0, T, cap, 6); /* nested: runs on this thread */
                 for (int p = 0; p < 36; p++)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, (int)T, Q, 1.0f, U + (long)p * R * Q, Q, Vt + p * Tc,
-                                (int)(36 * Tc), 0.0f, Mt + p * Tc, (int)(36 * Tc));
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, (int)T, Q, 1.0f, U + (long)p * R * Q, Q,
+                                Vt + p * Tc, (int)(36 * Tc), 0.0f, Mt + p * Tc, (int)(36 * Tc));
                 transform_output(out, Mt, Tc, R, H, W, t0, T, cap, ep);
             }
         }
@@ -432,8 +442,8 @@ void netc_wino_backward_input(float *din, const float *dout, const float *weight
 
 /* The weight gradient with each thread on its own chunks (as in conv_chunks),
  * summing into its own dU; the sums are added up at the end. */
-static void weight_chunks_own(float *dU, const float *dout, const float *in, int C, int OC, int H, int W, int n, int cap, float *V,
-                              long Tc) {
+static void weight_chunks_own(float *dU, const float *dout, const float *in, int C, int OC, int H, int W, int n, int cap,
+                              float *V, long Tc) {
     long total = n * tiles_of(H, W), size = 36L * C * OC;
     int threads = omp_get_max_threads();
     float *extra = V + threads * 36L * (C + OC) * Tc; /* dU of threads 1, 2, ... */
@@ -447,8 +457,8 @@ static void weight_chunks_own(float *dU, const float *dout, const float *in, int
             transform_tiles(Vt, Tc, in, C, H, W, t0, T, cap, 6); /* nested: runs on this thread */
             transform_tiles(DYt, Tc, dout, OC, H, W, t0, T, cap, 4);
             for (int p = 0; p < 36; p++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)T, 1.0f, DYt + p * Tc, (int)(36 * Tc), Vt + p * Tc,
-                            (int)(36 * Tc), t0 == me * Tc ? 0.0f : 1.0f, dUt + (long)p * OC * C, C);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)T, 1.0f, DYt + p * Tc, (int)(36 * Tc),
+                            Vt + p * Tc, (int)(36 * Tc), t0 == me * Tc ? 0.0f : 1.0f, dUt + (long)p * OC * C, C);
         }
 #pragma omp barrier
 #pragma omp for schedule(static)
