@@ -244,15 +244,22 @@ static void emit_conv_forward(Emitter *e, const Layer *l, bool pw) {
     emit(e, "}\n\n");
 }
 
+/* The parameters of a matrix-product layer's backward: din where the input
+ * needs a gradient, dweight (and dbias) where it trains, the input for
+ * dweight, the weight for din, and the output where a relu is fused. */
+static void backward_params(Emitter *e, const Layer *l, bool dw, bool din, bool bias) {
+    ev_str(e, "DINARG", din ? "float *din, " : "");
+    ev_str(e, "DWARG", dw ? (bias ? "float *dweight, float *dbias, " : "float *dweight, ") : "");
+    ev_str(e, "XARG", dw ? "const float *in, " : "");
+    ev_str(e, "WARG", din ? "const float *weight, " : "");
+    ev_str(e, "DOUTARG", l->relu_fused ? "float *dout, const float *out, " : "const float *dout, ");
+}
+
 static void emit_conv_backward(Emitter *e, const Layer *l, bool pw) {
     const ConvSpec *c = &l->conv;
     bool dw = !l->frozen, din = e->net->layers[l->in[0]].needs_grad, acc = l->grad_accumulate[0];
-    ev_str(e, "DINARG", din ? "float *din, " : "");
-    ev_str(e, "DWARG", dw ? (c->bias ? "float *dweight, float *dbias, " : "float *dweight, ") : "");
-    ev_str(e, "XARG", dw ? "const float *in, " : "");
-    ev_str(e, "WARG", din ? "const float *weight, " : "");
+    backward_params(e, l, dw, din, c->bias);
     ev_str(e, "SCRATCHARG", pw ? "" : ", float *col");
-    ev_str(e, "DOUTARG", l->relu_fused ? "float *dout, const float *out, " : "const float *dout, ");
     ev_int(e, "COLSIZE", conv_col_floats(e->net, l));
     emit(e, "/* $NAME backward:");
     if (l->relu_fused) emit(e, " the relu's (dout where out > 0),");
@@ -345,11 +352,7 @@ static void emit_conv_forward_wino(Emitter *e, const Layer *l) {
 
 static void emit_conv_backward_wino(Emitter *e, const Layer *l) {
     bool dw = !l->frozen, din = e->net->layers[l->in[0]].needs_grad;
-    ev_str(e, "DINARG", din ? "float *din, " : "");
-    ev_str(e, "DWARG", dw ? (l->conv.bias ? "float *dweight, float *dbias, " : "float *dweight, ") : "");
-    ev_str(e, "XARG", dw ? "const float *in, " : "");
-    ev_str(e, "WARG", din ? "const float *weight, " : "");
-    ev_str(e, "DOUTARG", l->relu_fused ? "float *dout, const float *out, " : "const float *dout, ");
+    backward_params(e, l, dw, din, l->conv.bias);
     ev_int(e, "ACC", l->grad_accumulate[0]);
     emit(e, "/* $NAME backward:");
     if (l->relu_fused) emit(e, " the relu's (dout where out > 0),");
@@ -418,11 +421,7 @@ static void emit_matmul(Emitter *e, const Layer *l, long o, bool bias, const cha
     emit_output_pass(e, bias, l->relu_fused);
     emit(e, "}\n\n");
     if (!l->run_backward) return;
-    ev_str(e, "DINARG", din ? "float *din, " : "");
-    ev_str(e, "DWARG", dw ? (bias ? "float *dweight, float *dbias, " : "float *dweight, ") : "");
-    ev_str(e, "XARG", dw ? "const float *in, " : "");
-    ev_str(e, "WARG", din ? "const float *weight, " : "");
-    ev_str(e, "DOUTARG", l->relu_fused ? "float *dout, const float *out, " : "const float *dout, ");
+    backward_params(e, l, dw, din, bias);
     ev_str(e, "RELUDOC", l->relu_fused ? " the relu's (dout where out > 0)," : "");
     emit(e, "/* $NAME backward:$RELUDOC dweight = dout . x^T, dbias = sums of dout, din (+)= weight^T . dout */\n"
             "static void $ID_backward($DINARG$DWARG$DOUTARG$XARG$WARGint n, int cap$SCRATCHARG) {\n");
