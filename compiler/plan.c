@@ -91,7 +91,7 @@ const Layer *conv_bn_folded(const Net *net, const Layer *l) {
  * stay in the last-level cache between the transforms and the products. */
 long conv_wino_chunk(const Net *net, const Layer *l) {
     Shape in = net->layers[l->in[0]].out;
-    long wide = in.c > l->out.c ? in.c : l->out.c, tiles = (in.h + 3) / 4 * ((in.w + 3) / 4);
+    long wide = in.c > l->out.c ? in.c : l->out.c, tiles = netc_wino_tiles(in.h, in.w);
     long ch = (1L << 21) / (2 * 36 * wide * tiles);
     return ch < 1 ? 1 : ch > 4096 ? 4096 : ch;
 }

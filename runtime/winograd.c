@@ -23,7 +23,6 @@
 typedef float wv __attribute__((vector_size(4 * L)));
 typedef int wi __attribute__((vector_size(4 * L))); /* shuffle masks and lane masks */
 
-static long tiles_of(int H, int W) { return (long)((H + 3) / 4) * ((W + 3) / 4); }
 static long round_up(long t) { return (t + L - 1) / L * L; }
 
 /* ---- the 1-D transforms, on 16 lanes ---------------------------------------------- */
@@ -104,7 +103,7 @@ typedef struct {
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 static void lanes_at(Lanes *ln, long t0, long end, int H, int W, int S, int off) {
-    long per = tiles_of(H, W);
+    long per = netc_wino_tiles(H, W);
     int tw = (W + 3) / 4;
     ln->n = end - t0 < L ? (int)(end - t0) : L;
     for (int l = 0; l < ln->n; l++) {
@@ -391,7 +390,7 @@ static long own_tiles(int Q, int R, long room, int threads) {
  * outputs). room: the floats of scratch at V, for V and M. */
 static void conv_chunks(float *out, const float *in, const float *U, int Q, int R, int H, int W, int n, int cap, int chunk,
                         const Epilogue *ep, float *V, long room) {
-    long per = tiles_of(H, W), total = n * per, Tc = own_tiles(Q, R, room, omp_get_max_threads());
+    long per = netc_wino_tiles(H, W), total = n * per, Tc = own_tiles(Q, R, room, omp_get_max_threads());
     if (Tc) {
 #pragma omp parallel
         {
@@ -425,34 +424,32 @@ static void conv_chunks(float *out, const float *in, const float *U, int Q, int 
 void netc_wino_forward(float *out, const float *in, const float *weight, const float *scale, const float *shift, int relu, int C,
                        int OC, int H, int W, int n, int cap, int chunk, float *scratch) {
     const Epilogue ep = {scale, shift, relu, 0};
-    long wide = C > OC ? C : OC, Tp = round_up(chunk * tiles_of(H, W));
-    float *U = scratch, *V = U + 36L * C * OC;
+    float *U = scratch, *V = U + 36L * C * OC; /* then V and M: the rest of the scratch */
     transform_filter(U, weight, OC, C, 0);
-    conv_chunks(out, in, U, C, OC, H, W, n, cap, chunk, &ep, V, 2 * 36L * wide * Tp);
+    conv_chunks(out, in, U, C, OC, H, W, n, cap, chunk, &ep, V, netc_wino_scratch(C, OC, H, W, chunk) - 36L * C * OC);
 }
 
 void netc_wino_backward_input(float *din, const float *dout, const float *weight, int C, int OC, int H, int W, int n, int cap,
                               int chunk, int accumulate, float *scratch) {
-    long wide = C > OC ? C : OC, Tp = round_up(chunk * tiles_of(H, W));
-    float *U = scratch, *V = U + 36L * C * OC;
+    float *U = scratch, *V = U + 36L * C * OC; /* then V and M: the rest of the scratch */
     const Epilogue ep = {NULL, NULL, 0, accumulate};
     transform_filter(U, weight, C, OC, 1);
-    conv_chunks(din, dout, U, OC, C, H, W, n, cap, chunk, &ep, V, 2 * 36L * wide * Tp);
+    conv_chunks(din, dout, U, OC, C, H, W, n, cap, chunk, &ep, V, netc_wino_scratch(C, OC, H, W, chunk) - 36L * C * OC);
 }
 
 /* The weight gradient with each thread on its own chunks (as in conv_chunks),
  * summing into its own dU; the sums are added up at the end. */
 static void weight_chunks_own(float *dU, const float *dout, const float *in, int C, int OC, int H, int W, int n, int cap,
                               float *V, long Tc) {
-    long total = n * tiles_of(H, W), size = 36L * C * OC;
-    int threads = omp_get_max_threads();
+    long total = n * netc_wino_tiles(H, W), size = 36L * C * OC;
+    int threads = omp_get_max_threads(); /* room was planned for this many */
     float *extra = V + threads * 36L * (C + OC) * Tc; /* dU of threads 1, 2, ... */
 #pragma omp parallel num_threads(threads)
     {
-        int me = omp_get_thread_num();
+        int me = omp_get_thread_num(), team = omp_get_num_threads(); /* team <= threads */
         float *Vt = V + me * 36L * (C + OC) * Tc, *DYt = Vt + 36L * C * Tc, *dUt = me ? extra + (me - 1) * size : dU;
         if (me * Tc >= total) memset(dUt, 0, sizeof(float) * size); /* no chunk for this thread */
-        for (long t0 = me * Tc; t0 < total; t0 += threads * Tc) {
+        for (long t0 = me * Tc; t0 < total; t0 += team * Tc) {
             long T = total - t0 < Tc ? total - t0 : Tc;
             transform_tiles(Vt, Tc, in, C, H, W, t0, T, cap, 6); /* nested: runs on this thread */
             transform_tiles(DYt, Tc, dout, OC, H, W, t0, T, cap, 4);
@@ -463,13 +460,13 @@ static void weight_chunks_own(float *dU, const float *dout, const float *in, int
 #pragma omp barrier
 #pragma omp for schedule(static)
         for (long i = 0; i < size; i++)
-            for (int t = 1; t < threads; t++) dU[i] += extra[(t - 1) * size + i];
+            for (int t = 1; t < team; t++) dU[i] += extra[(t - 1) * size + i];
     }
 }
 
 void netc_wino_backward_weight(float *dweight, const float *dout, const float *in, int C, int OC, int H, int W, int n, int cap,
                                int chunk, float *scratch) {
-    long per = tiles_of(H, W), wide = C > OC ? C : OC, Tpmax = round_up(chunk * per), room = 2 * 36L * wide * Tpmax;
+    long per = netc_wino_tiles(H, W), wide = C > OC ? C : OC, Tpmax = round_up(chunk * per), room = 2 * 36L * wide * Tpmax;
     int threads = omp_get_max_threads();
     float *dU = scratch, *V = dU + 36L * C * OC, *DY = V + 36L * wide * Tpmax;
     long Tc = own_tiles(C, OC, room - (threads - 1) * 36L * C * OC, threads);

@@ -27,11 +27,15 @@
 #ifndef NETC_WINOGRAD_H
 #define NETC_WINOGRAD_H
 
+/* 4x4 tiles of outputs per image, the last row and column of them cut at
+ * the image's edge. (Inline, as the next: the compiler plans with them.) */
+static inline long netc_wino_tiles(long H, long W) { return (H + 3) / 4 * ((W + 3) / 4); }
+
 /* Floats of scratch the three functions below need: the transformed kernels
  * U [36][OC][C], then a chunk's transformed input and products, each at most
- * [36][max(C, OC)][tiles, rounded up to 16]. (Inline: the compiler plans it.) */
+ * [36][max(C, OC)][tiles, rounded up to 16]. */
 static inline long netc_wino_scratch(long C, long OC, long H, long W, long chunk) {
-    long wide = C > OC ? C : OC, tiles = chunk * ((H + 3) / 4) * ((W + 3) / 4);
+    long wide = C > OC ? C : OC, tiles = chunk * netc_wino_tiles(H, W);
     return 36 * C * OC + 2 * 36 * wide * ((tiles + 15) / 16 * 16);
 }
 
