@@ -201,7 +201,8 @@ static void emit_header(Emitter *e) {
                " * Layout: channel-major. A buffer holds [c][cap][h][w] for a batch of up to cap images, of which\n"
                " * the first n are in use; every other size below is a constant of this net.\n"
                " * Threads: OpenMP owns them. Loops split channels or planes across cores; netc_sgemm splits each\n"
-               " * matrix product into one single-threaded OpenBLAS sgemm per thread. */\n"
+               " * matrix product into one single-threaded OpenBLAS sgemm per thread, and the Winograd\n"
+               " * convolutions (runtime/winograd.c) give each thread its own tiles or products. */\n"
                "#include \"netc_gen.h\"\n\n");
 }
 

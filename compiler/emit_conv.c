@@ -9,6 +9,8 @@
  * sgemm over the batch. im2col and col2im run on OpenMP threads (one output
  * row, or input channel, each: never two threads on one value); sgemm runs
  * on the same OpenMP pool, called from outside any parallel region. */
+#include <string.h>
+
 #include "emit.h"
 #include "pool.h"
 
@@ -322,13 +324,16 @@ static void emit_conv_backward(Emitter *e, const Layer *l, bool pw) {
 
 static void emit_conv_forward_wino(Emitter *e, const Layer *l) {
     ev_str(e, "RELUDOC", l->relu_fused ? pool_printf(", then relu (%s, fused)", e->net->layers[l - e->net->layers + 1].name) : "");
-    ev_str(e, "SHIFT", l->conv.bias ? "bias" : "NULL");
-    ev_int(e, "RELU", l->relu_fused);
+    ev_str(e, "EPILOGUE", pool_printf("NULL, %s, %d", l->conv.bias ? "bias" : "NULL", l->relu_fused));
+    ev_str(e, "EPIDOC", l->conv.bias || l->relu_fused ? pool_printf(" /* no scale; %s; %s */", l->conv.bias ? "the bias as shift" : "no shift",
+                                                                    l->relu_fused ? "relu" : "no relu")
+                                                       : " /* no scale, shift or relu */");
     emit(e, "/* $NAME: $DESC$RELUDOC\n"
             " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW], weight [$OC][$C][3][3]$BIASDOC\n"
             " *   by Winograd's F(4x4, 3x3) (runtime/winograd.h), $WCH images at a time */\n"
             "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, int cap, float *col) {\n"
-            "    netc_wino_forward(out, in, weight, NULL, $SHIFT, $RELU, $C, $OC, $H, $W, n, cap, $WCH, col);\n"
+            "    netc_wino_forward(out, in, weight, $EPILOGUE,$EPIDOC\n"
+            "                      $C, $OC, $H, $W, n, cap, $WCH, col);\n"
             "}\n\n");
     const Layer *bn = conv_bn_folded(e->net, l);
     if (!bn) return;
@@ -337,10 +342,11 @@ static void emit_conv_forward_wino(Emitter *e, const Layer *l) {
     ev_int(e, "RELU", bn->relu_fused);
     ev_str(e, "BNRELU", bn->relu_fused ? pool_printf(" and %s", e->net->layers[bn - e->net->layers + 1].name) : "");
     ev_str(e, "BSHIFT", l->conv.bias ? " + (bias[o] - mean[o]) * scale[o]" : " - mean[o] * scale[o]");
+    ev_str(e, "PAD", pool_printf("%*s", (int)strlen(l->id) + 25, "")); /* under the ( of "static void <id>_forward_eval(" */
     emit(e, "/* $NAME, $BN$BNRELU in evaluation: the batch norm's running statistics folded into the\n"
             " *   conv's output, out = relu(conv * scale + shift), with no pass of its own */\n"
             "static void $ID_forward_eval(float *out, const float *in, const float *weight$BIASARG, const float *gamma,\n"
-            "                             const float *beta, const float *mean, const float *var, int n, int cap, float *col) {\n"
+            "$PAD const float *beta, const float *mean, const float *var, int n, int cap, float *col) {\n"
             "    float scale[$OC], shift[$OC];\n"
             "    for (int o = 0; o < $OC; o++) {\n"
             "        scale[o] = gamma[o] / sqrtf(var[o] + $EPS);\n"

@@ -58,8 +58,9 @@ static void emit_maxpool(Emitter *e, const Layer *l) {
                 "    }\n"
                 "}\n\n");
     }
+    ev_str(e, "ARGDOC", max_only ? "in training each window's argmax is kept for backward" : "each window's argmax is kept for backward");
     emit(e, "/* $NAME: $DESC\n"
-            " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW]; in training each window's argmax is kept for backward */\n"
+            " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW]; $ARGDOC */\n"
             "static void $ID_forward(float *out, int32_t *argmax, const float *in, int n, int cap, int train) {\n");
     if (max_only)
         emit(e, "    if (!train) {\n"
