@@ -19,7 +19,7 @@ typedef struct {
 typedef struct {
     FILE *f;
     const Net *net;
-    EmitVar vars[64];
+    EmitVar vars[96];
     int nvars;
 } Emitter;
 

@@ -320,6 +320,26 @@ static void emit_conv_backward(Emitter *e, const Layer *l, bool pw) {
     emit(e, "}\n\n");
 }
 
+/* ---- a batch norm folded into its conv, for evaluation (plan.c's conv_bn_folded) ------- */
+
+/* The folded forward's comment and signature, and the names its body uses:
+ * $EPS, $RELU (the batch norm's fused relu), $BSHIFT (shift[o] after
+ * beta[o], given scale[o]). Winograd convs take their scratch, direct ones none. */
+static void emit_fold_head(Emitter *e, const Layer *l, const Layer *bn, const char *where) {
+    ev_str(e, "BN", bn->name);
+    ev_str(e, "EPS", float_lit(bn->eps));
+    ev_int(e, "RELU", bn->relu_fused);
+    ev_str(e, "BNRELU", bn->relu_fused ? pool_printf(" and %s", e->net->layers[bn - e->net->layers + 1].name) : "");
+    ev_str(e, "WHERE", where);
+    ev_str(e, "BSHIFT", l->conv.bias ? " + (bias[o] - mean[o]) * scale[o]" : " - mean[o] * scale[o]");
+    ev_str(e, "COLARG", conv_is_winograd(e->net, l) ? ", float *col" : "");
+    ev_str(e, "PAD", pool_printf("%*s", (int)strlen(l->id) + 25, "")); /* under the ( of "static void <id>_forward_eval(" */
+    emit(e, "/* $NAME, $BN$BNRELU in evaluation: the batch norm's running statistics folded into\n"
+            " *   $WHERE, out = relu(conv * scale + shift), with no pass of its own */\n"
+            "static void $ID_forward_eval(float *out, const float *in, const float *weight$BIASARG, const float *gamma,\n"
+            "$PAD const float *beta, const float *mean, const float *var, int n, int cap$COLARG) {\n");
+}
+
 /* ---- Winograd: 3x3, stride 1, pad 1 ------------------------------------------------------ */
 
 static void emit_conv_forward_wino(Emitter *e, const Layer *l) {
@@ -337,17 +357,8 @@ static void emit_conv_forward_wino(Emitter *e, const Layer *l) {
             "}\n\n");
     const Layer *bn = conv_bn_folded(e->net, l);
     if (!bn) return;
-    ev_str(e, "BN", bn->name);
-    ev_str(e, "EPS", float_lit(bn->eps));
-    ev_int(e, "RELU", bn->relu_fused);
-    ev_str(e, "BNRELU", bn->relu_fused ? pool_printf(" and %s", e->net->layers[bn - e->net->layers + 1].name) : "");
-    ev_str(e, "BSHIFT", l->conv.bias ? " + (bias[o] - mean[o]) * scale[o]" : " - mean[o] * scale[o]");
-    ev_str(e, "PAD", pool_printf("%*s", (int)strlen(l->id) + 25, "")); /* under the ( of "static void <id>_forward_eval(" */
-    emit(e, "/* $NAME, $BN$BNRELU in evaluation: the batch norm's running statistics folded into the\n"
-            " *   conv's output, out = relu(conv * scale + shift), with no pass of its own */\n"
-            "static void $ID_forward_eval(float *out, const float *in, const float *weight$BIASARG, const float *gamma,\n"
-            "$PAD const float *beta, const float *mean, const float *var, int n, int cap, float *col) {\n"
-            "    float scale[$OC], shift[$OC];\n"
+    emit_fold_head(e, l, bn, "the conv's output transform");
+    emit(e, "    float scale[$OC], shift[$OC];\n"
             "    for (int o = 0; o < $OC; o++) {\n"
             "        scale[o] = gamma[o] / sqrtf(var[o] + $EPS);\n"
             "        shift[o] = beta[o]$BSHIFT;\n"
@@ -451,41 +462,73 @@ static void emit_matmul(Emitter *e, const Layer *l, long o, bool bias, const cha
 
 /* Direct forward (conv_is_direct): each strip of NETC_VW outputs of one
  * image row is a sum of $CK input strips, one weight each; the strip's sums
- * for all $OC output channels stay in vector registers while each input strip
- * is loaded once. The last strip overlaps the one before it. */
-static void emit_conv_forward_direct(Emitter *e, const Layer *l) {
+ * for a block of output channels stay in vector registers while each input
+ * strip is loaded once per block. The last strip overlaps the one before it.
+ * A padded conv first copies the input rows under the output row into a
+ * zero-bordered buffer, so the strips need no bounds checks. shift (the bias,
+ * or a folded batch norm's shift) starts the sums. */
+static void emit_conv_direct(Emitter *e, const Layer *l) {
     const ConvSpec *c = &l->conv;
-    ev_str(e, "RELUDOC", l->relu_fused ? pool_printf(", then relu (%s, fused)", e->net->layers[l - e->net->layers + 1].name) : "");
-    ev_str(e, "ACC0", c->bias ? "bias[o]" : "0.0f");
-    ev_str(e, "YV", l->relu_fused ? "netc_relu(acc[o][v])" : "acc[o][v]");
-    emit(e, "/* $NAME: $DESC$RELUDOC\n"
-            " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW], weight [$OC][$C][$KH][$KW]$BIASDOC\n"
-            " *   direct, no im2col (its columns would be $CK times the input): per image row, strips\n"
-            " *   of NETC_VW outputs, all $OC channels' sums in registers */\n"
-            "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, int cap) {\n"
+    bool pad = c->pw || c->ph;
+    ev_int(e, "OB", l->out.c <= 16 ? l->out.c : 16);
+    ev_int(e, "ROW", e->net->layers[l->in[0]].out.w + 2 * c->pw);
+    ev_str(e, "DPAD", pool_printf("%*s", (int)strlen(l->id) + 26, "")); /* under the ( of "static inline void <id>_direct(" */
+    ev_str(e, "XROW", pad ? "rows[c][ky] + ox0" : "in + ((long)c * cap + b) * $HW + (oy + ky) * $W + ox0");
+    emit(e, "/* $NAME: out [$OC][cap][$OH][$OW] = in [$C][cap][$H][$W] convolved with weight [$OC][$C][$KH][$KW],\n"
+            " *   plus shift [$OC] (or 0 if NULL), then relu if asked; direct, no im2col (its columns would be\n"
+            " *   $CK times the input): per image row, strips of NETC_VW outputs, $OB channels' sums in registers */\n"
+            "static inline void $ID_direct(float *out, const float *in, const float *weight, const float *shift, int relu,\n"
+            "$DPAD int n, int cap) {\n"
             "#pragma omp parallel for schedule(static)\n"
             "    for (long p = 0; p < (long)n * $OH; p++) {\n"
-            "        int b = (int)(p / $OH), oy = (int)(p % $OH);\n"
-            "        for (int s0 = 0; s0 < $OW; s0 += NETC_VW) {\n"
+            "        int b = (int)(p / $OH), oy = (int)(p % $OH);\n");
+    if (pad)
+        emit(e, "        float rows[$C][$KH][$ROW]; /* the input rows under this output row, padded with zeros */\n"
+                "        for (int c = 0; c < $C; c++)\n"
+                "            for (int ky = 0; ky < $KH; ky++) {\n"
+                "                int iy = oy - $PH + ky;\n"
+                "                memset(rows[c][ky], 0, sizeof rows[c][ky]);\n"
+                "                if (iy >= 0 && iy < $H) memcpy(rows[c][ky] + $PW, in + ((long)c * cap + b) * $HW + (long)iy * $W, sizeof(float) * $W);\n"
+                "            }\n");
+    emit(e, "        for (int s0 = 0; s0 < $OW; s0 += NETC_VW) {\n"
             "            int ox0 = s0 + NETC_VW <= $OW ? s0 : $OW - NETC_VW;\n"
-            "            netc_vf acc[$OC];\n"
-            "            for (int o = 0; o < $OC; o++) acc[o] = (netc_vf){0} + $ACC0;\n"
-            "            for (int c = 0; c < $C; c++)\n"
-            "                for (int ky = 0; ky < $KH; ky++) {\n"
-            "                    const float *x = in + ((long)c * cap + b) * $HW + (oy + ky) * $W + ox0;\n"
-            "                    for (int kx = 0; kx < $KW; kx++) {\n"
-            "                        netc_vf xv = netc_vload(x + kx);\n"
-            "                        const float *w = weight + (c * $KH + ky) * $KW + kx;\n"
+            "            for (int o0 = 0; o0 < $OC; o0 += $OB) {\n"
+            "                netc_vf acc[$OB];\n"
+            "                for (int o = 0; o < $OB; o++) acc[o] = (netc_vf){0} + (shift ? shift[o0 + o] : 0.0f);\n"
+            "                for (int c = 0; c < $C; c++)\n"
+            "                    for (int ky = 0; ky < $KH; ky++) {\n"
+            "                        const float *x = $XROW;\n"
+            "                        for (int kx = 0; kx < $KW; kx++) {\n"
+            "                            netc_vf xv = netc_vload(x + kx);\n"
+            "                            const float *w = weight + ((long)o0 * $C + c) * $KHKW + ky * $KW + kx;\n"
             "#pragma GCC unroll 16\n"
-            "                        for (int o = 0; o < $OC; o++) acc[o] += w[o * $CK] * xv;\n"
+            "                            for (int o = 0; o < $OB; o++) acc[o] += w[o * $CK] * xv;\n"
+            "                        }\n"
             "                    }\n"
-            "                }\n"
-            "            for (int o = 0; o < $OC; o++) {\n"
-            "                float *y = out + ((long)o * cap + b) * $OHW + oy * $OW + ox0;\n"
-            "                for (int v = 0; v < NETC_VW; v++) y[v] = $YV;\n"
+            "                for (int o = 0; o < $OB; o++)\n"
+            "                    netc_vstore(out + ((long)(o0 + o) * cap + b) * $OHW + oy * $OW + ox0, relu ? netc_vrelu(acc[o]) : acc[o]);\n"
             "            }\n"
             "        }\n"
             "    }\n"
+            "}\n\n");
+    ev_str(e, "RELUDOC", l->relu_fused ? pool_printf(", then relu (%s, fused)", e->net->layers[l - e->net->layers + 1].name) : "");
+    emit(e, "/* $NAME: $DESC$RELUDOC\n"
+            " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW], weight [$OC][$C][$KH][$KW]$BIASDOC */\n"
+            "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, int cap) {\n");
+    ev_str(e, "SHIFT", c->bias ? "bias" : "NULL");
+    ev_int(e, "RELU", l->relu_fused);
+    emit(e, "    $ID_direct(out, in, weight, $SHIFT, $RELU, n, cap);\n"
+            "}\n\n");
+    const Layer *bn = conv_bn_folded(e->net, l);
+    if (!bn) return;
+    emit_fold_head(e, l, bn, "the kernel (scale) and the sums' start (shift)");
+    emit(e, "    float w[$OC * $CK], scale[$OC], shift[$OC];\n"
+            "    for (int o = 0; o < $OC; o++) {\n"
+            "        scale[o] = gamma[o] / sqrtf(var[o] + $EPS);\n"
+            "        shift[o] = beta[o]$BSHIFT;\n"
+            "        for (int k = 0; k < $CK; k++) w[o * $CK + k] = weight[o * $CK + k] * scale[o];\n"
+            "    }\n"
+            "    $ID_direct(out, in, w, shift, $RELU, n, cap);\n"
             "}\n\n");
 }
 
@@ -552,7 +595,7 @@ void emit_conv(Emitter *e, const Layer *l) {
         if (conv_dx_by_conv(e->net, l)) emit_im2col_dy(e, l);
         else emit_col2im(e, &l->conv, l->grad_accumulate[0]);
     }
-    if (direct) emit_conv_forward_direct(e, l);
+    if (direct) emit_conv_direct(e, l);
     else emit_conv_forward(e, l, pw);
     if (sparse) emit_conv_backward_sparse(e, l);
     else if (l->run_backward) emit_conv_backward(e, l, pw);

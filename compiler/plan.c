@@ -53,14 +53,17 @@ bool conv_dx_by_conv(const Net *net, const Layer *l) {
            c->out <= 2 * in_c;
 }
 
-/* A conv with few taps per output on an unpadded input (SimpleNet's 9x9 on
- * one channel): straight loops over each output row beat im2col, whose
- * columns would be CK times the input, written and read once per pass. */
+/* A conv with few taps per output (SimpleNet's 9x9 on one channel,
+ * DeeperNet's first 3x3): straight loops over each output row beat im2col,
+ * whose columns would be CK times the input, written and read once per pass,
+ * and whose product is too thin (K = CK) to run near the sgemm roof. Output
+ * channels go in blocks of 16, each block's sums in vector registers. */
 bool conv_is_direct(const Net *net, const Layer *l) {
     const ConvSpec *c = &l->conv;
     Shape in = net->layers[l->in[0]].out;
-    return c->groups == 1 && c->sw == 1 && c->sh == 1 && c->pw == 0 && c->ph == 0 && !conv_is_pointwise(l) &&
-           !conv_is_full(net, l) && in.c * c->kh * c->kw <= 128 && l->out.c <= 16 && l->out.w >= 16;
+    return c->groups == 1 && c->sw == 1 && c->sh == 1 && c->pw < c->kw && c->ph < c->kh && !conv_is_pointwise(l) &&
+           !conv_is_full(net, l) && !conv_is_winograd(net, l) && in.c * c->kh * c->kw <= 128 &&
+           (l->out.c <= 16 || l->out.c % 16 == 0) && l->out.w >= 16;
 }
 
 /* A 3x3, stride-1, pad-1 conv between enough channels (DeeperNet's, AlexNet's
@@ -76,13 +79,14 @@ bool conv_is_winograd(const Net *net, const Layer *l) {
            c->ph == 1 && in.c >= 16 && c->out >= 16;
 }
 
-/* The batch norm a Winograd conv's output goes to and nowhere else, right
- * after it: in evaluation its running statistics fold into the conv's output
- * transform (scale and shift per channel, and its fused relu), so it costs
- * no pass over memory. NULL where there is none. */
+/* The batch norm a Winograd or direct conv's output goes to and nowhere
+ * else, right after it: in evaluation its running statistics fold into the
+ * conv (scale into the kernel or the output transform, shift as a bias, its
+ * fused relu at the store), so it costs no pass over memory. NULL where
+ * there is none. */
 const Layer *conv_bn_folded(const Net *net, const Layer *l) {
     int me = (int)(l - net->layers);
-    if (!conv_is_winograd(net, l) || l->relu_fused || l->n_users != 1 || me + 1 >= net->n) return NULL;
+    if (!(conv_is_winograd(net, l) || conv_is_direct(net, l)) || l->relu_fused || l->n_users != 1 || me + 1 >= net->n) return NULL;
     const Layer *bn = &net->layers[me + 1];
     return bn->kind == L_BATCHNORM && bn->in[0] == me ? bn : NULL;
 }

@@ -38,11 +38,15 @@
 #define NETC_VW 8
 #endif
 typedef float netc_vf __attribute__((vector_size(4 * NETC_VW)));
+typedef int netc_vi __attribute__((vector_size(4 * NETC_VW)));
 static inline netc_vf netc_vload(const float *p) { /* unaligned */
     netc_vf v;
     memcpy(&v, p, sizeof v);
     return v;
 }
+static inline void netc_vstore(float *p, netc_vf v) { memcpy(p, &v, sizeof v); } /* unaligned */
+/* relu on a vector, NaN to 0 as netc_relu: the compare's mask keeps positive lanes */
+static inline netc_vf netc_vrelu(netc_vf v) { return (netc_vf)((netc_vi)v & (v > 0.0f)); }
 
 /* max(v, 0) as a compare and select, which vectorises (fmaxf's NaN rules keep it scalar) */
 static inline float netc_relu(float v) { return v > 0.0f ? v : 0.0f; }
