@@ -47,7 +47,7 @@ static void usage(const NetcNet *net, FILE *f) {
             "  dump     [--weights FILE] --input FILE --out FILE\n"
             "  probe    --at LAYER [--weights FILE] [--data DIR]\n"
             "  profile  [--iters N]   time each layer's forward and backward\n"
-            "  bench    [--iters N]   time N epochs on random data in memory (JSON; see bench/run)\n"
+            "  bench    [--iters N]   time N epochs and N test passes on random data in memory (JSON; see bench/run)\n"
             "  report   the shape report and the settings\n"
             "\n"
             "Any setting can be overridden: --KEY VALUE (--flip on, --schedule cosine) or --set KEY=VALUE.\n"
