@@ -243,7 +243,7 @@ static bool does_nothing(const Layer *l) {
  * conv's folded forward, writing the batch norm's output. */
 static void emit_folded_calls(Emitter *e, const Layer *l, int i) {
     FILE *f = e->f;
-    const Layer *bn = &e->net->layers[i + 1];
+    const Layer *bn = &e->net->layers[i + 1], *pool = conv_pool_folded(e->net, l);
     char *calls = NULL;
     size_t len = 0;
     e->f = open_memstream(&calls, &len); /* the two calls, indented once more below */
@@ -261,7 +261,7 @@ static void emit_folded_calls(Emitter *e, const Layer *l, int i) {
                "                        PARAM(P_%s_running_mean), PARAM(P_%s_running_var), n, cap%s);\n"
                "        PROFILE(%d, 0); /* %s: folded into %s */\n"
                "    }\n",
-            l->id, act(bn), act(src(e, l, 0)), l->id, has_bias(l) ? pool_printf(", PARAM(P_%s_bias)", l->id) : "", bn->id, bn->id,
+            l->id, act(pool ? pool : bn), act(src(e, l, 0)), l->id, has_bias(l) ? pool_printf(", PARAM(P_%s_bias)", l->id) : "", bn->id, bn->id,
             bn->id, bn->id, conv_is_winograd(e->net, l) ? ", m->scratch" : "", i, bn->name, l->name);
 }
 
@@ -283,11 +283,17 @@ static void emit_net_passes(Emitter *e) {
     if (folds) fprintf(f, "    const int keep = train == NETC_EVAL_ALL; /* evaluation that writes every layer's output */\n");
     if (uses_train) fprintf(f, "    train = train == NETC_TRAIN;\n");
     fprintf(f, "    PROFILE(-1, 0);\n");
+    const Layer *pooled = NULL, *pooler = NULL; /* a max pool the last folded conv writes in evaluation, and that conv */
     for (int i = 0; i < net->n; i++) {
         const Layer *l = &net->layers[i];
         if (l->kind == L_CONV && conv_bn_folded(net, l)) {
             emit_folded_calls(e, l, i);
+            pooled = conv_pool_folded(net, l), pooler = l;
             i++; /* the batch norm */
+        } else if (l == pooled) {
+            fprintf(f, "    if (train || keep) { /* in evaluation, done by %s's folded forward */\n    ", pooler->name);
+            emit_forward_call(e, l);
+            fprintf(f, "    }\n");
         } else emit_forward_call(e, l);
         if (!does_nothing(&net->layers[i])) fprintf(f, "    PROFILE(%d, 0);\n", i);
     }

@@ -334,8 +334,14 @@ static void emit_fold_head(Emitter *e, const Layer *l, const Layer *bn, const ch
     ev_str(e, "BSHIFT", l->conv.bias ? " + (bias[o] - mean[o]) * scale[o]" : " - mean[o] * scale[o]");
     ev_str(e, "COLARG", conv_is_winograd(e->net, l) ? ", float *col" : "");
     ev_str(e, "PAD", pool_printf("%*s", (int)strlen(l->id) + 25, "")); /* under the ( of "static void <id>_forward_eval(" */
-    emit(e, "/* $NAME, $BN$BNRELU in evaluation: the batch norm's running statistics folded into\n"
-            " *   $WHERE, out = relu(conv * scale + shift), with no pass of its own */\n"
+    const Layer *pool = conv_pool_folded(e->net, l);
+    ev_int(e, "POOL", pool ? 2 : 1);
+    ev_str(e, "ANDPOOL", pool ? pool_printf(", and %s,", pool->name) : "");
+    ev_str(e, "POOLWHERE", pool ? ", each 4x4 tile of outputs max-pooled 2x2 as it is stored:\n *  " : ":");
+    ev_str(e, "OUTDOC", pool ? pool_printf("max2x2(relu(conv * scale + shift)), [$OC][cap][%ld][%ld],", pool->out.h, pool->out.w)
+                             : "relu(conv * scale + shift),");
+    emit(e, "/* $NAME, $BN$BNRELU$ANDPOOL in evaluation: the batch norm's running statistics folded into\n"
+            " *   $WHERE$POOLWHERE out = $OUTDOC with no pass of its own */\n"
             "static void $ID_forward_eval(float *out, const float *in, const float *weight$BIASARG, const float *gamma,\n"
             "$PAD const float *beta, const float *mean, const float *var, int n, int cap$COLARG) {\n");
 }
@@ -344,10 +350,11 @@ static void emit_fold_head(Emitter *e, const Layer *l, const Layer *bn, const ch
 
 static void emit_conv_forward_wino(Emitter *e, const Layer *l) {
     ev_str(e, "RELUDOC", l->relu_fused ? pool_printf(", then relu (%s, fused)", e->net->layers[l - e->net->layers + 1].name) : "");
-    ev_str(e, "EPILOGUE", pool_printf("NULL, %s, %d", l->conv.bias ? "bias" : "NULL", l->relu_fused));
-    ev_str(e, "EPIDOC", l->conv.bias || l->relu_fused ? pool_printf(" /* no scale; %s; %s */", l->conv.bias ? "the bias as shift" : "no shift",
+    ev_str(e, "EPILOGUE", pool_printf("NULL, %s, %d, 1", l->conv.bias ? "bias" : "NULL", l->relu_fused));
+    ev_str(e, "EPIDOC", l->conv.bias || l->relu_fused ? pool_printf(" /* no scale; %s; %s; not pooled */",
+                                                                    l->conv.bias ? "the bias as shift" : "no shift",
                                                                     l->relu_fused ? "relu" : "no relu")
-                                                       : " /* no scale, shift or relu */");
+                                                       : " /* no scale, shift or relu; not pooled */");
     emit(e, "/* $NAME: $DESC$RELUDOC\n"
             " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW], weight [$OC][$C][3][3]$BIASDOC\n"
             " *   by Winograd's F(4x4, 3x3) (runtime/winograd.h), $WCH images at a time */\n"
@@ -363,7 +370,7 @@ static void emit_conv_forward_wino(Emitter *e, const Layer *l) {
             "        scale[o] = gamma[o] / sqrtf(var[o] + $EPS);\n"
             "        shift[o] = beta[o]$BSHIFT;\n"
             "    }\n"
-            "    netc_wino_forward(out, in, weight, scale, shift, $RELU, $C, $OC, $H, $W, n, cap, $WCH, col);\n"
+            "    netc_wino_forward(out, in, weight, scale, shift, $RELU, $POOL, $C, $OC, $H, $W, n, cap, $WCH, col);\n"
             "}\n\n");
 }
 

@@ -175,6 +175,7 @@ bool conv_dx_by_conv(const Net *net, const Layer *l); /* stride 1, OC <= 2C: the
 bool conv_is_winograd(const Net *net, const Layer *l); /* 3x3 pad 1: Winograd F(4x4, 3x3) */
 long conv_wino_chunk(const Net *net, const Layer *l);  /* images per Winograd chunk */
 const Layer *conv_bn_folded(const Net *net, const Layer *l); /* its batch norm, folded in for evaluation */
+const Layer *conv_pool_folded(const Net *net, const Layer *l); /* the 2x2 max pool its folded forward writes */
 bool conv_is_direct(const Net *net, const Layer *l);  /* few taps: loops instead of im2col */
 bool conv_dout_sparse(const Net *net, const Layer *l); /* dout nonzero only at a max pool's argmax */
 const Layer *conv_pool_reader(const Net *net, const Layer *l); /* the max pool that is its one reader, or NULL */

@@ -91,6 +91,31 @@ const Layer *conv_bn_folded(const Net *net, const Layer *l) {
     return bn->kind == L_BATCHNORM && bn->in[0] == me ? bn : NULL;
 }
 
+/* The max pool a Winograd conv's folded forward (conv_bn_folded) writes in
+ * evaluation, pooling each 4x4 tile of outputs to its 2x2 maxima as it
+ * stores them: a 2x2, stride-2 pool over sides that are multiples of 4, the
+ * one reader of the batch norm's output (or of its fused relu). The
+ * full-size output is then never written, nor read back. NULL where there is
+ * none. */
+const Layer *conv_pool_folded(const Net *net, const Layer *l) {
+    const Layer *bn = conv_bn_folded(net, l);
+    if (!bn || !conv_is_winograd(net, l) || l->out.h % 4 || l->out.w % 4) return NULL;
+    int top = (int)(bn - net->layers) + bn->relu_fused; /* the fused relu's index, or the batch norm's */
+    if (bn->relu_fused && bn->n_users != 1) return NULL;
+    if (net->layers[top].n_users != 1) return NULL;
+    for (int i = top + 1; i < net->n; i++) {
+        const Layer *r = &net->layers[i];
+        for (int j = 0; j < r->n_in; j++)
+            if (r->in[j] == top) {
+                const PoolSpec *p = &r->pool;
+                return r->kind == L_MAXPOOL && !p->global && p->kw == 2 && p->kh == 2 && p->sw == 2 && p->sh == 2 && !p->pw && !p->ph
+                           ? r
+                           : NULL;
+            }
+    }
+    return NULL;
+}
+
 /* Images per Winograd chunk: its transformed input and products, about 8 MB,
  * stay in the last-level cache between the transforms and the products. */
 long conv_wino_chunk(const Net *net, const Layer *l) {
@@ -308,8 +333,13 @@ void plan_net(Net *net) {
 static const char *conv_algo(const Net *net, const Layer *l) {
     if (conv_is_full(net, l)) return " matmul";
     if (conv_is_pointwise(l)) return " pointwise";
-    if (conv_is_winograd(net, l)) return pool_printf(" winograd(%ld images a chunk)", conv_wino_chunk(net, l));
-    const char *fwd = conv_is_direct(net, l) ? " direct" : " im2col";
+    if (conv_is_winograd(net, l)) {
+        const Layer *bn = conv_bn_folded(net, l), *pool = conv_pool_folded(net, l);
+        return pool_printf(" winograd(%ld images a chunk)%s%s", conv_wino_chunk(net, l), bn ? pool_printf(" eval-folds %s", bn->name) : "",
+                           pool ? pool_printf(" and %s", pool->name) : "");
+    }
+    const Layer *bn = conv_bn_folded(net, l);
+    const char *fwd = conv_is_direct(net, l) ? pool_printf(" direct%s", bn ? pool_printf(" eval-folds %s", bn->name) : "") : " im2col";
     return l->run_backward && conv_dout_sparse(net, l) ? pool_printf("%s sparse-backward", fwd) : fwd;
 }
 

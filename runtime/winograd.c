@@ -280,11 +280,45 @@ static void transform_tiles(float *X, long Tp, const float *src, int C, int H, i
 }
 
 /* What the output transform does to each value before it stores it:
- * relu(v * scale[o] + shift[o]), or adds it to what is there. */
+ * relu(v * scale[o] + shift[o]), or adds it to what is there; and with pool
+ * 2, stores only the max of each 2x2 window. */
 typedef struct {
     const float *scale, *shift; /* per output channel, or NULL */
-    int relu, add;
+    int relu, add, pool;
 } Epilogue;
+
+/* max(a, b) where a NaN wins, as max pooling does in PyTorch (netc_maxnan, on 16 lanes) */
+static inline wv maxnan(wv a, wv b) {
+    wi keep = (a > b) | (a != a);
+    return (wv)(((wi)a & keep) | ((wi)b & ~keep));
+}
+
+/* The 2x2 maxima of each lane's 4x4 outputs y into plane, [H/2][W/2] per
+ * image: pooled row y/2 and y/2 + 1, columns x/2 and x/2 + 1 of the tile's
+ * image. H and W are multiples of 4, so every window is whole. */
+static inline void store_pooled(float *plane, const wv *y, int H, int W, const Lanes *ln) {
+    wv p[4] = {maxnan(maxnan(y[0], y[1]), maxnan(y[4], y[5])), maxnan(maxnan(y[2], y[3]), maxnan(y[6], y[7])),
+               maxnan(maxnan(y[8], y[9]), maxnan(y[12], y[13])), maxnan(maxnan(y[10], y[11]), maxnan(y[14], y[15]))};
+    const int PW = W / 2;
+    if (ln->quads) { /* each quad's 4 tiles pool to 8 neighbouring values in each of two rows */
+        const wi lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}, hi = lo + 8;
+        wv rows[2][2] = {{__builtin_shuffle(p[0], p[1], lo), __builtin_shuffle(p[0], p[1], hi)},
+                         {__builtin_shuffle(p[2], p[3], lo), __builtin_shuffle(p[2], p[3], hi)}};
+        for (int q = 0; q < 4; q++) {
+            long at = ln->qat[q], img = at / ((long)H * W), yx = at % ((long)H * W);
+            float *dst = plane + img * (H / 2) * PW + (yx / W / 2) * PW + yx % W / 2;
+            for (int r = 0; r < 2; r++) memcpy(dst + (long)r * PW, (const float *)&rows[r][q / 2] + q % 2 * 8, 8 * sizeof(float));
+        }
+        return;
+    }
+    float f[4][L] __attribute__((aligned(64)));
+    memcpy(f, p, sizeof f);
+    for (int l = 0; l < ln->n; l++) {
+        long img = ln->at[l] / ((long)H * W);
+        float *q = plane + img * (H / 2) * PW + (ln->y[l] / 2) * PW + ln->x[l] / 2;
+        q[0] = f[0][l], q[1] = f[1][l], q[PW] = f[2][l], q[PW + 1] = f[3][l];
+    }
+}
 
 /* out[o][image][y][x] = (A^T M A) of each tile's 36 sums, through the
  * epilogue, cut at the image's edge */
@@ -306,6 +340,10 @@ static void transform_output(float *out, const float *M, long Tp, int OC, int H,
             for (int k = 0; k < 16 && (ep->scale || ep->shift || ep->relu); k++) {
                 y[k] = y[k] * scale + shift;
                 if (ep->relu) y[k] = (wv)((wi)y[k] & (y[k] > zero)); /* NaN -> 0, as netc_relu */
+            }
+            if (ep->pool == 2) {
+                store_pooled(out + (long)o * cap * (H / 2) * (W / 2), y, H, W, &ln);
+                continue;
             }
             float *plane = out + (long)o * cap * H * W;
             if (ln.quads) {
@@ -421,9 +459,9 @@ static void conv_chunks(float *out, const float *in, const float *U, int Q, int 
     }
 }
 
-void netc_wino_forward(float *out, const float *in, const float *weight, const float *scale, const float *shift, int relu, int C,
-                       int OC, int H, int W, int n, int cap, int chunk, float *scratch) {
-    const Epilogue ep = {scale, shift, relu, 0};
+void netc_wino_forward(float *out, const float *in, const float *weight, const float *scale, const float *shift, int relu, int pool,
+                       int C, int OC, int H, int W, int n, int cap, int chunk, float *scratch) {
+    const Epilogue ep = {scale, shift, relu, 0, pool};
     float *U = scratch, *V = U + 36L * C * OC; /* then V and M: the rest of the scratch */
     transform_filter(U, weight, OC, C, 0);
     conv_chunks(out, in, U, C, OC, H, W, n, cap, chunk, &ep, V, netc_wino_scratch(C, OC, H, W, chunk) - 36L * C * OC);
@@ -432,7 +470,7 @@ void netc_wino_forward(float *out, const float *in, const float *weight, const f
 void netc_wino_backward_input(float *din, const float *dout, const float *weight, int C, int OC, int H, int W, int n, int cap,
                               int chunk, int accumulate, float *scratch) {
     float *U = scratch, *V = U + 36L * C * OC; /* then V and M: the rest of the scratch */
-    const Epilogue ep = {NULL, NULL, 0, accumulate};
+    const Epilogue ep = {NULL, NULL, 0, accumulate, 1};
     transform_filter(U, weight, C, OC, 1);
     conv_chunks(din, dout, U, OC, C, H, W, n, cap, chunk, &ep, V, netc_wino_scratch(C, OC, H, W, chunk) - 36L * C * OC);
 }

@@ -42,9 +42,11 @@ static inline long netc_wino_scratch(long C, long OC, long H, long W, long chunk
 /* out [OC][cap][H][W] = conv3x3(in [C][cap][H][W], weight [OC][C][3][3]), pad 1, then
  * out[o] = out[o] * scale[o] + shift[o] (a bias, or batch norm folded in for
  * evaluation; either may be NULL) and the relu if asked, all as the outputs
- * are stored */
-void netc_wino_forward(float *out, const float *in, const float *weight, const float *scale, const float *shift, int relu, int C,
-                       int OC, int H, int W, int n, int cap, int chunk, float *scratch);
+ * are stored. With pool 2 (H and W multiples of 4), out is [OC][cap][H/2][W/2]:
+ * the max of each 2x2 window (stride 2) of those values, each tile's 4x4
+ * outputs pooled before they are stored; pool 1 stores them as they are. */
+void netc_wino_forward(float *out, const float *in, const float *weight, const float *scale, const float *shift, int relu, int pool,
+                       int C, int OC, int H, int W, int n, int cap, int chunk, float *scratch);
 
 /* din [C][cap][H][W] (+)= the input gradient of the above, from dout [OC][cap][H][W]:
  * added to din when accumulate is set (another layer wrote it first) */

@@ -2,7 +2,8 @@
  * plain loops in double precision: forward, input gradient and weight
  * gradient, on sizes that leave partial tiles at the edges, channel counts
  * that are not multiples of the vector width, and batches that end in a
- * short chunk. Prints the largest difference of each. */
+ * short chunk; and the forward with a 2x2 max pool fused into its stores.
+ * Prints the largest difference of each. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -89,8 +90,8 @@ static void test_forward(void **state) {
         /* the epilogue: none; a shift (a bias); or scale, shift and relu (batch norm folded in) */
         float *mul = randoms(k->OC, 400 + t), *add = randoms(k->OC, 500 + t);
         int kind = t % 3, relu = kind == 2;
-        netc_wino_forward(out, in, w, kind == 2 ? mul : NULL, kind ? add : NULL, relu, k->C, k->OC, k->H, k->W, k->n, k->cap, k->chunk,
-                          ws);
+        netc_wino_forward(out, in, w, kind == 2 ? mul : NULL, kind ? add : NULL, relu, 1, k->C, k->OC, k->H, k->W, k->n, k->cap,
+                          k->chunk, ws);
         double maxdiff = 0, scale = 0;
         for (int o = 0; o < k->OC; o++)
             for (int b = 0; b < k->cap; b++)
@@ -108,6 +109,46 @@ static void test_forward(void **state) {
         check("forward", k, maxdiff, scale);
         free(in), free(w), free(out), free(ws), free(mul), free(add);
     }
+}
+
+/* pool 2: the max of each 2x2 window of the outputs (after the epilogue), for
+ * the cases whose sides are multiples of 4 */
+static void test_forward_pooled(void **state) {
+    (void)state;
+    int checked = 0;
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        const Case *k = &cases[t];
+        if (k->H % 4 || k->W % 4) continue;
+        long HW = (long)k->H * k->W, PH = k->H / 2, PW = k->W / 2;
+        float *in = randoms(k->C * k->cap * HW, 11 + t), *w = randoms(k->OC * k->C * 9, 110 + t);
+        float *out = malloc(sizeof(float) * k->OC * k->cap * PH * PW);
+        for (long i = 0; i < k->OC * k->cap * PH * PW; i++) out[i] = 12345.0f; /* images past n must keep this */
+        float *ws = scratch(k);
+        float *mul = randoms(k->OC, 410 + t), *add = randoms(k->OC, 510 + t);
+        int relu = t % 2; /* with relu (batch norm and relu folded in) and without */
+        netc_wino_forward(out, in, w, mul, add, relu, 2, k->C, k->OC, k->H, k->W, k->n, k->cap, k->chunk, ws);
+        double maxdiff = 0, scale = 0;
+        for (int o = 0; o < k->OC; o++)
+            for (int b = 0; b < k->cap; b++)
+                for (int py = 0; py < PH; py++)
+                    for (int px = 0; px < PW; px++) {
+                        float got = out[(((long)o * k->cap + b) * PH + py) * PW + px];
+                        if (b >= k->n) {
+                            assert_true(got == 12345.0f);
+                            continue;
+                        }
+                        double r = -INFINITY;
+                        for (int i = 0; i < 4; i++) {
+                            double v = ref_out(in, w, k, o, b, 2 * py + i / 2, 2 * px + i % 2) * mul[o] + add[o];
+                            r = fmax(r, relu && v < 0 ? 0 : v);
+                        }
+                        maxdiff = fmax(maxdiff, fabs(got - r)), scale = fmax(scale, fabs(r));
+                    }
+        check("forward, pooled", k, maxdiff, scale);
+        free(in), free(w), free(out), free(ws), free(mul), free(add);
+        checked++;
+    }
+    assert_true(checked >= 6);
 }
 
 static void test_backward_input(void **state) {
@@ -176,6 +217,7 @@ int main(void) {
     omp_set_num_threads(2);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward),
+        cmocka_unit_test(test_forward_pooled),
         cmocka_unit_test(test_backward_input),
         cmocka_unit_test(test_backward_weight),
     };
