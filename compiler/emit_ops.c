@@ -218,12 +218,12 @@ void emit_batchnorm(Emitter *e, const Layer *l) {
     if (l->relu_fused) {
         ev_str(e, "OUTARG", "const float *out, ");
         ev_str(e, "DYDOC", " (dy: the relu's gradient, where the output is positive)");
-        ev_str(e, "SUMS", "double sdy = netc_sum_where(dy, yo, count), sdyx = netc_dot_dev_where(dy, yo, x, count, mean) * invstd;");
+        ev_str(e, "YO", "yo");
         ev_str(e, "DY", "(yo[i] > 0.0f ? dy[i] : 0.0f)");
     } else {
         ev_str(e, "OUTARG", "");
         ev_str(e, "DYDOC", "");
-        ev_str(e, "SUMS", "double sdy = netc_sum(dy, count), sdyx = netc_dot_dev(dy, x, count, mean) * invstd;");
+        ev_str(e, "YO", "NULL");
         ev_str(e, "DY", "dy[i]");
     }
     emit(e, "/* $NAME backward$DYDOC: dgamma = sum dy * xhat, dbeta = sum dy,\n"
@@ -236,7 +236,9 @@ void emit_batchnorm(Emitter *e, const Layer *l) {
             "        const float *x = in + (long)c * cap * $HW, *dy = dout + (long)c * cap * $HW;\n");
     if (l->relu_fused) emit(e, "        const float *yo = out + (long)c * cap * $HW;\n");
     emit(e, "        float mean = saved[c], invstd = saved[$C + c];\n"
-            "        $SUMS\n");
+            "        double sdy, sdyx;\n"
+            "        netc_dy_sums(dy, $YO, x, count, mean, &sdy, &sdyx);\n"
+            "        sdyx *= invstd;\n");
     if (dw) emit(e, "        dgamma[c] = (float)sdyx, dbeta[c] = (float)sdy;\n");
     if (din)
         emit(e, "        float *dx = din + (long)c * cap * $HW;\n"

@@ -90,45 +90,26 @@ static inline double netc_sum_sq_dev(const float *x, long n, float mean) {
     return total;
 }
 
-/* sum of dy * (x - mean) */
-static inline double netc_dot_dev(const float *dy, const float *x, long n, float mean) {
-    double total = 0.0;
+/* A batch norm backward's two sums in one pass over its three inputs:
+ * *sdy = sum of dy, *sdyx = sum of dy * (x - mean), where dy counts only
+ * where y > 0 if y is given (a fused relu's backward), everywhere if NULL. */
+static inline void netc_dy_sums(const float *dy, const float *y, const float *x, long n, float mean, double *sdy, double *sdyx) {
+    double s = 0.0, sx = 0.0;
     for (long start = 0; start < n; start += 4096) {
         long end = start + 4096 < n ? start + 4096 : n, i = start;
-        float lane[16] = {0};
+        float lane[16] = {0}, lanex[16] = {0};
         for (; i + 16 <= end; i += 16)
-            for (int k = 0; k < 16; k++) lane[k] += dy[i + k] * (x[i + k] - mean);
-        for (; i < end; i++) lane[0] += dy[i] * (x[i] - mean);
-        for (int k = 0; k < 16; k++) total += lane[k];
+            for (int k = 0; k < 16; k++) {
+                float d = !y || y[i + k] > 0.0f ? dy[i + k] : 0.0f;
+                lane[k] += d, lanex[k] += d * (x[i + k] - mean);
+            }
+        for (; i < end; i++) {
+            float d = !y || y[i] > 0.0f ? dy[i] : 0.0f;
+            lane[0] += d, lanex[0] += d * (x[i] - mean);
+        }
+        for (int k = 0; k < 16; k++) s += lane[k], sx += lanex[k];
     }
-    return total;
-}
-
-/* The same two sums over dy where y > 0 only: a fused relu's backward. */
-static inline double netc_sum_where(const float *dy, const float *y, long n) {
-    double total = 0.0;
-    for (long start = 0; start < n; start += 4096) {
-        long end = start + 4096 < n ? start + 4096 : n, i = start;
-        float lane[16] = {0};
-        for (; i + 16 <= end; i += 16)
-            for (int k = 0; k < 16; k++) lane[k] += y[i + k] > 0.0f ? dy[i + k] : 0.0f;
-        for (; i < end; i++) lane[0] += y[i] > 0.0f ? dy[i] : 0.0f;
-        for (int k = 0; k < 16; k++) total += lane[k];
-    }
-    return total;
-}
-
-static inline double netc_dot_dev_where(const float *dy, const float *y, const float *x, long n, float mean) {
-    double total = 0.0;
-    for (long start = 0; start < n; start += 4096) {
-        long end = start + 4096 < n ? start + 4096 : n, i = start;
-        float lane[16] = {0};
-        for (; i + 16 <= end; i += 16)
-            for (int k = 0; k < 16; k++) lane[k] += (y[i + k] > 0.0f ? dy[i + k] : 0.0f) * (x[i + k] - mean);
-        for (; i < end; i++) lane[0] += (y[i] > 0.0f ? dy[i] : 0.0f) * (x[i] - mean);
-        for (int k = 0; k < 16; k++) total += lane[k];
-    }
-    return total;
+    *sdy = s, *sdyx = sx;
 }
 
 /* floor and ceiling of a / b for b > 0, also for negative a */
