@@ -322,9 +322,10 @@ static void emit_conv_backward(Emitter *e, const Layer *l, bool pw) {
 
 /* ---- a batch norm folded into its conv, for evaluation (plan.c's conv_bn_folded) ------- */
 
-/* The folded forward's comment and signature, and the names its body uses:
- * $EPS, $RELU (the batch norm's fused relu), $BSHIFT (shift[o] after
- * beta[o], given scale[o]). Winograd convs take their scratch, direct ones none. */
+/* The folded forward's comment, signature and first lines: the batch
+ * norm's scale and shift per output channel, for the rest of the body to
+ * apply, and $RELU (the batch norm's fused relu). Winograd convs take their
+ * scratch, direct ones none. */
 static void emit_fold_head(Emitter *e, const Layer *l, const Layer *bn, const char *where) {
     ev_str(e, "BN", bn->name);
     ev_str(e, "EPS", float_lit(bn->eps));
@@ -343,7 +344,12 @@ static void emit_fold_head(Emitter *e, const Layer *l, const Layer *bn, const ch
     emit(e, "/* $NAME, $BN$BNRELU$ANDPOOL in evaluation: the batch norm's running statistics folded into\n"
             " *   $WHERE$POOLWHERE out = $OUTDOC with no pass of its own */\n"
             "static void $ID_forward_eval(float *out, const float *in, const float *weight$BIASARG, const float *gamma,\n"
-            "$PAD const float *beta, const float *mean, const float *var, int n, int cap$COLARG) {\n");
+            "$PAD const float *beta, const float *mean, const float *var, int n, int cap$COLARG) {\n"
+            "    float scale[$OC], shift[$OC];\n"
+            "    for (int o = 0; o < $OC; o++) {\n"
+            "        scale[o] = gamma[o] / sqrtf(var[o] + $EPS);\n"
+            "        shift[o] = beta[o]$BSHIFT;\n"
+            "    }\n");
 }
 
 /* ---- Winograd: 3x3, stride 1, pad 1 ------------------------------------------------------ */
@@ -365,12 +371,7 @@ static void emit_conv_forward_wino(Emitter *e, const Layer *l) {
     const Layer *bn = conv_bn_folded(e->net, l);
     if (!bn) return;
     emit_fold_head(e, l, bn, "the conv's output transform");
-    emit(e, "    float scale[$OC], shift[$OC];\n"
-            "    for (int o = 0; o < $OC; o++) {\n"
-            "        scale[o] = gamma[o] / sqrtf(var[o] + $EPS);\n"
-            "        shift[o] = beta[o]$BSHIFT;\n"
-            "    }\n"
-            "    netc_wino_forward(out, in, weight, scale, shift, $RELU, $POOL, $C, $OC, $H, $W, n, cap, $WCH, col);\n"
+    emit(e, "    netc_wino_forward(out, in, weight, scale, shift, $RELU, $POOL, $C, $OC, $H, $W, n, cap, $WCH, col);\n"
             "}\n\n");
 }
 
@@ -529,12 +530,8 @@ static void emit_conv_direct(Emitter *e, const Layer *l) {
     const Layer *bn = conv_bn_folded(e->net, l);
     if (!bn) return;
     emit_fold_head(e, l, bn, "the kernel (scale) and the sums' start (shift)");
-    emit(e, "    float w[$OC * $CK], scale[$OC], shift[$OC];\n"
-            "    for (int o = 0; o < $OC; o++) {\n"
-            "        scale[o] = gamma[o] / sqrtf(var[o] + $EPS);\n"
-            "        shift[o] = beta[o]$BSHIFT;\n"
-            "        for (int k = 0; k < $CK; k++) w[o * $CK + k] = weight[o * $CK + k] * scale[o];\n"
-            "    }\n"
+    emit(e, "    float w[$OC * $CK];\n"
+            "    for (int k = 0; k < $OC * $CK; k++) w[k] = weight[k] * scale[k / $CK];\n"
             "    $ID_direct(out, in, w, shift, $RELU, n, cap);\n"
             "}\n\n");
 }
