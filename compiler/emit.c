@@ -240,7 +240,8 @@ static bool does_nothing(const Layer *l) {
 
 /* A conv and its batch norm (plan.c's conv_bn_folded): in training, or in an
  * evaluation that keeps every output, the two calls; in evaluation, the
- * conv's folded forward, writing the batch norm's output. */
+ * conv's folded forward, writing the batch norm's output, or that of the
+ * max pool after it (plan.c's conv_pool_folded). */
 static void emit_folded_calls(Emitter *e, const Layer *l, int i) {
     FILE *f = e->f;
     const Layer *bn = &e->net->layers[i + 1], *pool = conv_pool_folded(e->net, l);
@@ -261,8 +262,8 @@ static void emit_folded_calls(Emitter *e, const Layer *l, int i) {
                "                        PARAM(P_%s_running_mean), PARAM(P_%s_running_var), n, cap%s);\n"
                "        PROFILE(%d, 0); /* %s: folded into %s */\n"
                "    }\n",
-            l->id, act(pool ? pool : bn), act(src(e, l, 0)), l->id, has_bias(l) ? pool_printf(", PARAM(P_%s_bias)", l->id) : "", bn->id, bn->id,
-            bn->id, bn->id, conv_is_winograd(e->net, l) ? ", m->scratch" : "", i, bn->name, l->name);
+            l->id, act(pool ? pool : bn), act(src(e, l, 0)), l->id, has_bias(l) ? pool_printf(", PARAM(P_%s_bias)", l->id) : "",
+            bn->id, bn->id, bn->id, bn->id, conv_is_winograd(e->net, l) ? ", m->scratch" : "", i, bn->name, l->name);
 }
 
 static void emit_net_passes(Emitter *e) {
