@@ -98,6 +98,7 @@ typedef struct {
     long qat[4];            /* quad q: offset of its first output column at patch row 0 */
     unsigned rowok[4];      /* bit i: patch row i is inside the image */
     wi not_first, not_last; /* lanes whose tile has a left (right) neighbour */
+    long img_lo, img_hi;    /* the floats of the group's images, if few (else img_hi = img_lo) */
 } Lanes;
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
@@ -122,6 +123,8 @@ static void lanes_at(Lanes *ln, long t0, long end, int H, int W, int S, int off)
                 if (yy >= 0 && yy < H && xx >= 0 && xx < W) ln->real[l] |= 1ULL << (i * S + j);
             }
     }
+    long lo = (t0 / per) * H * W, hi = ((t0 + ln->n - 1) / per + 1) * H * W;
+    ln->img_lo = lo, ln->img_hi = hi - lo <= 2048 ? hi : lo; /* up to 8 KB, for prefetch_group */
     ln->quads = ln->n == L && W % 16 == 0 && H % 4 == 0;
     for (int q = 0; ln->quads && q < 4; q++) {
         ln->qat[q] = ln->at[4 * q] + off;
@@ -254,6 +257,18 @@ static inline void back_transform(wv *y, const wv *m, int K) {
     }
 }
 
+/* Ask for the cache lines a group of tiles will read from one channel: its
+ * quads' patch rows, or, where the group's images are small (DeeperNet's
+ * 8x8, AlexNet's 13x13), those images whole. */
+static inline void prefetch_group(const float *src, int S, int W, const Lanes *ln) {
+    if (ln->quads) {
+        for (int i = 0; i < S; i++)
+            for (int q = 0; q < 4; q++) __builtin_prefetch(src + ln->qat[q] + (long)i * W);
+        return;
+    }
+    for (long k = ln->img_lo; k < ln->img_hi; k += 16) __builtin_prefetch(src + k);
+}
+
 /* X[c][p][t] = point p of the transformed patch of tile `first + t` in
  * channel c of src: the input's (S 6, reaching one value past the tile on
  * every side: the padding) or the output gradient's (S 4). Rows are Tp floats
@@ -269,6 +284,8 @@ static void transform_tiles(float *X, long Tp, const float *src, int C, int H, i
         lanes_at(&ln, first + t0, first + T, H, W, S, S == 6);
         for (int c = 0; c < C; c++) {
             wv d[36], v[36];
+            if (c + 4 < C) /* channels lie far apart in memory: fetch the one 4 ahead while this one is transformed */
+                prefetch_group(src + (long)(c + 4) * cap * H * W, S, W, &ln);
             if (ln.quads)
                 gather_quads(d, S, src + (long)c * cap * H * W, W, &ln);
             else
