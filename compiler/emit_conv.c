@@ -220,7 +220,6 @@ static void emit_group_loop(Emitter *e, const ConvSpec *c, const char *indent) {
 static void emit_conv_forward(Emitter *e, const Layer *l, bool pw) {
     const ConvSpec *c = &l->conv;
     const char *ind = c->groups > 1 ? "            " : "        ";
-    ev_str(e, "RELUDOC", l->relu_fused ? pool_printf(", then relu (%s, fused)", e->net->layers[l - e->net->layers + 1].name) : "");
     emit(e, "/* $NAME: $DESC$RELUDOC\n"
             " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW], weight [$OC][$CG][$KH][$KW]$BIASDOC$GROUPSDOC\n");
     if (pw) {
@@ -355,7 +354,6 @@ static void emit_fold_head(Emitter *e, const Layer *l, const Layer *bn, const ch
 /* ---- Winograd: 3x3, stride 1, pad 1 ------------------------------------------------------ */
 
 static void emit_conv_forward_wino(Emitter *e, const Layer *l) {
-    ev_str(e, "RELUDOC", l->relu_fused ? pool_printf(", then relu (%s, fused)", e->net->layers[l - e->net->layers + 1].name) : "");
     ev_str(e, "EPILOGUE", pool_printf("NULL, %s, %d, 1", l->conv.bias ? "bias" : "NULL", l->relu_fused));
     ev_str(e, "EPIDOC", l->conv.bias || l->relu_fused ? pool_printf(" /* no scale; %s; %s; not pooled */",
                                                                     l->conv.bias ? "the bias as shift" : "no shift",
@@ -435,7 +433,6 @@ static void emit_matmul(Emitter *e, const Layer *l, long o, bool bias, const cha
     ev_str(e, "SCRATCHARG", gather ? ", float *x" : "");
     if (gather) emit_gather(e, false, false);
     if (gather && l->run_backward && din) emit_gather(e, true, acc);
-    ev_str(e, "RELUDOC", l->relu_fused ? pool_printf(", then relu (%s, fused)", e->net->layers[l - e->net->layers + 1].name) : "");
     emit(e, "/* $NAME: $DESC$RELUDOC\n"
             " *   in [$C][cap][$H][$W] -> out [$O][cap], weight $WDOC$BIASDOC; one sgemm for the batch */\n"
             "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, int cap$SCRATCHARG) {\n");
@@ -519,7 +516,6 @@ static void emit_conv_direct(Emitter *e, const Layer *l) {
             "        }\n"
             "    }\n"
             "}\n\n");
-    ev_str(e, "RELUDOC", l->relu_fused ? pool_printf(", then relu (%s, fused)", e->net->layers[l - e->net->layers + 1].name) : "");
     emit(e, "/* $NAME: $DESC$RELUDOC\n"
             " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW], weight [$OC][$C][$KH][$KW]$BIASDOC */\n"
             "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, int cap) {\n");

@@ -180,7 +180,6 @@ void emit_pool(Emitter *e, const Layer *l) {
 void emit_batchnorm(Emitter *e, const Layer *l) {
     ev_str(e, "EPS", float_lit(l->eps));
     ev_str(e, "BNOUT", l->relu_fused ? "netc_relu((x[i] - mean) * scale + shift)" : "(x[i] - mean) * scale + shift");
-    ev_str(e, "RELUDOC", l->relu_fused ? pool_printf(", then relu (%s, fused)", e->net->layers[l - e->net->layers + 1].name) : "");
     emit(e, "/* $NAME: $DESC$RELUDOC\n"
             " *   in [$C][cap][$H][$W] -> out, per channel: gamma [$C], beta [$C], running mean and var [$C]\n"
             " *   training: normalise with the batch's statistics (kept in saved[2][$C] for backward) and\n"

@@ -85,6 +85,8 @@ void ev_layer(Emitter *e, const Layer *l) {
     ev_int(e, "OUTIMG", l->out.c * l->out.h * l->out.w);
     ev_str(e, "INSHAPE", pool_printf("[n][%ld][%ld][%ld]", in.c, in.h, in.w));
     ev_str(e, "OUTSHAPE", pool_printf("[n][%ld][%ld][%ld]", l->out.c, l->out.h, l->out.w));
+    /* a forward's comment: the relu it applies for the layer after it */
+    ev_str(e, "RELUDOC", l->relu_fused ? pool_printf(", then relu (%s, fused)", net->layers[l - net->layers + 1].name) : "");
 }
 
 const char *float_lit(double v) {

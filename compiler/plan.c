@@ -100,20 +100,11 @@ const Layer *conv_bn_folded(const Net *net, const Layer *l) {
 const Layer *conv_pool_folded(const Net *net, const Layer *l) {
     const Layer *bn = conv_bn_folded(net, l);
     if (!bn || !conv_is_winograd(net, l) || l->out.h % 4 || l->out.w % 4) return NULL;
-    int top = (int)(bn - net->layers) + bn->relu_fused; /* the fused relu's index, or the batch norm's */
     if (bn->relu_fused && bn->n_users != 1) return NULL;
-    if (net->layers[top].n_users != 1) return NULL;
-    for (int i = top + 1; i < net->n; i++) {
-        const Layer *r = &net->layers[i];
-        for (int j = 0; j < r->n_in; j++)
-            if (r->in[j] == top) {
-                const PoolSpec *p = &r->pool;
-                return r->kind == L_MAXPOOL && !p->global && p->kw == 2 && p->kh == 2 && p->sw == 2 && p->sh == 2 && !p->pw && !p->ph
-                           ? r
-                           : NULL;
-            }
-    }
-    return NULL;
+    const Layer *top = bn + bn->relu_fused, *pool = conv_pool_reader(net, top); /* the fused relu, or the batch norm */
+    if (!pool) return NULL;
+    const PoolSpec *p = &pool->pool;
+    return p->kw == 2 && p->kh == 2 && p->sw == 2 && p->sh == 2 && !p->pw && !p->ph ? pool : NULL;
 }
 
 /* Images per Winograd chunk: its transformed input and products, about 8 MB,
@@ -125,7 +116,7 @@ long conv_wino_chunk(const Net *net, const Layer *l) {
     return ch < 1 ? 1 : ch > 4096 ? 4096 : ch;
 }
 
-/* The max pool that is a conv's one reader, or NULL. */
+/* The max pool that is a layer's one reader (a conv's, or a folded batch norm's), or NULL. */
 const Layer *conv_pool_reader(const Net *net, const Layer *l) {
     int me = (int)(l - net->layers);
     if (l->n_users != 1) return NULL;
@@ -333,13 +324,10 @@ void plan_net(Net *net) {
 static const char *conv_algo(const Net *net, const Layer *l) {
     if (conv_is_full(net, l)) return " matmul";
     if (conv_is_pointwise(l)) return " pointwise";
-    if (conv_is_winograd(net, l)) {
-        const Layer *bn = conv_bn_folded(net, l), *pool = conv_pool_folded(net, l);
-        return pool_printf(" winograd(%ld images a chunk)%s%s", conv_wino_chunk(net, l), bn ? pool_printf(" eval-folds %s", bn->name) : "",
-                           pool ? pool_printf(" and %s", pool->name) : "");
-    }
-    const Layer *bn = conv_bn_folded(net, l);
-    const char *fwd = conv_is_direct(net, l) ? pool_printf(" direct%s", bn ? pool_printf(" eval-folds %s", bn->name) : "") : " im2col";
+    const Layer *bn = conv_bn_folded(net, l), *pool = conv_pool_folded(net, l);
+    const char *folds = bn ? pool_printf(" eval-folds %s%s", bn->name, pool ? pool_printf(" and %s", pool->name) : "") : "";
+    if (conv_is_winograd(net, l)) return pool_printf(" winograd(%ld images a chunk)%s", conv_wino_chunk(net, l), folds);
+    const char *fwd = conv_is_direct(net, l) ? pool_printf(" direct%s", folds) : " im2col";
     return l->run_backward && conv_dout_sparse(net, l) ? pool_printf("%s sparse-backward", fwd) : fwd;
 }
 
