@@ -259,11 +259,12 @@ static void emit_folded_calls(Emitter *e, const Layer *l, int i) {
     free(calls);
     fprintf(f, "    } else {\n"
                "        %s_forward_eval(%s, %s, PARAM(P_%s_weight)%s, PARAM(P_%s_weight), PARAM(P_%s_bias),\n"
-               "                        PARAM(P_%s_running_mean), PARAM(P_%s_running_var), n, cap%s);\n"
+               "        %*sPARAM(P_%s_running_mean), PARAM(P_%s_running_var), n, cap%s);\n"
                "        PROFILE(%d, 0); /* %s: folded into %s */\n"
                "    }\n",
             l->id, act(pool ? pool : bn), act(src(e, l, 0)), l->id, has_bias(l) ? pool_printf(", PARAM(P_%s_bias)", l->id) : "",
-            bn->id, bn->id, bn->id, bn->id, conv_is_winograd(e->net, l) ? ", m->scratch" : "", i, bn->name, l->name);
+            bn->id, bn->id, (int)strlen(l->id) + 14, "", bn->id, bn->id, conv_is_winograd(e->net, l) ? ", m->scratch" : "", i, bn->name,
+            l->name); /* the second line under the ( of "<id>_forward_eval(" */
 }
 
 static void emit_net_passes(Emitter *e) {
