@@ -109,13 +109,13 @@ int checkpoint_save(const Run *r, const char *path, Error *e) {
     meta_add(&m, "position", "%d %d %ld %ld", r->epoch, r->batch, r->step, r->opt.t);
     meta_add(&m, "partial", "%ld %a %ld %ld %a", r->train_m.n, r->train_m.loss_sum, r->train_m.top1, r->train_m.top5,
              r->part_seconds);
-    meta_add(&m, "best_train_loss", "%a", r->best_train_loss);
     char *rows = xstrdup("");
     size_t len = 0;
     for (int i = 0; i < r->n_rows; i++) {
         const EpochRow *w = &r->rows[i];
-        cat(&rows, &len, "%d %a %a %a %a %a %a %a %a %a %a\n", w->epoch, w->lr, w->train_loss, w->train_top1, w->train_top5,
-            w->test_loss, w->test_top1, w->test_top5, w->test_mean_class, w->seconds, w->images_per_sec);
+        cat(&rows, &len, "%d %a %a %a %a %a %a %a %a %a %a %a %a %a\n", w->epoch, w->lr, w->train_loss, w->train_top1,
+            w->train_top5, w->test_loss, w->test_top1, w->test_top5, w->test_mean_class, w->seconds, w->images_per_sec,
+            w->val_loss, w->val_top1, w->val_top5);
     }
     meta_add(&m, "epochs", "%s", rows);
     free(rows);
@@ -252,7 +252,7 @@ int checkpoint_load(Run *r, const char *path, Error *e) {
             if (st_read_f32(&f, ft, dst + t->offset, (size_t)t->size, e) < 0) goto out;
         }
     }
-    const char *pos = st_meta(&f, "position"), *part = st_meta(&f, "partial"), *best = st_meta(&f, "best_train_loss");
+    const char *pos = st_meta(&f, "position"), *part = st_meta(&f, "partial");
     const char *norm = st_meta(&f, "norm"), *rows = st_meta(&f, "epochs");
     if (!pos || sscanf(pos, "%d %d %ld %ld", &r->epoch, &r->batch, &r->step, &r->opt.t) != 4) {
         bad_meta(e, path, "position");
@@ -263,20 +263,21 @@ int checkpoint_load(Run *r, const char *path, Error *e) {
         bad_meta(e, path, "partial");
         goto out;
     }
-    if (!best || sscanf(best, "%la", &r->best_train_loss) != 1) {
-        bad_meta(e, path, "best_train_loss");
-        goto out;
-    }
     if (!norm || sscanf(norm, "%a %a %a %a %a %a", &r->mean[0], &r->mean[1], &r->mean[2], &r->std[0], &r->std[1], &r->std[2]) != 6) {
         bad_meta(e, path, "norm");
         goto out;
     }
     r->n_rows = 0;
     for (const char *p = rows ? rows : ""; *p;) {
-        EpochRow w;
+        EpochRow w = {.val_loss = -1, .val_top1 = -1, .val_top5 = -1}; /* checkpoints before val_split end at images/s */
         float lr;
-        if (sscanf(p, "%d %a %la %la %la %la %la %la %la %la %la", &w.epoch, &lr, &w.train_loss, &w.train_top1, &w.train_top5,
-                   &w.test_loss, &w.test_top1, &w.test_top5, &w.test_mean_class, &w.seconds, &w.images_per_sec) != 11) {
+        const char *nl = strchr(p, '\n');
+        char *line = strndup(p, nl ? (size_t)(nl - p) : strlen(p)); /* a short line must not read on into the next */
+        int got = sscanf(line, "%d %a %la %la %la %la %la %la %la %la %la %la %la %la", &w.epoch, &lr, &w.train_loss, &w.train_top1,
+                         &w.train_top5, &w.test_loss, &w.test_top1, &w.test_top5, &w.test_mean_class, &w.seconds,
+                         &w.images_per_sec, &w.val_loss, &w.val_top1, &w.val_top5);
+        free(line);
+        if (got != 11 && got != 14) {
             bad_meta(e, path, "epochs");
             goto out;
         }
@@ -286,7 +287,6 @@ int checkpoint_load(Run *r, const char *path, Error *e) {
             r->rows = xrealloc(r->rows, sizeof(EpochRow) * (size_t)r->cap_rows);
         }
         r->rows[r->n_rows++] = w;
-        const char *nl = strchr(p, '\n');
         p = nl ? nl + 1 : p + strlen(p);
     }
     if (r->n_rows != r->epoch) {

@@ -49,6 +49,9 @@ typedef struct {
     char out[1024];
     char pretrained[1024];
     int epochs, batch, threads, eval_every;
+    int test;               /* 0: the test set is never evaluated */
+    float val_split;        /* fraction of each class held out for validation */
+    int early_stop;         /* epochs without a better validation top-1 before stopping; 0: never */
     uint64_t seed;
     int optimizer;
     float lr, momentum, weight_decay, beta1, beta2, adam_eps;

@@ -33,6 +33,14 @@ int dataset_load(Dataset *ds, const char *root, const char *split, int w, int h,
                  char *const *classes, int n_classes, int threads, Error *e);
 void dataset_free(Dataset *ds);
 
+/* Holds out a validation set: moves round(fraction * n) images of each class
+ * of ds (at least one, and never all) into val, keeping the rest in ds. Which
+ * images is decided by the seed alone (a shuffle per class), so a run and its
+ * resumption, or two recipes with the same seed, hold out the same images;
+ * both parts keep ds's order. A class with a single image cannot be split:
+ * that is an error naming it. fraction 0 leaves val empty. */
+int dataset_split(Dataset *ds, Dataset *val, float fraction, uint64_t seed, Error *e);
+
 /* Decodes one image file (JPEG; grayscale, RGB or CMYK; baseline or
  * progressive) and resizes it to w x h with c channels into dst (h*w*c bytes). */
 int image_load(const char *path, int w, int h, int c, uint8_t *dst, Error *e);

@@ -15,6 +15,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "rng.h"
+
 /* A growable list of strings. */
 typedef struct {
     char **s;
@@ -267,6 +269,70 @@ void dataset_free(Dataset *ds) {
     free(ds->labels);
     free(ds->pixels);
     *ds = (Dataset){0};
+}
+
+/* How many images of a class of n to hold out: round(fraction * n), at least
+ * one, at most n - 1. */
+static int held_out(int n, float fraction) {
+    int m = (int)lround(fraction * n);
+    return m < 1 ? 1 : m > n - 1 ? n - 1 : m;
+}
+
+int dataset_split(Dataset *ds, Dataset *val, float fraction, uint64_t seed, Error *e) {
+    *val = (Dataset){.w = ds->w, .h = ds->h, .c = ds->c};
+    if (fraction <= 0) return 0;
+    int *count = xcalloc((size_t)ds->n_classes, sizeof(int));
+    for (int i = 0; i < ds->n; i++) count[ds->labels[i]]++;
+    for (int k = 0; k < ds->n_classes; k++)
+        if (count[k] < 2) {
+            errorf(e, "class '%s' has %d training image%s: none can be held out for validation", ds->class_names[k], count[k],
+                   count[k] == 1 ? "" : "s");
+            free(count);
+            return error_hint(e, "give every class at least 2 images, or train without a validation set (val_split 0)");
+        }
+    /* mark the held-out images: per class, the first m of a seeded shuffle of its images */
+    char *out = xcalloc((size_t)ds->n, 1);
+    int *members = xmalloc(sizeof(int) * (size_t)ds->n);
+    for (int k = 0; k < ds->n_classes; k++) {
+        int n = 0;
+        for (int i = 0; i < ds->n; i++)
+            if (ds->labels[i] == k) members[n++] = i;
+        Rng rng = rng_for(seed, (uint64_t)k, 0x5A11D47Aull);
+        int m = held_out(n, fraction);
+        for (int j = 0; j < m; j++) { /* a partial Fisher-Yates shuffle: members[0..m) are the chosen */
+            int pick = j + (int)rng_below(&rng, (uint32_t)(n - j));
+            int t = members[j];
+            members[j] = members[pick], members[pick] = t;
+            out[members[j]] = 1;
+        }
+        val->n += m;
+    }
+    free(members), free(count);
+
+    size_t size = (size_t)ds->w * (size_t)ds->h * (size_t)ds->c;
+    val->pixels = xmalloc(size * (size_t)val->n);
+    val->labels = xmalloc(sizeof(int) * (size_t)val->n);
+    val->paths = xmalloc(sizeof(char *) * (size_t)val->n);
+    val->n_classes = ds->n_classes;
+    val->class_names = xmalloc(sizeof(char *) * (size_t)ds->n_classes);
+    for (int k = 0; k < ds->n_classes; k++) val->class_names[k] = xstrdup(ds->class_names[k]);
+    int kept = 0, moved = 0;
+    for (int i = 0; i < ds->n; i++) {
+        const uint8_t *px = ds->pixels + (size_t)i * size;
+        if (out[i]) {
+            memcpy(val->pixels + (size_t)moved * size, px, size);
+            val->labels[moved] = ds->labels[i], val->paths[moved] = ds->paths[i];
+            moved++;
+        } else {
+            if (kept != i) memmove(ds->pixels + (size_t)kept * size, px, size);
+            ds->labels[kept] = ds->labels[i], ds->paths[kept] = ds->paths[i];
+            kept++;
+        }
+    }
+    ds->n = kept;
+    ds->pixels = xrealloc(ds->pixels, size * (size_t)kept);
+    free(out);
+    return 0;
 }
 
 /* Byte-valued sums of image i for each output channel: channel order and

@@ -238,23 +238,33 @@ static void header(JsonBuf *b, const Run *r) {
     esc(b, net->name);
     jbuf_puts(b, "</h1>\n<div class=\"sub\">");
     esc(b, net->source);
-    if (r->n_rows >= r->cfg.epochs) P(b, " &#183; finished, %d epoch%s", r->n_rows, r->n_rows == 1 ? "" : "s");
+    if (r->epoch >= r->cfg.epochs) P(b, " &#183; finished, %d epoch%s", r->n_rows, r->n_rows == 1 ? "" : "s");
+    else if (run_finished(r)) P(b, " &#183; stopped early after epoch %d of %d (early_stop %d)", r->n_rows, r->cfg.epochs, r->cfg.early_stop);
+    else if (r->running) P(b, " &#183; training: epoch %d of %d", r->epoch + 1, r->cfg.epochs);
+    else if (r->failed) P(b, " &#183; stopped by an error in epoch %d (see the trainer's output)", r->epoch + 1);
     else if (r->batch > 0) P(b, " &#183; stopped in epoch %d after %d batch%s", r->epoch + 1, r->batch, r->batch == 1 ? "" : "es");
-    else P(b, " &#183; training: epoch %d of %d", r->epoch + 1, r->cfg.epochs);
+    else P(b, " &#183; stopped after epoch %d of %d", r->epoch, r->cfg.epochs);
     jbuf_puts(b, " &#183; run folder <code>");
     esc(b, r->out);
     P(b, "</code> &#183; updated %s</div>\n<div class=\"kpis\">\n", when);
     if (ev) {
         snprintf(v, sizeof v, "%.2f%%", ev->test_top1);
-        snprintf(l, sizeof l, "test top-1%s, epoch %d of %d", ev == last && r->n_rows >= r->cfg.epochs ? " (final)" : "",
-                 ev->epoch, r->cfg.epochs);
+        snprintf(l, sizeof l, "test top-1%s, epoch %d of %d", ev == last && run_finished(r) ? " (final)" : "", ev->epoch,
+                 r->cfg.epochs);
         kpi(b, "main", v, l);
         snprintf(v, sizeof v, "%.2f%%", ev->test_top5);
         kpi(b, "", v, "test top-5");
         snprintf(v, sizeof v, "%.2f%%", ev->test_mean_class);
         kpi(b, "", v, "mean per-class top-1");
     } else {
-        kpi(b, "main", "&#8211;", r->have_test ? "test top-1: not evaluated yet" : "test top-1: no test set");
+        kpi(b, "main", "&#8211;", r->have_test ? "test top-1: not evaluated yet" : r->cfg.test ? "test top-1: no test set"
+                                                                                               : "test top-1: not measured (test off)");
+    }
+    int best = run_best_epoch(r);
+    if (r->have_val && best) {
+        snprintf(v, sizeof v, "%.2f%%", r->rows[best - 1].val_top1);
+        snprintf(l, sizeof l, "best validation top-1, epoch %d (best.ckpt)", best);
+        kpi(b, "val", v, l);
     }
     if (last) {
         snprintf(v, sizeof v, "%.4f", last->train_loss);
@@ -276,24 +286,31 @@ static void header(JsonBuf *b, const Run *r) {
 
 static void curves(JsonBuf *b, const Run *r) {
     int n = r->n_rows, x_max = r->cfg.epochs > n ? r->cfg.epochs : n;
-    double *y = xmalloc(sizeof(double) * 6 * (size_t)(n ? n : 1));
-    double *trl = y, *tel = y + n, *tr1 = y + 2 * n, *te1 = y + 3 * n, *tr5 = y + 4 * n, *te5 = y + 5 * n;
+    double *y = xmalloc(sizeof(double) * 9 * (size_t)(n ? n : 1));
+    double *tr[3] = {y, y + n, y + 2 * n}, *va[3] = {y + 3 * n, y + 4 * n, y + 5 * n}, *te[3] = {y + 6 * n, y + 7 * n, y + 8 * n};
     for (int i = 0; i < n; i++) {
         const EpochRow *w = &r->rows[i];
-        bool t = w->test_top1 >= 0;
-        trl[i] = w->train_loss, tr1[i] = w->train_top1, tr5[i] = w->train_top5;
-        tel[i] = t ? w->test_loss : NAN, te1[i] = t ? w->test_top1 : NAN, te5[i] = t ? w->test_top5 : NAN;
+        bool t = w->test_top1 >= 0, v = w->val_top1 >= 0;
+        tr[0][i] = w->train_loss, tr[1][i] = w->train_top1, tr[2][i] = w->train_top5;
+        va[0][i] = v ? w->val_loss : NAN, va[1][i] = v ? w->val_top1 : NAN, va[2][i] = v ? w->val_top5 : NAN;
+        te[0][i] = t ? w->test_loss : NAN, te[1][i] = t ? w->test_top1 : NAN, te[2][i] = t ? w->test_top5 : NAN;
     }
     jbuf_puts(b, "<section id=\"curves\"><h2>Training curves</h2>\n<p class=\"note\">Per epoch: the training figures are "
-                 "the running averages over the epoch's batches (with augmentation and dropout), the test figures one pass "
-                 "over the whole test set at the epoch's end. Hover a point for its value.</p>\n<div class=\"plots\">\n");
-    Series loss[] = {{"train", "train", trl}, {"test", "test", tel}};
-    Series top1[] = {{"train", "train", tr1}, {"test", "test", te1}};
-    Series top5[] = {{"train", "train", tr5}, {"test", "test", te5}};
-    int ns = r->have_test ? 2 : 1;
-    plot_svg(b, "loss", "Loss", "cross-entropy", "", n, x_max, loss, ns, 0, 4);
-    plot_svg(b, "top1", "Top-1 accuracy", "top-1 (%)", "%", n, x_max, top1, ns, 100, 2);
-    plot_svg(b, "top5", "Top-5 accuracy", "top-5 (%)", "%", n, x_max, top5, ns, 100, 2);
+                 "the running averages over the epoch's batches (with augmentation and dropout)");
+    if (r->have_val) P(b, "; the validation figures one pass over the %d training images held out (val_split %g, never trained on)",
+                       r->val.n, r->cfg.val_split);
+    jbuf_puts(b, "; the test figures one pass over the whole test set at the epoch's end. Hover a point for its value.</p>\n"
+                 "<div class=\"plots\">\n");
+    static const char *const metric[] = {"loss", "top1", "top5"}, *const title[] = {"Loss", "Top-1 accuracy", "Top-5 accuracy"};
+    static const char *const ytitle[] = {"cross-entropy", "top-1 (%)", "top-5 (%)"}, *const unit[] = {"", "%", "%"};
+    for (int k = 0; k < 3; k++) {
+        Series s[3];
+        int ns = 0;
+        s[ns++] = (Series){"train", "train", tr[k]};
+        if (r->have_val) s[ns++] = (Series){"validation", "val", va[k]};
+        if (r->have_test) s[ns++] = (Series){"test", "test", te[k]};
+        plot_svg(b, metric[k], title[k], ytitle[k], unit[k], n, x_max, s, ns, k ? 100 : 0, k ? 2 : 4);
+    }
     jbuf_puts(b, "</div></section>\n");
     free(y);
 }
@@ -307,25 +324,27 @@ static void epoch_table(JsonBuf *b, const Run *r) {
         return;
     }
     jbuf_puts(b, "<div class=\"scroll tall\"><table class=\"epochs\">\n<thead><tr><th>epoch</th><th>lr</th>"
-                 "<th>train loss</th><th>train top-1</th><th>train top-5</th><th>test loss</th><th>test top-1</th>"
-                 "<th>test top-5</th><th>mean/class</th><th>seconds</th><th>images/s</th></tr></thead>\n<tbody>\n");
-    double best = INFINITY;
-    int best_epoch = 0;
-    for (int i = 0; i < r->n_rows; i++)
-        if (r->rows[i].train_loss < best) best = r->rows[i].train_loss, best_epoch = r->rows[i].epoch;
+                 "<th>train loss</th><th>train top-1</th><th>train top-5</th>");
+    if (r->have_val) jbuf_puts(b, "<th>val loss</th><th>val top-1</th><th>val top-5</th>");
+    jbuf_puts(b, "<th>test loss</th><th>test top-1</th><th>test top-5</th><th>mean/class</th><th>seconds</th><th>images/s</th>"
+                 "</tr></thead>\n<tbody>\n");
+    int best_epoch = run_best_epoch(r);
     for (int i = 0; i < r->n_rows; i++) {
         const EpochRow *w = &r->rows[i];
         P(b, "<tr%s><td>%d</td><td>%.5g</td><td>%.4f</td><td>%.2f</td><td>%.2f</td>", w->epoch == best_epoch ? " class=\"best\"" : "",
           w->epoch, w->lr, w->train_loss, w->train_top1, w->train_top5);
+        if (r->have_val && w->val_top1 >= 0)
+            P(b, "<td>%.4f</td><td class=\"vhi\">%.2f</td><td>%.2f</td>", w->val_loss, w->val_top1, w->val_top5);
+        else if (r->have_val) jbuf_puts(b, "<td></td><td></td><td></td>");
         if (w->test_top1 >= 0)
             P(b, "<td>%.4f</td><td class=\"hi\">%.2f</td><td>%.2f</td><td>%.2f</td>", w->test_loss, w->test_top1, w->test_top5,
               w->test_mean_class);
         else jbuf_puts(b, "<td></td><td></td><td></td><td></td>");
         P(b, "<td>%.1f</td><td>%.0f</td></tr>\n", w->seconds, w->images_per_sec);
     }
-    P(b, "</tbody></table></div>\n<p class=\"note\">Accuracies in percent. Highlighted: epoch %d, the lowest training loss, "
-         "saved as <code>best.ckpt</code> (chosen without looking at the test set).</p></section>\n",
-      best_epoch);
+    P(b, "</tbody></table></div>\n<p class=\"note\">Accuracies in percent. Highlighted: epoch %d, %s, saved as "
+         "<code>best.ckpt</code> (chosen without looking at the test set).</p></section>\n",
+      best_epoch, r->have_val ? "the best validation top-1" : "the lowest training loss");
 }
 
 static void filters(JsonBuf *b, const Run *r) {
@@ -605,9 +624,13 @@ static void settings(JsonBuf *b, const Run *r) {
     ROW("netc version", P(&v, "%s (trainer generated by %s)", NETC_VERSION, net->netc_version));
     ROW("run folder", jbuf_puts(&v, "<code>"), esc(&v, r->out), jbuf_puts(&v, "</code>"));
     char n1[32], n2[32];
-    ROW("training data", jbuf_puts(&v, "<code>"), esc(&v, c->data), P(&v, "/train</code>: %s images, %d classes%s",
-                                                                        grouped(r->train.n, n1, sizeof n1), r->train.n_classes,
-                                                                        r->train.n_skipped ? " (some files unreadable, skipped)" : ""));
+    ROW("training data", jbuf_puts(&v, "<code>"), esc(&v, c->data),
+        P(&v, "/train</code>: %s images, %d classes%s", grouped(r->train.n + r->val.n, n1, sizeof n1), r->train.n_classes,
+          r->train.n_skipped ? " (some files unreadable, skipped)" : ""));
+    if (r->have_val)
+        ROW("validation", P(&v, "%s of them held out, %s trained on (val_split %g of each class, chosen by seed %llu; never augmented)",
+                            grouped(r->val.n, n1, sizeof n1), grouped(r->train.n, n2, sizeof n2), c->val_split,
+                            (unsigned long long)c->seed));
     if (r->have_test)
         ROW("test data", jbuf_puts(&v, "<code>"), esc(&v, c->data),
             P(&v, "/test</code>: %s images%s", grouped(r->test.n, n2, sizeof n2), r->test.n_skipped ? " (some files unreadable, skipped)" : ""));
@@ -616,8 +639,9 @@ static void settings(JsonBuf *b, const Run *r) {
     ROW("normalisation", P(&v, "mean %.4g %.4g %.4g, std %.4g %.4g %.4g%s", r->mean[0], r->mean[1], r->mean[2], r->std[0], r->std[1],
                            r->std[2], c->normalize_auto ? " (from the training images)" : ""));
     ROW("threads", P(&v, "%d (OpenMP; OpenBLAS runs inside it)", c->threads));
-    ROW("checkpoints", jbuf_puts(&v, "<code>last.ckpt</code> (every epoch), <code>best.ckpt</code> (lowest training loss), "
-                                     "<code>weights.safetensors</code>; continue with <code>train --resume "),
+    ROW("checkpoints", P(&v, "<code>last.ckpt</code> (every epoch), <code>best.ckpt</code> (%s), ",
+                         r->have_val ? "best validation top-1" : "lowest training loss"),
+        jbuf_puts(&v, "<code>weights.safetensors</code>; continue with <code>train --resume "),
         esc(&v, r->out), jbuf_puts(&v, "</code>"));
 #undef ROW
     jbuf_free(&v);
@@ -657,7 +681,7 @@ static void settings(JsonBuf *b, const Run *r) {
 
 static const char css[] =
     ":root{--ink:#1f2328;--muted:#656d76;--line:#d8dee4;--soft:#eef1f4;--bg:#f5f7f9;--card:#fff;"
-    "--train:#2563eb;--test:#e8590c;--speed:#0f766e;--accent:#0f5260}\n"
+    "--train:#2563eb;--val:#7c3aed;--test:#e8590c;--speed:#0f766e;--accent:#0f5260}\n"
     "*{box-sizing:border-box}\n"
     "body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,"
     "'Helvetica Neue',Arial,'Noto Sans','Liberation Sans',sans-serif;-webkit-font-smoothing:antialiased}\n"
@@ -672,7 +696,7 @@ static const char css[] =
     ".kpis{display:flex;flex-wrap:wrap;gap:12px;margin:22px 0 18px}\n"
     ".kpi{flex:1 1 150px;background:rgba(255,255,255,.07);border:1px solid rgba(255,255,255,.09);border-radius:12px;padding:12px 16px}\n"
     ".kpi .v{font-size:24px;font-weight:650;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
-    ".kpi.main{flex:2 1 260px}.kpi.main .v{font-size:46px;line-height:1.1;color:#5eead4}\n"
+    ".kpi.main{flex:2 1 260px}.kpi.main .v{font-size:46px;line-height:1.1;color:#5eead4}.kpi.val .v{color:#c4b5fd}\n"
     ".kpi .l{font-size:12px;color:#a9b8c3;margin-top:2px}\n"
     "nav{display:flex;gap:4px;flex-wrap:wrap;padding-bottom:10px}\n"
     "nav a{color:#cbd5e1;text-decoration:none;font-size:13px;padding:4px 10px;border-radius:6px}\n"
@@ -698,6 +722,7 @@ static const char css[] =
     ".legend text{font-size:12.5px;fill:var(--ink)}\n"
     ".train polyline,.train line{stroke:var(--train)}.train circle{fill:var(--train)}\n"
     ".test polyline,.test line{stroke:var(--test)}.test circle{fill:var(--test)}\n"
+    ".val polyline,.val line{stroke:var(--val)}.val circle{fill:var(--val)}\n"
     ".speed polyline,.speed line{stroke:var(--speed)}.speed circle{fill:var(--speed)}\n"
     "table{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:13.5px}\n"
     "th,td{padding:5px 10px;text-align:right;border-bottom:1px solid var(--soft);vertical-align:top}\n"
@@ -707,7 +732,7 @@ static const char css[] =
     ".l{text-align:left}.muted{color:var(--muted)}\n"
     ".scroll{overflow-x:auto}.tall{max-height:460px;overflow-y:auto}\n"
     "table.epochs{width:100%}\n"
-    "table.epochs td.hi{font-weight:650;color:var(--test)}\n"
+    "table.epochs td.hi{font-weight:650;color:var(--test)}table.epochs td.vhi{font-weight:650;color:var(--val)}\n"
     "table.epochs tr.best td{background:#f0fdfa}\n"
     ".filters{display:flex;gap:14px 48px;flex-wrap:wrap;align-items:flex-start}\n"
     ".filters img{image-rendering:pixelated;image-rendering:crisp-edges;display:block;border-radius:4px;"
@@ -751,7 +776,10 @@ static const char css[] =
 
 static void page(JsonBuf *b, const Run *r) {
     jbuf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
-                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<meta name=\"generator\" content=\"netc " NETC_VERSION "\"/>\n<title>");
+                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<meta name=\"generator\" content=\"netc " NETC_VERSION "\"/>\n");
+    if (report_live(r)) /* reload while training, so the curves can be watched; the last write has none */
+        P(b, "<meta http-equiv=\"refresh\" content=\"%d\"/>\n", REPORT_RELOAD_SECONDS);
+    jbuf_puts(b, "<title>");
     esc(b, r->net->name);
     const EpochRow *ev = last_evaluated(r);
     if (ev) P(b, " &#8212; %.1f%% test top-1", ev->test_top1);
@@ -769,6 +797,8 @@ static void page(JsonBuf *b, const Run *r) {
     jbuf_puts(b, "</main>\n<footer>Written by the netc trainer after every epoch. One self-contained file: no scripts, "
                  "fonts or images from the network.</footer>\n</body>\n</html>\n");
 }
+
+bool report_live(const Run *r) { return r->running && !run_finished(r); }
 
 int report_html_write(const Run *r, Error *e) {
     JsonBuf b = {0};

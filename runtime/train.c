@@ -39,7 +39,9 @@ void resolve_normalisation(const Config *cfg, const Dataset *train, int in_c, fl
     }
 }
 
-static int load_split(Run *r, Dataset *ds, const char *split, char *const *classes, int n_classes, Error *e) {
+/* Decodes root/split; with val, holds out cfg.val_split of each class into it
+ * (the data line then counts both parts). */
+static int load_split(Run *r, Dataset *ds, const char *split, char *const *classes, int n_classes, Dataset *val, Error *e) {
     const NetcNet *net = r->net;
     int w = r->cfg.resize_w ? r->cfg.resize_w : net->in_w, h = r->cfg.resize_h ? r->cfg.resize_h : net->in_h;
     if (w < net->in_w || h < net->in_h) {
@@ -48,9 +50,18 @@ static int load_split(Run *r, Dataset *ds, const char *split, char *const *class
     }
     double t0 = now_seconds();
     if (dataset_load(ds, r->cfg.data, split, w, h, net->in_c, classes, n_classes, r->cfg.threads, e) < 0) return -1;
+    if (val && dataset_split(ds, val, r->cfg.val_split, r->cfg.seed, e) < 0) {
+        char *hint = strstr(e->msg, "\n  HINT:"), msg[sizeof e->msg]; /* name the folder before the hint */
+        snprintf(msg, sizeof msg, "%s/%s: %.*s%s", r->cfg.data, split, hint ? (int)(hint - e->msg) : (int)strlen(e->msg), e->msg,
+                 hint ? hint : "");
+        snprintf(e->msg, sizeof e->msg, "%s", msg);
+        return -1;
+    }
     if (!r->quiet) {
-        printf("data: %s/%s: %d images, %d classes, cached at %dx%dx%d in %.1f s", r->cfg.data, split, ds->n, ds->n_classes, w,
-               h, net->in_c, now_seconds() - t0);
+        printf("data: %s/%s: %d images", r->cfg.data, split, ds->n + (val ? val->n : 0));
+        if (val && val->n) printf(" (%d to train on, %d held out for validation: val_split %g, seed %llu)", ds->n, val->n,
+                                  r->cfg.val_split, (unsigned long long)r->cfg.seed);
+        printf(", %d classes, cached at %dx%dx%d in %.1f s", ds->n_classes, w, h, net->in_c, now_seconds() - t0);
         if (ds->n_skipped) printf(" (%d unreadable files skipped)", ds->n_skipped);
         printf("\n");
     }
@@ -61,13 +72,14 @@ int run_setup(Run *r, const NetcNet *net, const Config *cfg, bool need_train, bo
     memset(r, 0, sizeof *r);
     r->net = net;
     r->cfg = *cfg;
-    r->best_train_loss = INFINITY;
     if (r->cfg.threads <= 0) r->cfg.threads = omp_get_num_procs();
     omp_set_num_threads(r->cfg.threads);
 
     bool normalize_from_train = r->cfg.normalize_auto;
     if (need_train || normalize_from_train) {
-        if (load_split(r, &r->train, "train", NULL, 0, e) < 0) return -1;
+        Dataset *val = need_train && r->cfg.val_split > 0 ? &r->val : NULL;
+        if (load_split(r, &r->train, "train", NULL, 0, val, e) < 0) return -1;
+        r->have_val = val && r->val.n > 0;
         if (r->train.n_classes != net->classes) {
             errorf(e, "%s/train has %d classes, but %s outputs %d", r->cfg.data, r->train.n_classes, net->name, net->classes);
             return error_hint(e, "change the classifier's outputs in %s to %d (-> %d)", net->source, r->train.n_classes,
@@ -80,7 +92,7 @@ int run_setup(Run *r, const NetcNet *net, const Config *cfg, bool need_train, bo
         snprintf(path, sizeof path, "%s/test", r->cfg.data);
         if (stat(path, &st) == 0) {
             if (load_split(r, &r->test, "test", r->train.n ? r->train.class_names : NULL, r->train.n ? r->train.n_classes : 0,
-                           e) < 0)
+                           NULL, e) < 0)
                 return -1;
             r->have_test = true;
         } else if (!need_train) {
@@ -109,16 +121,19 @@ int run_setup(Run *r, const NetcNet *net, const Config *cfg, bool need_train, bo
     }
     optim_init(&r->opt, net, &r->cfg);
     metrics_init(&r->train_m, net->classes);
+    metrics_init(&r->val_m, net->classes);
     metrics_init(&r->test_m, net->classes);
     return 0;
 }
 
 void run_free(Run *r) {
     dataset_free(&r->train);
+    dataset_free(&r->val);
     dataset_free(&r->test);
     model_free(r->model);
     optim_free(&r->opt);
     metrics_free(&r->train_m);
+    metrics_free(&r->val_m);
     metrics_free(&r->test_m);
     free(r->rows);
     free(r->first_filters);
@@ -139,15 +154,14 @@ static void epoch_order(int *perm, int n, uint64_t seed, int epoch) {
     }
 }
 
-void run_evaluate(Run *r, const Dataset *ds, Metrics *mt, int *predicted, float *confidence) {
+void run_evaluate_range(Run *r, const Dataset *ds, int first, int count, Metrics *mt, int *predicted, float *confidence) {
     Model *m = r->model;
     const NetcNet *net = r->net;
-    int B = r->cfg.batch, K = net->classes;
+    int B = r->cfg.batch, K = net->classes, end = first + count;
     int *idx = xmalloc(sizeof(int) * (size_t)B), *labels = xmalloc(sizeof(int) * (size_t)B);
     float *avg = xmalloc(sizeof(float) * (size_t)B * (size_t)K);
-    metrics_reset(mt);
-    for (int start = 0; start < ds->n; start += B) {
-        int n = ds->n - start < B ? ds->n - start : B;
+    for (int start = first; start < end; start += B) {
+        int n = end - start < B ? end - start : B;
         for (int i = 0; i < n; i++) idx[i] = start + i, labels[i] = ds->labels[start + i];
         m->labels = labels;
         batch_fill(m->input, net->in_c, net->in_h, net->in_w, m->batch, ds, idx, n, &r->cfg, r->mean, r->std, 0, 0, r->cfg.seed, 0);
@@ -178,14 +192,37 @@ void run_evaluate(Run *r, const Dataset *ds, Metrics *mt, int *predicted, float 
     free(idx), free(labels), free(avg);
 }
 
-/* ---- reporting as it goes ---------------------------------------------------- */
-
-static void print_header(void) {
-    printf("\nepoch        lr  train loss  top-1   test loss  top-1  top-5  mean/class   seconds\n");
+void run_evaluate(Run *r, const Dataset *ds, Metrics *mt, int *predicted, float *confidence) {
+    metrics_reset(mt);
+    run_evaluate_range(r, ds, 0, ds->n, mt, predicted, confidence);
 }
 
-static void print_row(const EpochRow *row, int epochs) {
-    printf("%3d/%-3d %9.5f  %10.4f  %5.1f%%", row->epoch, epochs, row->lr, row->train_loss, row->train_top1);
+int run_best_epoch(const Run *r) {
+    int best = 0;
+    for (int i = 0; i < r->n_rows; i++) {
+        const EpochRow *w = &r->rows[i], *b = best ? &r->rows[best - 1] : NULL;
+        bool better = r->have_val ? w->val_top1 >= 0 && (!b || w->val_top1 > b->val_top1) : !b || w->train_loss < b->train_loss;
+        if (better) best = i + 1;
+    }
+    return best;
+}
+
+bool run_finished(const Run *r) {
+    if (r->epoch >= r->cfg.epochs) return true;
+    int best = run_best_epoch(r);
+    return r->have_val && r->cfg.early_stop > 0 && best > 0 && r->n_rows - best >= r->cfg.early_stop;
+}
+
+/* ---- reporting as it goes ---------------------------------------------------- */
+
+static void print_header(const Run *r) {
+    printf("\nepoch        lr  train loss  top-1%s   test loss  top-1  top-5  mean/class   seconds\n",
+           r->have_val ? "    val loss  top-1" : "");
+}
+
+static void print_row(const Run *r, const EpochRow *row) {
+    printf("%3d/%-3d %9.5f  %10.4f  %5.1f%%", row->epoch, r->cfg.epochs, row->lr, row->train_loss, row->train_top1);
+    if (r->have_val) printf("  %10.4f  %5.1f%%", row->val_loss, row->val_top1);
     if (row->test_top1 >= 0)
         printf("  %10.4f  %5.1f%%  %5.1f%%      %5.1f%%", row->test_loss, row->test_top1, row->test_top5, row->test_mean_class);
     else
@@ -206,15 +243,19 @@ static void progress(const Run *r, int epoch, int done, int total, double loss, 
     fflush(stderr);
 }
 
+/* Empty fields where a pass did not run (no validation set; no test pass that epoch). */
 static int write_metrics_csv(const Run *r, Error *e) {
-    size_t cap = 256 + (size_t)r->n_rows * 160, len = 0;
+    size_t cap = 256 + (size_t)r->n_rows * 200, len = 0;
     char *buf = xmalloc(cap);
     len += (size_t)snprintf(buf + len, cap - len,
-                            "epoch,lr,train_loss,train_top1,train_top5,test_loss,test_top1,test_top5,test_mean_class,seconds,images_per_sec\n");
+                            "epoch,lr,train_loss,train_top1,train_top5,val_loss,val_top1,val_top5,test_loss,test_top1,test_top5,"
+                            "test_mean_class,seconds,images_per_sec\n");
     for (int i = 0; i < r->n_rows; i++) {
         const EpochRow *w = &r->rows[i];
         len += (size_t)snprintf(buf + len, cap - len, "%d,%.6g,%.6f,%.4f,%.4f,", w->epoch, w->lr, w->train_loss, w->train_top1,
                                 w->train_top5);
+        if (w->val_top1 >= 0) len += (size_t)snprintf(buf + len, cap - len, "%.6f,%.4f,%.4f,", w->val_loss, w->val_top1, w->val_top5);
+        else len += (size_t)snprintf(buf + len, cap - len, ",,,");
         if (w->test_top1 >= 0)
             len += (size_t)snprintf(buf + len, cap - len, "%.6f,%.4f,%.4f,%.4f,", w->test_loss, w->test_top1, w->test_top5,
                                     w->test_mean_class);
@@ -331,10 +372,11 @@ int run_train(Run *r, Error *e) {
     interrupted = 0;
 
     capture_first_filters(r);
+    r->running = true;
     if (report_html_write(r, e) < 0) rc = -1; /* the settings and the "before" filters, open from the start */
-    if (!r->quiet && rc == 0) print_header();
-    for (int i = 0; i < r->n_rows && !r->quiet; i++) print_row(&r->rows[i], c->epochs);
-    while (rc == 0 && r->epoch < c->epochs) {
+    if (!r->quiet && rc == 0) print_header(r);
+    for (int i = 0; i < r->n_rows && !r->quiet; i++) print_row(r, &r->rows[i]);
+    while (rc == 0 && !run_finished(r)) {
         epoch_order(perm, N, c->seed, r->epoch);
         if (r->batch == 0) metrics_reset(&r->train_m), r->part_seconds = 0; /* else: resumed mid-epoch, sums restored */
         double t0 = now_seconds();
@@ -394,6 +436,7 @@ int run_train(Run *r, Error *e) {
                 if (!r->quiet) fprintf(stderr, "\ninterrupted in epoch %d after batch %d; saved %s\n  resume with: train --resume %s\n",
                                        r->epoch + 1, r->batch, path, r->out);
                 rc = 130;
+                r->running = false;
                 report_html_write(r, NULL); /* best effort: the run is already safe */
             }
             break;
@@ -406,21 +449,28 @@ int run_train(Run *r, Error *e) {
         row.train_top5 = metrics_top5(&r->train_m);
         row.seconds = r->part_seconds;
         row.images_per_sec = row.seconds > 0 ? r->train_m.n / row.seconds : 0;
+        row.val_top1 = row.val_loss = row.val_top5 = -1;
         row.test_top1 = -1;
-        bool evaluate = r->have_test && ((c->eval_every > 0 && (r->epoch + 1) % c->eval_every == 0) || r->epoch + 1 == c->epochs);
-        if (evaluate) {
+        if (r->have_val) { /* every epoch: what best.ckpt and early stopping go by */
+            run_evaluate(r, &r->val, &r->val_m, NULL, NULL);
+            row.val_loss = metrics_loss(&r->val_m), row.val_top1 = metrics_top1(&r->val_m), row.val_top5 = metrics_top5(&r->val_m);
+        }
+        r->epoch++, r->batch = 0;
+        add_row(r, row);
+        /* the test set: every eval_every epochs and at the end, never to decide anything */
+        if (r->have_test && ((c->eval_every > 0 && r->epoch % c->eval_every == 0) || run_finished(r))) {
             if (!r->test_pred) {
                 r->test_pred = xcalloc((size_t)r->test.n, sizeof(int));
                 r->test_conf = xcalloc((size_t)r->test.n, sizeof(float));
             }
             run_evaluate(r, &r->test, &r->test_m, r->test_pred, r->test_conf);
-            r->eval_epoch = r->epoch + 1;
-            row.test_loss = metrics_loss(&r->test_m), row.test_top1 = metrics_top1(&r->test_m);
-            row.test_top5 = metrics_top5(&r->test_m), row.test_mean_class = metrics_mean_class(&r->test_m);
+            r->eval_epoch = r->epoch;
+            EpochRow *w = &r->rows[r->n_rows - 1];
+            w->test_loss = metrics_loss(&r->test_m), w->test_top1 = metrics_top1(&r->test_m);
+            w->test_top5 = metrics_top5(&r->test_m), w->test_mean_class = metrics_mean_class(&r->test_m);
+            row = *w;
         }
-        r->epoch++, r->batch = 0;
-        add_row(r, row);
-        if (!r->quiet) print_row(&row, c->epochs);
+        if (!r->quiet) print_row(r, &row);
         /* finite but absurd: a guess scores ln(classes); a loss 100 times that has diverged, NaN or not */
         if (row.train_loss > 100 * log(net->classes) && !warned_loss) {
             fprintf(stderr, "warning: epoch %d: the training loss is %.4g, where guessing scores %.2f (ln %d): the run has "
@@ -428,15 +478,22 @@ int run_train(Run *r, Error *e) {
                     row.epoch, row.train_loss, log(net->classes), net->classes, c->lr / 10);
             warned_loss = true;
         }
-        bool best = row.train_loss < r->best_train_loss; /* best by training loss: never chosen by the test set */
-        if (best) r->best_train_loss = row.train_loss;
-        if (save_epoch_files(r, best, e) < 0) {
+        /* best by validation top-1, or by training loss without a validation set: never by the test set */
+        if (save_epoch_files(r, run_best_epoch(r) == row.epoch, e) < 0) {
             rc = -1;
             break;
         }
+        if (!r->quiet && r->epoch < c->epochs && run_finished(r))
+            printf("stopped early: no better validation top-1 in the %d epochs since epoch %d (early_stop %d)\n", r->epoch - run_best_epoch(r),
+                   run_best_epoch(r), c->early_stop);
     }
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     free(perm), free(labels);
+    r->running = false;
+    if (rc < 0) { /* the report says the run ended, and stops reloading; best effort, e says why already */
+        r->failed = true;
+        report_html_write(r, NULL);
+    }
     return rc;
 }

@@ -179,7 +179,13 @@ static int cmd_train(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
                               a->resume);
         }
         if (checkpoint_apply_settings(cfg, path, e) < 0) return damaged_checkpoint(e, a->resume);
+        Config started = *cfg;
         if (config_apply(cfg, a->settings, e) < 0) return -1;
+        if (cfg->val_split != started.val_split || cfg->seed != started.seed) { /* they decide the validation set */
+            errorf(e, "%s was started with val_split %g and seed %llu; a resumed run keeps them", a->resume, started.val_split,
+                   (unsigned long long)started.seed);
+            return error_hint(e, "drop --val_split and --seed, or start a new run (--out DIR)");
+        }
     }
     bool explicit_out = cfg->out[0] != 0;
     char out[sizeof cfg->out];
@@ -194,7 +200,7 @@ static int cmd_train(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
     }
     if (make_dirs(out, e) < 0) return -1;
 
-    if (run_setup(&r, net, cfg, true, true, e) < 0) {
+    if (run_setup(&r, net, cfg, true, cfg->test, e) < 0) {
         run_free(&r);
         return -1;
     }
@@ -220,8 +226,12 @@ static int cmd_train(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
     }
     int rc = run_train(&r, e);
     if (rc == 0 && !a->quiet) {
-        printf("\nweights: %s/weights.safetensors (last), checkpoints: %s/last.ckpt, %s/best.ckpt (by training loss)\n", out,
-               out, out);
+        int best = run_best_epoch(&r);
+        printf("\nweights: %s/weights.safetensors (last), checkpoints: %s/last.ckpt, %s/best.ckpt (epoch %d, by %s)\n", out, out,
+               out, best, r.have_val ? "validation top-1" : "training loss");
+        if (r.have_val && best)
+            printf("best validation top-1: %.2f%% (%d images) at epoch %d; its test top-1: generated/%s test --weights %s/best.ckpt\n",
+                   r.rows[best - 1].val_top1, r.val.n, best, net->name, out);
         if (r.n_rows && r.rows[r.n_rows - 1].test_top1 >= 0)
             printf("final test top-1: %.2f%% (%d images), mean per class %.2f%%\n", r.rows[r.n_rows - 1].test_top1, r.test.n,
                    r.rows[r.n_rows - 1].test_mean_class);

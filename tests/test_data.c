@@ -821,6 +821,101 @@ static void test_dataset_stats(void **state) {
 }
 
 /* ------------------------------------------------------------------------- */
+/* The validation split                                                        */
+
+/* Classes a, b, c of counts[k] images each, in label order; image i's pixels
+ * are all i and its path "img<i>", so either part says where each came from. */
+static Dataset labelled_set(const int *counts, int nc) {
+    Dataset ds = {.w = 2, .h = 2, .c = 1, .n_classes = nc};
+    for (int k = 0; k < nc; k++) ds.n += counts[k];
+    ds.pixels = xmalloc((size_t)ds.n * 4);
+    ds.labels = xmalloc(sizeof(int) * (size_t)ds.n);
+    ds.paths = xmalloc(sizeof(char *) * (size_t)ds.n);
+    ds.class_names = xmalloc(sizeof(char *) * (size_t)nc);
+    for (int k = 0, i = 0; k < nc; k++) {
+        ds.class_names[k] = xstrdup((const char *[]){"a", "b", "c"}[k]);
+        for (int j = 0; j < counts[k]; j++, i++) {
+            memset(ds.pixels + 4 * i, i, 4);
+            ds.labels[i] = k;
+            char name[32];
+            snprintf(name, sizeof name, "img%d", i);
+            ds.paths[i] = xstrdup(name);
+        }
+    }
+    return ds;
+}
+
+/* The two parts hold every image once, in order, pixels and labels with them;
+ * returns a bit mask of the held-out images. */
+static uint64_t check_parts(const Dataset *train, const Dataset *val, int n, const int *counts, const int *want_val) {
+    uint64_t held = 0;
+    const Dataset *part[2] = {train, val};
+    for (int p = 0; p < 2; p++) {
+        int last = -1, per_class[3] = {0, 0, 0};
+        for (int i = 0; i < part[p]->n; i++) {
+            int id = atoi(part[p]->paths[i] + 3);
+            assert_true(id > last); /* the original order */
+            last = id;
+            assert_int_equal(part[p]->pixels[4 * i], id);
+            assert_int_equal(part[p]->pixels[4 * i + 3], id);
+            int k = id < counts[0] ? 0 : id < counts[0] + counts[1] ? 1 : 2;
+            assert_int_equal(part[p]->labels[i], k);
+            per_class[k]++;
+            if (p) held |= 1ull << id;
+        }
+        for (int k = 0; k < 3; k++) assert_int_equal(per_class[k], p ? want_val[k] : counts[k] - want_val[k]);
+    }
+    assert_int_equal(train->n + val->n, n);
+    assert_int_equal(val->n_classes, 3);
+    assert_string_equal(val->class_names[2], "c");
+    return held;
+}
+
+static void test_dataset_split(void **state) {
+    (void)state;
+    static const int counts[3] = {10, 5, 2};
+    Error e;
+    /* 20%: round(2), round(1), and at least one of c's two */
+    static const int want20[3] = {2, 1, 1}, want50[3] = {5, 3, 1};
+    Dataset ds = labelled_set(counts, 3), val;
+    assert_int_equal(dataset_split(&ds, &val, 0.2f, 7, &e), 0);
+    uint64_t held = check_parts(&ds, &val, 17, counts, want20);
+    dataset_free(&ds), dataset_free(&val);
+    /* the same seed holds out the same images; other seeds others */
+    ds = labelled_set(counts, 3);
+    assert_int_equal(dataset_split(&ds, &val, 0.2f, 7, &e), 0);
+    assert_true(check_parts(&ds, &val, 17, counts, want20) == held);
+    dataset_free(&ds), dataset_free(&val);
+    int differ = 0;
+    for (uint64_t seed = 8; seed < 12; seed++) {
+        ds = labelled_set(counts, 3);
+        assert_int_equal(dataset_split(&ds, &val, 0.2f, seed, &e), 0);
+        differ += check_parts(&ds, &val, 17, counts, want20) != held;
+        dataset_free(&ds), dataset_free(&val);
+    }
+    assert_true(differ >= 3);
+    /* half (b: 2.5 rounds up), and c still keeps one to train on */
+    ds = labelled_set(counts, 3);
+    assert_int_equal(dataset_split(&ds, &val, 0.5f, 7, &e), 0);
+    check_parts(&ds, &val, 17, counts, want50);
+    dataset_free(&ds), dataset_free(&val);
+    /* no split: nothing moves */
+    ds = labelled_set(counts, 3);
+    assert_int_equal(dataset_split(&ds, &val, 0, 7, &e), 0);
+    assert_int_equal(ds.n, 17), assert_int_equal(val.n, 0);
+    dataset_free(&ds), dataset_free(&val);
+    /* a class of one image cannot give one away */
+    static const int one[3] = {4, 1, 3};
+    ds = labelled_set(one, 3);
+    assert_int_equal(dataset_split(&ds, &val, 0.25f, 7, &e), -1);
+    print_message("%s\n", e.msg);
+    assert_non_null(strstr(e.msg, "class 'b' has 1 training image: none can be held out for validation"));
+    assert_non_null(strstr(e.msg, "HINT: give every class at least 2 images, or train without a validation set (val_split 0)"));
+    assert_int_equal(ds.n, 8); /* untouched */
+    dataset_free(&ds), dataset_free(&val);
+}
+
+/* ------------------------------------------------------------------------- */
 
 static void test_15scene_train(void **state) {
     (void)state;
@@ -858,6 +953,7 @@ int main(void) {
         cmocka_unit_test(test_dataset_test_split),
         cmocka_unit_test(test_dataset_class_mismatch),
         cmocka_unit_test(test_dataset_errors),
+        cmocka_unit_test(test_dataset_split),
         cmocka_unit_test(test_batch_center_exact),
         cmocka_unit_test(test_batch_random_crop_flip),
         cmocka_unit_test(test_batch_translate),

@@ -105,6 +105,11 @@ static void nan_loss_keeps_the_last_good_checkpoint(void **state) {
         assert_same_file(fmt("%s/%s", dir, files[i]), saved[i], len[i]);
         free(saved[i]);
     }
+    /* the report says the run ended, and no longer reloads itself */
+    char *html = bytes_of(fmt("%s/report.html", dir), NULL);
+    assert_non_null(strstr(html, "stopped by an error in epoch 3"));
+    assert_null(strstr(html, "http-equiv=\"refresh\""));
+    free(html);
     /* the checkpoint is whole and where the second epoch ended */
     StFile f;
     Error e;

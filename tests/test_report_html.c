@@ -422,7 +422,7 @@ static int setup(void **state) {
     (void)state;
     harness_init(N_TRAIN, N_TEST);
     const char *args[] = {"train", "--data", fmt("%s/data", tmp_root), "--out", fmt("%s/run", tmp_root), "--epochs",
-                          fmt("%d", EPOCHS), "--threads", "1", NULL};
+                          fmt("%d", EPOCHS), "--val_split", "0.34", "--threads", "1", NULL};
     int rc = run_trainer(fmt("%s/train", tmp_root), args);
     if (rc != 0) {
         fprintf(stderr, "training failed (%d); see %s/train.err\n", rc, tmp_root);
@@ -488,6 +488,9 @@ static void report_has_every_section(void **state) {
     assert_non_null(strstr(page, "(from the training images)"));
     assert_non_null(strstr(page, "netc version</th><td class=\"l\">" NETC_VERSION));
     assert_non_null(strstr(page, fmt("/train</code>: %d images, 15 classes", N_TRAIN * N_CLASSES)));
+    /* val_split 0.34 of 6 images a class: 2 held out, 4 trained on */
+    assert_non_null(strstr(page, fmt("%d of them held out, %d trained on (val_split 0.34 of each class, chosen by seed 1",
+                                     2 * N_CLASSES, 4 * N_CLASSES)));
     assert_non_null(strstr(page, fmt("/test</code>: %d images", N_TEST * N_CLASSES)));
     assert_non_null(strstr(page, "1 (OpenMP; OpenBLAS runs inside it)"));
     /* time per epoch and images per second */
@@ -506,7 +509,7 @@ static void table_equals_metrics_csv(void **state) {
     char *body = between(table, "<tbody>", "</tbody>");
     assert_non_null(body);
     /* decimals shown per column of metrics.csv */
-    static const int decimals[METRIC_COLS] = {0, -1, 4, 2, 2, 4, 2, 2, 2, 1, 0};
+    static const int decimals[METRIC_COLS] = {0, -1, 4, 2, 2, 4, 2, 2, 4, 2, 2, 2, 1, 0};
     int r = 0;
     for (const char *p = body; (p = strstr(p, "<tr")); r++) {
         const char *end = strstr(p, "</tr>");
@@ -527,9 +530,19 @@ static void table_equals_metrics_csv(void **state) {
     assert_int_equal(r, n_rows);
     /* the headline is the last epoch's test top-1, and the page title says it too */
     const double *last = rows[n_rows - 1];
-    assert_non_null(strstr(page, fmt("<div class=\"kpi main\"><div class=\"v\">%.2f%%</div>", last[6])));
-    assert_non_null(strstr(page, fmt("<title>tiny &#8212; %.1f%% test top-1", last[6])));
-    assert_non_null(strstr(page, fmt("<div class=\"v\">%.2f%%</div><div class=\"l\">test top-5</div>", last[7])));
+    assert_non_null(strstr(page, fmt("<div class=\"kpi main\"><div class=\"v\">%.2f%%</div>", last[COL_TEST_TOP1])));
+    assert_non_null(strstr(page, fmt("<title>tiny &#8212; %.1f%% test top-1", last[COL_TEST_TOP1])));
+    assert_non_null(strstr(page, fmt("<div class=\"v\">%.2f%%</div><div class=\"l\">test top-5</div>", last[COL_TEST_TOP5])));
+    /* best.ckpt's epoch: the first with the best validation top-1, highlighted, and its figure in the headline */
+    int best = 0;
+    for (int i = 1; i < n_rows; i++)
+        if (rows[i][COL_VAL_TOP1] > rows[best][COL_VAL_TOP1]) best = i;
+    assert_non_null(strstr(page, fmt("<div class=\"kpi val\"><div class=\"v\">%.2f%%</div><div class=\"l\">best validation top-1, "
+                                     "epoch %d (best.ckpt)</div>", rows[best][COL_VAL_TOP1], best + 1)));
+    assert_int_equal(count_of(body, "<tr class=\"best\">"), 1);
+    assert_non_null(strstr(body, fmt("<tr class=\"best\"><td>%d</td>", best + 1)));
+    /* the run has ended: the page no longer reloads itself */
+    assert_null(strstr(page, "http-equiv=\"refresh\""));
     free(table), free(body);
 }
 
@@ -556,19 +569,21 @@ static int polyline(const char *svg, const char *series, double *xy, int max) {
 static void plots_show_every_epoch_in_order(void **state) {
     (void)state;
     static const char *const metrics[] = {"loss", "top1", "top5"};
-    static const int train_col[] = {2, 3, 4}, test_col[] = {5, 6, 7};
+    static const char *const series[] = {"train", "validation", "test"};
+    static const int first_col[] = {COL_TRAIN_LOSS, COL_VAL_LOSS, COL_TEST_LOSS}; /* then top-1, top-5 */
     for (int m = 0; m < 3; m++) {
         char *svg = element(page, fmt("<svg class=\"plot\" data-metric=\"%s\"", metrics[m]), "</svg>");
         assert_non_null(svg);
         assert_true(count_of(svg, "class=\"tick\"") >= 6); /* x and y ticks */
         assert_non_null(strstr(svg, ">epoch</text>"));
         assert_non_null(strstr(svg, "<g class=\"legend train\">"));
+        assert_non_null(strstr(svg, "<g class=\"legend val\">"));
         assert_non_null(strstr(svg, "<g class=\"legend test\">"));
-        for (int s = 0; s < 2; s++) {
+        for (int s = 0; s < 3; s++) {
             double xy[2 * 64];
-            int n = polyline(svg, s ? "test" : "train", xy, 64);
+            int n = polyline(svg, series[s], xy, 64);
             assert_int_equal(n, n_rows);
-            int col = s ? test_col[m] : train_col[m];
+            int col = first_col[s] + m;
             for (int i = 0; i < n; i++) {
                 /* inside the plot area, epochs left to right */
                 assert_true(xy[2 * i] > 0 && xy[2 * i] < 370 && xy[2 * i + 1] >= 30 && xy[2 * i + 1] <= 240 - 42 + 0.1);
@@ -581,7 +596,7 @@ static void plots_show_every_epoch_in_order(void **state) {
             }
         }
         /* one marker per point, with its value */
-        assert_int_equal(count_of(svg, "</title></circle>"), 2 * n_rows);
+        assert_int_equal(count_of(svg, "</title></circle>"), 3 * n_rows);
         free(svg);
     }
 }
@@ -613,7 +628,7 @@ static void confusion_matrix_matches_test_metrics(void **state) {
     assert_int_equal(cellsn, N_CLASSES * N_CLASSES);
     assert_int_equal(total, N_TEST * N_CLASSES);
     double top1 = 100.0 * diag / total;
-    assert_true(fabs(top1 - rows[n_rows - 1][6]) < 1e-3);
+    assert_true(fabs(top1 - rows[n_rows - 1][COL_TEST_TOP1]) < 1e-3);
     free(svg);
 
     /* per-class accuracy: one row per class, averaging to mean/class */
@@ -632,7 +647,7 @@ static void confusion_matrix_matches_test_metrics(void **state) {
     }
     assert_int_equal(n, N_CLASSES);
     assert_int_equal(images, N_TEST * N_CLASSES);
-    assert_true(fabs(sum / N_CLASSES - rows[n_rows - 1][8]) < 0.05 + 1e-9);
+    assert_true(fabs(sum / N_CLASSES - rows[n_rows - 1][COL_TEST_MEAN]) < 0.05 + 1e-9);
     free(table), free(body);
 }
 
@@ -671,7 +686,7 @@ static void mistakes_are_inline_jpegs(void **state) {
     assert_non_null(sec);
     int shown = count_of(sec, "<figure class=\"mistake\">");
     /* as many as there are mistakes, up to 12 */
-    long wrong = N_TEST * N_CLASSES - lround(rows[n_rows - 1][6] * N_TEST * N_CLASSES / 100);
+    long wrong = N_TEST * N_CLASSES - lround(rows[n_rows - 1][COL_TEST_TOP1] * N_TEST * N_CLASSES / 100);
     assert_int_equal(shown, wrong < 12 ? wrong : 12);
     uint8_t *jpg[16];
     size_t len[16];
@@ -732,6 +747,31 @@ static void report_with_evaluation_only_at_the_end(void **state) {
     free(svg), free(html);
 }
 
+/* While a run trains, its report reloads itself (a meta refresh, no script);
+ * once it stops, the last write has no refresh. */
+static void report_reloads_while_training(void **state) {
+    (void)state;
+    const char *out = fmt("%s/run_live", tmp_root);
+    char csv[600];
+    snprintf(csv, sizeof csv, "%s/metrics.csv", out);
+    const char *args[] = {"train", "--data", fmt("%s/data", tmp_root), "--out", out, "--epochs", "1000", "--threads", "1", NULL};
+    pid_t pid = start_trainer(fmt("%s/train_live", tmp_root), args);
+    while (metrics_rows(csv) < 1 && waitpid(pid, NULL, WNOHANG) == 0) nap(1);
+    char *html = slurp(fmt("%s/report.html", out), NULL);
+    kill(pid, SIGTERM);
+    assert_int_equal(wait_trainer(pid), 130);
+    assert_non_null(html);
+    check_page_basics(html);
+    assert_non_null(strstr(html, "<meta http-equiv=\"refresh\" content=\"10\"/>"));
+    assert_non_null(strstr(html, " of 1000 &#183; run folder"));
+    free(html);
+    html = slurp(fmt("%s/report.html", out), NULL);
+    assert_non_null(html);
+    assert_null(strstr(html, "http-equiv=\"refresh\""));
+    assert_non_null(strstr(html, "&#183; stopped in epoch "));
+    free(html);
+}
+
 int main(void) {
     const struct CMUnitTest encoders[] = {
         cmocka_unit_test(xml_checker_catches_mistakes),
@@ -749,6 +789,7 @@ int main(void) {
         cmocka_unit_test(mistakes_are_inline_jpegs),
         cmocka_unit_test(report_before_any_epoch),
         cmocka_unit_test(report_with_evaluation_only_at_the_end),
+        cmocka_unit_test(report_reloads_while_training),
     };
     alarm(300); /* a hung trainer fails the test instead of stalling CI */
     int failed = cmocka_run_group_tests_name("encoders", encoders, NULL, NULL);

@@ -79,7 +79,7 @@ static char *metrics_without_timing(const char *dir) {
         int commas = 0;
         size_t keep = len;
         for (size_t i = 0; i < len; i++)
-            if (line[i] == ',' && ++commas == 9) keep = i;
+            if (line[i] == ',' && ++commas == 12) keep = i;
         memcpy(o, line, keep), o += keep, *o++ = '\n';
         line += len + (nl ? 1 : 0);
     }
@@ -106,7 +106,7 @@ static void assert_same_run(const char *ref, const char *dir) {
     char *a = metrics_without_timing(ref), *b = metrics_without_timing(dir);
     assert_non_null(a), assert_non_null(b);
     assert_string_equal(a, b);
-    assert_int_equal(metrics_rows(fmt("%s/metrics.csv", dir)), EPOCHS);
+    assert_int_equal(metrics_rows(fmt("%s/metrics.csv", dir)), metrics_rows(fmt("%s/metrics.csv", ref)));
     free(a), free(b);
     char *ha = slurp(fmt("%s/report.html", ref), NULL), *hb = slurp(fmt("%s/report.html", dir), NULL);
     assert_non_null(ha), assert_non_null(hb);
@@ -134,10 +134,10 @@ static void position(const char *ckpt, int *epoch, int *batch) {
 
 /* Starts a full run into `name` and sends `sig` once its metrics.csv has
  * `rows` rows. Returns the exit status, or -1 if the run finished first. */
-static int stop_run(const char *name, int sig, int rows, const char *batch) {
+static int stop_run_with(const char *name, int sig, int rows, const char *const *extra) {
     const char *dir = out_dir(name);
-    const char *args[] = {"train", "--data", data, "--out", dir, "--epochs", fmt("%d", EPOCHS), "--threads", "1", "--force",
-                          batch ? "--batch" : NULL, batch, NULL};
+    const char *args[32] = {"train", "--data", data, "--out", dir, "--epochs", fmt("%d", EPOCHS), "--threads", "1", "--force"};
+    for (int i = 0, n = 10; extra && extra[i] && n < 31; i++) args[n++] = extra[i];
     pid_t pid = start_trainer(fmt("%s/%s", tmp_root, name), args);
     char csv[600];
     snprintf(csv, sizeof csv, "%s/metrics.csv", dir);
@@ -149,6 +149,11 @@ static int stop_run(const char *name, int sig, int rows, const char *batch) {
     }
     kill(pid, sig);
     return wait_trainer(pid);
+}
+
+static int stop_run(const char *name, int sig, int rows, const char *batch) {
+    const char *extra[] = {batch ? "--batch" : NULL, batch, NULL};
+    return stop_run_with(name, sig, rows, extra);
 }
 
 static void sigterm_mid_epoch_then_resume(void **state) {
@@ -323,6 +328,67 @@ static void sigkill_never_leaves_a_damaged_checkpoint(void **state) {
     assert_int_equal(checked, 8);
 }
 
+/* With a validation set (val_split) and early stopping: the resumed run holds
+ * out the same images (its validation figures, the training set and so the
+ * weights are the uninterrupted run's) and goes on counting the epochs
+ * without a better validation top-1 from where it was. */
+static const char *const val_args[] = {"--val_split", "0.34", "--early_stop", "2", NULL};
+
+static void validation_split_survives_resume(void **state) {
+    (void)state;
+    const char *args[] = {"train", "--data", data, "--out", out_dir("ref_val"), "--epochs", fmt("%d", EPOCHS), "--threads", "1",
+                          "--val_split", "0.34", "--early_stop", "2", NULL};
+    assert_int_equal(run_trainer(fmt("%s/ref_val", tmp_root), args), 0);
+    double rows[64][METRIC_COLS];
+    int n = read_metrics(fmt("%s/metrics.csv", out_dir("ref_val")), rows, 64);
+    assert_true(n >= 3);
+    for (int i = 0; i < n; i++) assert_false(isnan(rows[i][COL_VAL_TOP1])); /* validated every epoch */
+    char *out = slurp(fmt("%s/ref_val.out", tmp_root), NULL);
+    assert_non_null(strstr(out, "(60 to train on, 30 held out for validation: val_split 0.34, seed 1)"));
+    free(out);
+    int rc = -1;
+    for (int attempt = 0; attempt < 3 && rc < 0; attempt++) rc = stop_run_with("term_val", SIGTERM, 2, val_args);
+    assert_int_equal(rc, 130);
+    assert_int_equal(resume("term_val", "term_val_resume"), 0);
+    assert_same_run(out_dir("ref_val"), out_dir("term_val"));
+    /* another split for a run under way is refused: its figures would mean nothing */
+    const char *other[] = {"train", "--resume", out_dir("term_val"), "--val_split", "0.5", NULL};
+    assert_int_equal(run_trainer(fmt("%s/term_val_other", tmp_root), other), 1);
+    char *err = slurp(fmt("%s/term_val_other.err", tmp_root), NULL);
+    assert_non_null(strstr(err, "was started with val_split 0.34 and seed 1; a resumed run keeps them"));
+    free(err);
+}
+
+/* The early-stop count is in the checkpoint's epochs: with no learning (rate 0,
+ * batch norm's statistics fixed) validation never improves on epoch 1, so the
+ * run stops after epoch 1 + early_stop, in one go or resumed half-way. */
+static void early_stop_state_survives_resume(void **state) {
+    (void)state;
+    const char *flat[] = {"--val_split", "0.34", "--early_stop", "3", "--lr", "0", "--bn_momentum", "0", NULL};
+    const char *args[32] = {"train", "--data", data, "--out", out_dir("flat"), "--epochs", "50", "--threads", "1"};
+    for (int i = 0; flat[i]; i++) args[9 + i] = flat[i];
+    assert_int_equal(run_trainer(fmt("%s/flat", tmp_root), args), 0);
+    assert_int_equal(metrics_rows(fmt("%s/metrics.csv", out_dir("flat"))), 4);
+    char *out = slurp(fmt("%s/flat.out", tmp_root), NULL);
+    assert_non_null(strstr(out, "stopped early: no better validation top-1 in the 3 epochs since epoch 1 (early_stop 3)"));
+    free(out);
+    char *html = slurp(fmt("%s/report.html", out_dir("flat")), NULL);
+    assert_non_null(strstr(html, "stopped early after epoch 4 of 50 (early_stop 3)"));
+    assert_null(strstr(html, "http-equiv=\"refresh\""));
+    free(html);
+    /* ended after epoch 2 (epochs 2), resumed for 50: stops at epoch 4 all the same */
+    args[4] = out_dir("flat_2"), args[6] = "2";
+    assert_int_equal(run_trainer(fmt("%s/flat_2", tmp_root), args), 0);
+    assert_int_equal(metrics_rows(fmt("%s/metrics.csv", out_dir("flat_2"))), 2);
+    const char *resumed[] = {"train", "--resume", out_dir("flat_2"), "--epochs", "50", "--threads", "1", NULL};
+    assert_int_equal(run_trainer(fmt("%s/flat_2_resume", tmp_root), resumed), 0);
+    assert_same_run(out_dir("flat"), out_dir("flat_2"));
+    /* a stopped run resumed has nothing left to do, even with more epochs */
+    const char *more[] = {"train", "--resume", out_dir("flat"), "--epochs", "60", "--threads", "1", NULL};
+    assert_int_equal(run_trainer(fmt("%s/flat_more", tmp_root), more), 0);
+    assert_int_equal(metrics_rows(fmt("%s/metrics.csv", out_dir("flat"))), 4);
+}
+
 /* A copy of the reference's last.ckpt in <name>/last.ckpt, with netc.net set
  * to `net` and, if reshape, c1.weight declared [3][6][5][5] (same bytes). */
 static void forged_checkpoint(const char *name, const char *net, int reshape) {
@@ -407,6 +473,8 @@ int main(void) {
         cmocka_unit_test(sigkill_then_resume_from_epoch_checkpoint),
         cmocka_unit_test(finished_run_extended_with_more_epochs),
         cmocka_unit_test(sigkill_never_leaves_a_damaged_checkpoint),
+        cmocka_unit_test(validation_split_survives_resume),
+        cmocka_unit_test(early_stop_state_survives_resume),
         cmocka_unit_test(checkpoint_of_another_net_refused),
         cmocka_unit_test(truncated_checkpoint_refused),
     };

@@ -20,9 +20,9 @@ step() { # step NAME NET [train options...]
     "generated/$name" train --quiet --out "$out/$name$(echo "$*" | tr -c 'a-z0-9' '_')" "$@" > /dev/null
     secs=$(( $(date +%s) - start ))
     dir=$(ls -td "$out/$name"* | head -n 1)
-    last=$(tail -n 1 "$dir/metrics.csv")
-    printf '| %s | `%s %s` | %s | %.1f%% | %.1f%% | %.1f%% | %s s |\n' "$label" "$net" "$*" "$(echo "$last" | cut -d, -f1)" \
-        "$(echo "$last" | cut -d, -f7)" "$(echo "$last" | cut -d, -f9)" "$(echo "$last" | cut -d, -f4)" "$secs" | tee -a "$table"
+    m() { tools/metric.sh "$dir/metrics.csv" "$1"; }
+    printf '| %s | `%s %s` | %s | %.1f%% | %.1f%% | %.1f%% | %s s |\n' "$label" "$net" "$*" "$(m epoch)" "$(m test_top1)" \
+        "$(m test_mean_class)" "$(m train_top1)" "$secs" | tee -a "$table"
 }
 
 step "baseline (SimpleNet)" nets/simplenet.net

@@ -46,7 +46,7 @@ DATA=${DATA:-$(sed -n 's/.*<th class="l">data<\/th><td class="l">\([^<]*\)<.*/\1
 case "$DATA" in /*) ;; *) DATA=$ROOT/$DATA ;; esac
 
 rows=$(($(wc -l < "$RUN/metrics.csv") - 1))
-last_top1=$(awk -F, 'NR > 1 && $7 != "" { v = $7 } END { printf "%.2f", v }' "$RUN/metrics.csv")
+last_top1=$(printf '%.2f' "$(tools/metric.sh "$RUN/metrics.csv" test_top1)")
 classes=$(LC_ALL=C ls "$DATA/train" | awk '{ gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); printf "%s\"%s\"", (NR > 1 ? "," : ""), $0 }')
 echo "report-check: $REPORT ($rows epochs, final test top-1 $last_top1%, classes from $DATA/train)"
 

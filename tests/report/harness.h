@@ -170,8 +170,10 @@ HARNESS_FN char *slurp(const char *path, size_t *len) {
     return s;
 }
 
-/* metrics.csv: up to max rows of 11 numbers (NAN for an empty field). */
-#define METRIC_COLS 11
+/* metrics.csv: up to max rows of 14 numbers (NAN for an empty field):
+ * epoch, lr, train loss/top-1/top-5, val loss/top-1/top-5, test loss/top-1/top-5/mean per class, seconds, images/s */
+#define METRIC_COLS 14
+enum { COL_TRAIN_LOSS = 2, COL_VAL_LOSS = 5, COL_VAL_TOP1 = 6, COL_TEST_LOSS = 8, COL_TEST_TOP1 = 9, COL_TEST_TOP5 = 10, COL_TEST_MEAN = 11 };
 HARNESS_FN int read_metrics(const char *path, double rows[][METRIC_COLS], int max) {
     char *text = slurp(path, NULL);
     if (!text) return -1;
