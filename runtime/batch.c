@@ -10,13 +10,21 @@
  * map from output pixel to source position, sampled bilinearly with clamped
  * borders. When the map is an integer shift plus an optional mirror (crop,
  * flip and shift only, or no augmentation) the window is copied instead, so
- * the values are the cached bytes exactly and nothing is blurred. */
+ * the values are the cached bytes exactly and nothing is blurred.
+ *
+ * Evaluation (no augmentation) is preprocess.c's pp_input: the centre crop,
+ * maybe mirrored, each byte looked up in a table of normalised values. That
+ * is the code netc copies into deployed nets, so they see the same floats. */
 #include "data.h"
 
 #include <math.h>
 #include <stdlib.h>
 
+#include "preprocess.h"
 #include "rng.h"
+
+_Static_assert((int)CH_GRAY == (int)PP_GRAY && (int)CH_RGB == (int)PP_RGB && (int)CH_BGR == (int)PP_BGR,
+               "config.h and preprocess.h number channel orders alike");
 
 /* Where output pixel (x, y) reads from in the cached image. */
 typedef struct {
@@ -40,7 +48,7 @@ static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v;
 
 /* Top-left of the in-sized window: centred, or uniform over the valid positions. */
 static int crop_offset(int cache, int in, int random, float u) {
-    if (!random || cache <= in) return (cache - in) / 2;
+    if (!random || cache <= in) return pp_crop_origin(cache, in);
     int pos = (int)(u * (float)(cache - in + 1));
     return pos > cache - in ? cache - in : pos;
 }
@@ -163,6 +171,18 @@ void batch_fill(float *dst, int in_c, int in_h, int in_w, int cap, const Dataset
                 uint64_t seed, int epoch) {
     size_t np = (size_t)in_w * (size_t)in_h, img_size = (size_t)ds->w * (size_t)ds->h * (size_t)ds->c;
     float scale = cfg->range / 255.0f;
+    if (!augment) {
+        float table[3][256];
+        pp_table(table, cfg->range, mean, std);
+        int ox = pp_crop_origin(ds->w, in_w), oy = pp_crop_origin(ds->h, in_h);
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < n; i++) {
+            const uint8_t *img = ds->pixels + (size_t)idx[i] * img_size;
+            pp_input(img + ((size_t)oy * (size_t)ds->w + (size_t)ox) * (size_t)ds->c, in_w, in_h, (long)ds->w * ds->c, ds->c, in_c,
+                     cfg->channels, (const float(*)[256])table, flip, dst + (size_t)i * np, (long)cap * (long)np);
+        }
+        return;
+    }
 #pragma omp parallel
     {
         float *smp = xmalloc(sizeof(float) * np * (size_t)ds->c), *val = xmalloc(sizeof(float) * np * (size_t)in_c);

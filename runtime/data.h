@@ -46,14 +46,15 @@ int dataset_split(Dataset *ds, Dataset *val, float fraction, uint64_t seed, Erro
 int image_load(const char *path, int w, int h, int c, uint8_t *dst, Error *e);
 /* The errors of image_load (and so the warnings of dataset_load) are one line,
  * "<path>: <reason>": "empty file (0 bytes)", "is a PNG, not a JPEG",
- * "truncated JPEG (libjpeg: ...)", "corrupt JPEG (libjpeg: ...)", or why the
- * image is too large. libjpeg warnings count as errors: the pixels they leave
+ * "truncated JPEG (libjpeg: ...)", "corrupt JPEG (libjpeg: ...)", why the
+ * image is too large, or that it is under half of w or h on a side (see
+ * preprocess.h). libjpeg warnings count as errors: the pixels they leave
  * are invented. */
 
-/* The resize image_load uses, on bytes in memory (sw x sh x c to dw x dh),
- * per axis: area averaging with exact fractional weights when shrinking,
- * bilinear between pixel centres when enlarging; rounded to the nearest byte.
- * Returns -1 only when out of memory. */
+/* The resize image_load uses (preprocess.h's pp_resize), on bytes in memory
+ * (sw x sh x c to dw x dh), per axis: area averaging with exact fractional
+ * weights when shrinking, bilinear between pixel centres when enlarging;
+ * integer arithmetic, rounded to the nearest byte. Returns 0. */
 int image_resize(const uint8_t *src, int sw, int sh, int c, uint8_t *dst, int dw, int dh);
 
 /* Gray from RGB (ITU-R BT.601 weights), for a 3-channel cache fed to a

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "preprocess.h"
 #include "rng.h"
 
 /* A growable list of strings. */
@@ -336,7 +337,7 @@ int dataset_split(Dataset *ds, Dataset *val, float fraction, uint64_t seed, Erro
 }
 
 /* Byte-valued sums of image i for each output channel: channel order and
- * gray conversion as batch_fill applies them. */
+ * gray conversion as evaluation applies them (preprocess.c's pp_input). */
 static void image_sums(const Dataset *ds, int i, int in_c, int order, double sum[3], double sq[3]) {
     size_t np = (size_t)ds->w * (size_t)ds->h;
     const uint8_t *p = ds->pixels + (size_t)i * np * (size_t)ds->c;
@@ -345,7 +346,7 @@ static void image_sums(const Dataset *ds, int i, int in_c, int order, double sum
         for (int ch = 0; ch < in_c; ch++) {
             float v;
             if (ds->c == 1) v = p[0];
-            else if (in_c == 1 || order == CH_GRAY) v = data_luma(p[0], p[1], p[2]);
+            else if (in_c == 1 || order == CH_GRAY) v = pp_luma(p[0], p[1], p[2]);
             else v = p[order == CH_BGR ? 2 - ch : ch];
             sum[ch] += v, sq[ch] += (double)v * v;
         }

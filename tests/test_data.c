@@ -590,10 +590,10 @@ static void test_batch_center_exact(void **state) {
             for (int y = 0; y < 5; y++)
                 for (int x = 0; x < 4; x++) {
                     size_t at = (((size_t)ch * 2 + i) * 5 + y) * 4 + x;
-                    assert_true(out[at] == (float)px_at(&ds, idx[i], 2 + x, 1 + y, ch) * (1.0f / 255.0f));
+                    assert_true(out[at] == (float)(px_at(&ds, idx[i], 2 + x, 1 + y, ch) / 255.0));
                     assert_true(flipped[at] == out[at - x + 3 - x]);
                 }
-    /* bgr reverses the channels; range 255 with mean and std per channel */
+    /* bgr reverses the channels; range 255 with mean and std per channel, in double, rounded once */
     assert_int_equal(config_set(&cfg, "channels", "bgr", NULL), 0);
     assert_int_equal(config_set(&cfg, "range", "255", NULL), 0);
     const float mean[3] = {100, 50, 10}, std[3] = {2, 4, 0.5f};
@@ -603,16 +603,16 @@ static void test_batch_center_exact(void **state) {
             for (int y = 0; y < 5; y++)
                 for (int x = 0; x < 4; x++) {
                     float v = px_at(&ds, idx[i], 2 + x, 1 + y, 2 - ch);
-                    assert_true(out[(((size_t)ch * 2 + i) * 5 + y) * 4 + x] == (v - mean[ch]) / std[ch]);
+                    assert_true(out[(((size_t)ch * 2 + i) * 5 + y) * 4 + x] == (float)((v - (double)mean[ch]) / std[ch]));
                 }
-    /* one gray channel from the RGB cache */
+    /* one gray channel from the RGB cache: BT.601 luma rounded to a byte, as libjpeg's */
     batch_fill(out, 1, 5, 4, 2, &ds, idx, 2, &cfg, mean, std, 0, 0, 1, 0);
     for (int i = 0; i < 2; i++)
         for (int y = 0; y < 5; y++)
             for (int x = 0; x < 4; x++) {
-                float l = 0.299f * px_at(&ds, idx[i], 2 + x, 1 + y, 0) + 0.587f * px_at(&ds, idx[i], 2 + x, 1 + y, 1) +
-                          0.114f * px_at(&ds, idx[i], 2 + x, 1 + y, 2);
-                assert_float_equal(out[((size_t)i * 5 + y) * 4 + x], (l - 100) / 2, 1e-4);
+                double l = floor(0.299 * px_at(&ds, idx[i], 2 + x, 1 + y, 0) + 0.587 * px_at(&ds, idx[i], 2 + x, 1 + y, 1) +
+                                 0.114 * px_at(&ds, idx[i], 2 + x, 1 + y, 2) + 0.5);
+                assert_float_equal(out[((size_t)i * 5 + y) * 4 + x], (l - 100) / 2, 1e-6);
             }
     free_fake(&ds);
 }
@@ -800,8 +800,8 @@ static void test_dataset_stats(void **state) {
             for (int i = 0; i < 5; i++)
                 for (int y = 0; y < 3; y++)
                     for (int x = 0; x < 7; x++) {
-                        double v = in_c == 1 ? 0.299 * px_at(&ds, i, x, y, 0) + 0.587 * px_at(&ds, i, x, y, 1) +
-                                                   0.114 * px_at(&ds, i, x, y, 2)
+                        double v = in_c == 1 ? floor(0.299 * px_at(&ds, i, x, y, 0) + 0.587 * px_at(&ds, i, x, y, 1) +
+                                                         0.114 * px_at(&ds, i, x, y, 2) + 0.5) /* a byte, as libjpeg's */
                                              : px_at(&ds, i, x, y, mode == 1 ? 2 - ch : ch);
                         v *= cfg.range / 255.0;
                         s += v, q += v * v;
