@@ -10,11 +10,26 @@
 #   make fuzz       fuzz the compiler's front end for FUZZ_SECONDS (libFuzzer, ASan, UBSan; in build-fuzz/)
 #   make valgrind   a short training run under valgrind: no errors, nothing leaked
 #   make install    netc on PATH (PREFIX=/usr/local)
+#
+# ISA=native|avx2|avx512 (default native) chooses the vector instructions of
+# the runtime, the tests and the trainers netc builds; one tree holds several:
+# native builds in build/ with bin/netc, any other in build-ISA/ with
+# build-ISA/bin/netc, whose trainers are built for that ISA (netc --isa).
+#   make ISA=avx2 test     the tests, built for AVX2 (runs on any AVX2 machine)
+#   make ISA=avx2 bench    the benchmark with AVX2 trainers (on an AVX-512 machine,
+#                          OpenBLAS and PyTorch are held to AVX2 too: see bench/run)
+#   make test-aarch64      cross-compiled for 64-bit ARM (NEON), run under qemu-user
 
 PREFIX  ?= /usr/local
 CC      ?= cc
-BUILD   := build
-NETC    := bin/netc
+ISA     ?= native
+ifeq ($(ISA),native)
+BUILD   ?= build
+NETC    ?= bin/netc
+else
+BUILD   ?= build-$(ISA)
+NETC    ?= $(BUILD)/bin/netc
+endif
 NETS    ?=
 
 # OpenMP owns the threads. We link OpenBLAS's OpenMP build, so a sgemm called
@@ -30,8 +45,25 @@ CFLAGS   ?= -O2 -g
 # SANITIZE: instrumentation for every object and link (make test-asan and make fuzz set it)
 SANITIZE ?=
 CFLAGS   += -std=gnu11 $(WARN) -MMD -MP $(SANITIZE)
-# MARCH: the runtime's target (make valgrind builds for AVX2: valgrind cannot run AVX-512)
-MARCH    ?= -march=native
+# MARCH: the runtime's target, from ISA (x86-64-v3 is AVX2 and FMA, v4 adds AVX-512);
+# netc's --isa gives its trainers the same flags (compiler/target.c)
+ISA_MARCH_native := -march=native
+ISA_MARCH_avx2   := -march=x86-64-v3
+ISA_MARCH_avx512 := -march=x86-64-v4
+MARCH    ?= $(ISA_MARCH_$(ISA))
+ifeq ($(MARCH),)
+$(error ISA=$(ISA) is not one of native, avx2, avx512 (ARM: make test-aarch64))
+endif
+# An AVX2 build on an AVX-512 machine stands in for an AVX2 machine (make
+# ISA=avx2 run, test, profile by hand): the libraries that pick their kernels
+# at run time are held to AVX2 too, OpenBLAS to its Zen kernels (what the
+# team's Zen 3 machines get), PyTorch's oneDNN and ATen to AVX2.
+HOST_AVX512 := $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo yes)
+ifeq ($(ISA)$(HOST_AVX512),avx2yes)
+export OPENBLAS_CORETYPE ?= Zen
+export ONEDNN_MAX_CPU_ISA ?= AVX2
+export ATEN_CPU_CAPABILITY ?= avx2
+endif
 RT_FLAGS := -O3 $(MARCH) -fopenmp -fno-math-errno -I/usr/include/x86_64-linux-gnu/openblas-openmp
 LDLIBS   := $(BLAS_LIB) -ljpeg -lm
 
@@ -72,7 +104,8 @@ $(BUILD)/compiler/%.o: $(BUILD)/compiler/%.c
 
 $(BUILD)/compiler/%.o: compiler/%.c $(BUILD)/compiler/parser.h | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Icompiler -Iruntime -I$(BUILD)/compiler -DNETC_HOME='"$(CURDIR)"' -c $< -o $@
+	$(CC) $(CFLAGS) -Icompiler -Iruntime -I$(BUILD)/compiler -c $< -o $@
+$(BUILD)/compiler/main.o: CFLAGS += -DNETC_ISA='"$(ISA)"'
 
 $(BUILD)/libnetcc.a: $(CC_OBJ)
 	ar rcs $@ $^
@@ -172,7 +205,7 @@ test: all $(TESTS)
 ASAN_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 .PHONY: test-asan
 test-asan:
-	$(MAKE) BUILD=build-asan NETC=build-asan/bin/netc SANITIZE="$(ASAN_SAN)" test
+	$(MAKE) BUILD=$(BUILD)-asan NETC=$(BUILD)-asan/bin/netc SANITIZE="$(ASAN_SAN)" test
 
 # make fuzz: fuzz/fuzz_netc.c through clang's libFuzzer, with ASan and UBSan,
 # for FUZZ_SECONDS under nice, seeded with every .net we ship or test and the
@@ -204,7 +237,7 @@ fuzz: fuzz-build
 .PHONY: valgrind
 valgrind:
 	tools/deps.sh valgrind
-	$(MAKE) BUILD=build-valgrind NETC=build-valgrind/bin/netc MARCH=-march=x86-64-v3 build-valgrind/bin/netc build-valgrind/libnetcrt.a
+	$(MAKE) ISA=avx2 BUILD=build-valgrind NETC=build-valgrind/bin/netc build-valgrind/bin/netc build-valgrind/libnetcrt.a
 	data/get_15scene.sh
 	nice -n 19 tools/valgrind.sh build-valgrind
 
@@ -213,15 +246,16 @@ data:
 	data/get_15scene.sh
 	data/get_weights.sh || echo "netc: no SqueezeNet weights; nets/squeezenet_ft.net will say where to get them"
 
+# the scripts compile with $$NETC_BIN (this ISA's netc)
 run: all data
-	tools/course.sh $(NETS)
+	NETC_BIN=$(NETC) tools/course.sh $(NETS)
 
 bench: all
-	bench/run $(NETS)
+	NETC_BIN=$(NETC) bench/run --isa $(ISA) $(NETS)
 
 accuracy: all data
-	tools/course.sh
-	tools/ablation.sh
+	NETC_BIN=$(NETC) tools/course.sh
+	NETC_BIN=$(NETC) tools/ablation.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/netc $(DESTDIR)$(PREFIX)/lib/netc
@@ -230,6 +264,6 @@ install: all
 	install -m 644 $(BUILD)/libnetcrt.a $(DESTDIR)$(PREFIX)/lib/netc
 
 clean:
-	rm -rf $(BUILD) bin
+	rm -rf build build-* bin
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -13,13 +13,19 @@
 #include "netc.h"
 #include "pool.h"
 #include "report.h"
+#include "target.h"
 #include "util.h"
+
+#ifndef NETC_ISA
+#define NETC_ISA "native" /* the Makefile's ISA: build-avx2/bin/netc builds AVX2 trainers */
+#endif
 
 typedef struct {
     const char *input;
     const char *out_dir;    /* where <net>.c goes */
     const char *output;     /* the trainer; default <out_dir>/<net> */
     const char *cc, *cflags;
+    const Target *target; /* --isa */
     ReportFormat report_fmt;
     bool report_only, stop_at_c, quiet, no_winograd;
     bool dump_ast, dump_net, dump_plan;
@@ -37,17 +43,21 @@ static void usage(FILE *f) {
                "  --out-dir DIR              where the C file goes (default generated)\n"
                "  -q                         do not print the report\n"
                "  -d ast|net|plan            print the state after that pass (repeatable)\n"
-               "  --cc CC                    C compiler (default $CC, else cc)\n"
-               "  --cflags FLAGS             replaces the optimisation flags (default -O3 -march=native)\n"
+               "  --isa ISA                  the trainer's instruction set: native (this machine's), avx2, avx512\n"
+               "                             or aarch64 (cross-compiled); default %s. Its runtime is built by\n"
+               "                             `make ISA=...` in netc's source tree\n"
+               "  --cc CC                    C compiler (default $CC, else cc; aarch64-linux-gnu-gcc for aarch64)\n"
+               "  --cflags FLAGS             replaces the optimisation flags (default -O3 and the ISA's -march)\n"
                "  --no-winograd              3x3 convolutions by im2col and sgemm, not Winograd's F(4x4, 3x3)\n"
-               "  --version, --help\n");
+               "  --version, --help\n",
+            NETC_ISA);
 }
 
 static int parse_options(int argc, char **argv, Options *o) {
     memset(o, 0, sizeof *o);
     o->out_dir = "generated";
-    o->cc = getenv("CC") && getenv("CC")[0] ? getenv("CC") : "cc";
-    o->cflags = "-O3 -march=native";
+    o->cc = getenv("CC") && getenv("CC")[0] ? getenv("CC") : NULL;
+    const char *isa = NETC_ISA;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -70,7 +80,7 @@ static int parse_options(int argc, char **argv, Options *o) {
         } else if (strcmp(a, "--no-winograd") == 0) {
             o->no_winograd = true;
         } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--out-dir") == 0 || strcmp(a, "-d") == 0 || strcmp(a, "--cc") == 0 ||
-                    strcmp(a, "--cflags") == 0)) {
+                    strcmp(a, "--cflags") == 0 || strcmp(a, "--isa") == 0)) {
             if (!next) {
                 fprintf(stderr, "netc: %s needs a value\n", a);
                 return -1;
@@ -80,6 +90,7 @@ static int parse_options(int argc, char **argv, Options *o) {
             else if (strcmp(a, "--out-dir") == 0) o->out_dir = next;
             else if (strcmp(a, "--cc") == 0) o->cc = next;
             else if (strcmp(a, "--cflags") == 0) o->cflags = next;
+            else if (strcmp(a, "--isa") == 0) isa = next;
             else if (strcmp(next, "ast") == 0) o->dump_ast = true;
             else if (strcmp(next, "net") == 0) o->dump_net = true;
             else if (strcmp(next, "plan") == 0) o->dump_plan = true;
@@ -101,45 +112,63 @@ static int parse_options(int argc, char **argv, Options *o) {
         usage(stderr);
         return -1;
     }
+    o->target = target_find(isa);
+    if (!o->target) {
+        fprintf(stderr, "netc: unknown ISA '%s'\n  HINT: --isa takes %s\n", isa, target_names());
+        return -1;
+    }
+    if (!o->cc) o->cc = o->target->cc ? o->target->cc : "cc";
+    if (!o->cflags) o->cflags = pool_printf("-O3 %s", o->target->march);
     return 0;
 }
 
-/* The runtime's headers and library: beside the executable in the source
- * tree (bin/netc, runtime/, build/), or installed (bin/netc, include/netc, lib/netc). */
-static int find_runtime(char *inc, char *lib, size_t len) {
-    const char *home = getenv("NETC_HOME");
-    char exe[PATH_MAX];
-    if (!home) {
+/* The runtime's headers and library for target t: in netc's source tree
+ * (bin/netc or build-<isa>/bin/netc; runtime/, build/ or build-<isa>/), or
+ * installed (bin/netc; include/netc, lib/netc or lib/netc/<isa>). $NETC_HOME
+ * names the tree or prefix instead. */
+static int find_runtime(const Target *t, char *inc, char *lib, size_t len) {
+    char homes[2][PATH_MAX];
+    int n_homes = 0;
+    if (getenv("NETC_HOME")) {
+        snprintf(homes[n_homes++], PATH_MAX, "%s", getenv("NETC_HOME"));
+    } else {
+        char exe[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
         if (n <= 0) return -1;
         exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = 0;          /* .../bin */
-        slash = strrchr(exe, '/');
-        if (slash) *slash = 0;          /* ... */
-        home = exe;
+        for (int up = 0; up < 3; up++) { /* .../bin/netc -> .../bin -> ... -> its parent */
+            char *slash = strrchr(exe, '/');
+            if (!slash) break;
+            *slash = 0;
+            if (up >= 1) snprintf(homes[n_homes++], PATH_MAX, "%s", exe[0] ? exe : "/");
+        }
     }
-    static const char *const layouts[][2] = {{"runtime", "build/libnetcrt.a"}, {"include/netc", "lib/netc/libnetcrt.a"}};
-    for (int i = 0; i < 2; i++) {
-        struct stat st;
-        if (snprintf(inc, len, "%s/%s", home, layouts[i][0]) >= (int)len) return -1;
-        if (snprintf(lib, len, "%s/%s", home, layouts[i][1]) >= (int)len) return -1;
-        if (stat(lib, &st) == 0) return 0;
-    }
+    bool native = strcmp(t->name, "native") == 0;
+    const char *layouts[][2] = {{"runtime", pool_printf("%s/libnetcrt.a", target_build_dir(t))},
+                                {"include/netc", native ? "lib/netc/libnetcrt.a" : pool_printf("lib/netc/%s/libnetcrt.a", t->name)}};
+    for (int h = 0; h < n_homes; h++)
+        for (int i = 0; i < 2; i++) {
+            struct stat st;
+            if (snprintf(inc, len, "%s/%s", homes[h], layouts[i][0]) >= (int)len) return -1;
+            if (snprintf(lib, len, "%s/%s", homes[h], layouts[i][1]) >= (int)len) return -1;
+            if (stat(lib, &st) == 0 && stat(inc, &st) == 0) return 0;
+        }
     return -1;
 }
 
 static int build_trainer(const Options *o, const char *c_file, const char *exe) {
     char inc[PATH_MAX], lib[PATH_MAX];
-    if (find_runtime(inc, lib, sizeof inc) < 0) {
-        fprintf(stderr, "netc: cannot find the training runtime (libnetcrt.a)\n"
-                        "  HINT: run `make` in netc's source tree, or set NETC_HOME to it\n");
+    const Target *t = o->target;
+    if (find_runtime(t, inc, lib, sizeof inc) < 0) {
+        fprintf(stderr, "netc: cannot find the training runtime for ISA %s (%s/libnetcrt.a)\n"
+                        "  HINT: run `make%s` in netc's source tree, or set NETC_HOME to it\n",
+                t->name, target_build_dir(t), strcmp(t->name, "native") ? pool_printf(" ISA=%s", t->name) : "");
         return -1;
     }
-    const char *blas = "/usr/lib/x86_64-linux-gnu/openblas-openmp";
-    char *cmd = pool_printf("%s %s -std=gnu11 -fopenmp -Wall -Wextra -I%s -I/usr/include/x86_64-linux-gnu/openblas-openmp %s %s "
+    const char *blas = pool_printf("/usr/lib/%s/openblas-openmp", t->triplet);
+    char *cmd = pool_printf("%s %s -std=gnu11 -fopenmp -Wall -Wextra -I%s -I/usr/include/%s/openblas-openmp %s %s "
                             "-L%s -Wl,-rpath,%s -lopenblas -ljpeg -lm -o %s",
-                            o->cc, o->cflags, inc, c_file, lib, blas, blas, exe);
+                            o->cc, o->cflags, inc, t->triplet, c_file, lib, blas, blas, exe);
     printf("%s\n", cmd);
     fflush(stdout);
     double t0 = now_seconds();
@@ -183,6 +212,7 @@ static int compile(const Options *o) {
         goto out;
     }
     net.no_winograd = o->no_winograd;
+    net.vector_floats = o->target->vector_floats;
     plan_net(&net);
     if (o->dump_plan) dump_net(&net, stdout);
 

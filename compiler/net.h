@@ -153,6 +153,7 @@ typedef struct {
     int64_t total_params, total_buffers, total_act;
     double total_flops;
     bool no_winograd; /* netc --no-winograd: 3x3 convs by im2col too */
+    int vector_floats; /* netc --isa: the target's floats per vector register (compiler/target.h) */
 } Net;
 
 /* Passes, in pipeline order. Each returns 0, or -1 after reporting errors. */

@@ -4,6 +4,9 @@
 #include <omp.h>
 
 void openblas_set_num_threads(int n);
+char *openblas_get_corename(void);
+
+const char *netc_blas_core(void) { return openblas_get_corename(); }
 
 void netc_blas_single_thread(void) {
     int threads = omp_get_max_threads();

@@ -17,4 +17,8 @@ void netc_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, con
 /* Once per process: OpenBLAS single-threaded, so only OpenMP's pool runs. */
 void netc_blas_single_thread(void);
 
+/* The kernels OpenBLAS chose for this CPU at load time ("Haswell", "Zen",
+ * "SkylakeX", "Cooperlake", "NeoverseN1", ...; OPENBLAS_CORETYPE overrides) */
+const char *netc_blas_core(void);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "gemm.h"
 #include "netc.h"
+#include "netc_vec.h" /* NETC_VW, netc_vf: a direct convolution's strips of outputs are one vector */
 #include "rng.h"
 #include "winograd.h"
 
@@ -29,24 +30,6 @@
     do {                                                  \
         if (m->profile) netc_profile_tick(m, (k), (pass)); \
     } while (0)
-
-/* Floats in one vector register: the width of a direct convolution's strips
- * of outputs, whose sums for every output channel stay in registers. */
-#if defined(__AVX512F__)
-#define NETC_VW 16
-#else
-#define NETC_VW 8
-#endif
-typedef float netc_vf __attribute__((vector_size(4 * NETC_VW)));
-typedef int netc_vi __attribute__((vector_size(4 * NETC_VW)));
-static inline netc_vf netc_vload(const float *p) { /* unaligned */
-    netc_vf v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline void netc_vstore(float *p, netc_vf v) { memcpy(p, &v, sizeof v); } /* unaligned */
-/* relu on a vector, NaN to 0 as netc_relu: the compare's mask keeps positive lanes */
-static inline netc_vf netc_vrelu(netc_vf v) { return (netc_vf)((netc_vi)v & (v > 0.0f)); }
 
 /* max(v, 0) as a compare and select, which vectorises (fmaxf's NaN rules keep it scalar) */
 static inline float netc_relu(float v) { return v > 0.0f ? v : 0.0f; }

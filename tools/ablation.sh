@@ -6,6 +6,7 @@
 # count fixed in advance, the last epoch, on all 2,985 test images.
 set -eu
 cd "$(dirname "$0")/.."
+NETC=${NETC_BIN:-bin/netc} # make ISA=... accuracy sets it
 out=runs/ablation-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out" docs
 table="$out/table.md"
@@ -15,7 +16,7 @@ step() { # step NAME NET [train options...]
     label=$1 net=$2
     shift 2
     name=$(awk '$1 == "net" { print $2; exit }' "$net") # the trainer is named after the net, not the file
-    bin/netc -q "$net" > /dev/null
+    "$NETC" -q "$net" > /dev/null
     start=$(date +%s)
     "generated/$name" train --quiet --out "$out/$name$(echo "$*" | tr -c 'a-z0-9' '_')" "$@" > /dev/null
     secs=$(( $(date +%s) - start ))

@@ -5,11 +5,12 @@
 #   2. nets/deepernet.net     from scratch, with jitter, normalisation, dropout, batch norm, depth
 #   3. nets/squeezenet_ft.net fine-tuned from ImageNet
 #
-# Each net is compiled by bin/netc and trained with its own settings into
+# Each net is compiled by bin/netc ($NETC_BIN if set: make ISA=... run sets it) and trained with its own settings into
 # runs/<date>-<net>/ (metrics.csv, checkpoints, report.html); a summary table
 # follows. nets/alexnet_ft.net runs when weights/alexnet.safetensors exists.
 set -eu
 cd "$(dirname "$0")/.."
+NETC=${NETC_BIN:-bin/netc}
 
 if [ $# -eq 0 ]; then
     set -- nets/simplenet.net nets/deepernet.net nets/squeezenet_ft.net
@@ -20,8 +21,8 @@ summary=""
 for net in "$@"; do
     name=$(awk '$1 == "net" { print $2; exit }' "$net") # the trainer is named after the net, not the file
     out="runs/$stamp-$name"
-    echo "==== $name: bin/netc $net"
-    bin/netc -q "$net"
+    echo "==== $name: $NETC $net"
+    "$NETC" -q "$net"
     start=$(date +%s)
     if ! "generated/$name" train --out "$out"; then
         summary="$summary$(printf '%-16s %s\n' "$name" "FAILED (see above)")\n"

@@ -14,7 +14,7 @@ B=${1:-build-valgrind}
 cd "$(dirname "$0")/.."
 W=$B/vg
 rm -rf "$W"
-mkdir -p "$W/home/build"
+mkdir -p "$W/home/build-avx2"
 
 # valgrind cannot run AVX-512: OpenBLAS must not pick its AVX-512 kernels
 export OPENBLAS_CORETYPE=Haswell OMP_NUM_THREADS=1
@@ -59,8 +59,8 @@ echo "   $n files compiled or refused, no errors"
 
 echo "== the trainer"
 ln -s "$PWD/runtime" "$W/home/runtime"
-ln -s "$PWD/$B/libnetcrt.a" "$W/home/build/libnetcrt.a"
-NETC_HOME=$PWD/$W/home "$B/bin/netc" -q --cflags "-O2 -g -march=x86-64-v3" -o "$W/simplenet" nets/simplenet.net > /dev/null
+ln -s "$PWD/$B/libnetcrt.a" "$W/home/build-avx2/libnetcrt.a" # make valgrind builds for ISA=avx2
+NETC_HOME=$PWD/$W/home "$B/bin/netc" -q --isa avx2 --cflags "-O2 -g -march=x86-64-v3" -o "$W/simplenet" nets/simplenet.net > /dev/null
 
 D=$W/data
 for split in train test; do
