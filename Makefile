@@ -176,16 +176,18 @@ refs: $(NETC)
 
 # --- report, checkpoint and predict tests ------------------------------------------------
 # tests/report/tiny.net is compiled by bin/netc into $(BUILD)/tests/report/tiny.c and
-# linked, without its main, into test_report_html, test_resume and test_predict: they
-# run netc_main (train, predict) in forked children on a generated set of small JPEGs.
+# linked, without its main, into test_report_html, test_resume, test_predict, test_diverge
+# and test_run_index: they run netc_main (train, predict) in forked children on a
+# generated set of small JPEGs.
 REPORT_GEN   := $(BUILD)/tests/report
-REPORT_TESTS := $(BUILD)/tests/test_report_html $(BUILD)/tests/test_resume $(BUILD)/tests/test_predict $(BUILD)/tests/test_diverge
+REPORT_TESTS := $(BUILD)/tests/test_report_html $(BUILD)/tests/test_resume $(BUILD)/tests/test_predict $(BUILD)/tests/test_diverge \
+                $(BUILD)/tests/test_run_index
 $(REPORT_GEN)/tiny.c: tests/report/tiny.net $(NETC)
 	@mkdir -p $(REPORT_GEN)
 	$(NETC) -q -S --out-dir $(REPORT_GEN) $<
 $(REPORT_GEN)/tiny.o: $(REPORT_GEN)/tiny.c
 	$(CC) $(CFLAGS) $(RT_FLAGS) -Iruntime -DNETC_NO_MAIN -c $< -o $@
-$(REPORT_TESTS): $(BUILD)/tests/%: tests/%.c tests/report/harness.h $(REPORT_GEN)/tiny.o $(BUILD)/libnetcrt.a
+$(REPORT_TESTS): $(BUILD)/tests/%: tests/%.c tests/report/harness.h tests/report/xml.h $(REPORT_GEN)/tiny.o $(BUILD)/libnetcrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(RT_FLAGS) -Iruntime -Itests $< $(REPORT_GEN)/tiny.o $(BUILD)/libnetcrt.a -o $@ $(LDLIBS) -lcmocka
 

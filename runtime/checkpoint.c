@@ -109,6 +109,7 @@ int checkpoint_save(const Run *r, const char *path, Error *e) {
     meta_add(&m, "position", "%d %d %ld %ld", r->epoch, r->batch, r->step, r->opt.t);
     meta_add(&m, "partial", "%ld %a %ld %ld %a", r->train_m.n, r->train_m.loss_sum, r->train_m.top1, r->train_m.top5,
              r->part_seconds);
+    meta_add(&m, "clock", "%lld %a", (long long)r->started, r->wall_before + now_seconds() - r->wall_t0);
     char *rows = xstrdup("");
     size_t len = 0;
     for (int i = 0; i < r->n_rows; i++) {
@@ -293,6 +294,9 @@ int checkpoint_load(Run *r, const char *path, Error *e) {
         bad_meta(e, path, "epochs");
         goto out;
     }
+    const char *clock = st_meta(&f, "clock"); /* start and wall time so far (older checkpoints have none) */
+    long long started;
+    if (clock && sscanf(clock, "%lld %la", &started, &r->wall_before) == 2) r->started = (time_t)started;
     if (restore_report_state(r, &f, e) < 0) goto out;
     rc = 0;
 out:

@@ -1,9 +1,8 @@
 /* report_html.c: the run's report page (see report_html.h).
  *
  * Built as one string with JsonBuf, then written with write_file_atomic. The
- * plots are drawn here, in SVG, by a small line-chart routine (nice ticks,
- * grid, legend, a marker with a tooltip per point); the filter grids are PNGs
- * and the test images JPEGs (imgenc.h), inline as base64. */
+ * plots are SVG line charts (html.h); the filter grids are PNGs and the test
+ * images JPEGs (imgenc.h), inline as base64. */
 #define _GNU_SOURCE
 #include "report_html.h"
 
@@ -14,48 +13,15 @@
 
 #include "data.h"
 #include "imgenc.h"
+#include "html.h"
 #include "json.h"
 
 #define P jbuf_printf
 
 /* ---- text ---------------------------------------------------------------------- */
 
-/* HTML/XML-escaped text; bytes that are not UTF-8 (a Latin-1 file name) become '?'. */
-static void esc(JsonBuf *b, const char *s) {
-    int utf8 = json_utf8_valid(s, strlen(s));
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '&') jbuf_puts(b, "&amp;");
-        else if (ch == '<') jbuf_puts(b, "&lt;");
-        else if (ch == '>') jbuf_puts(b, "&gt;");
-        else if (ch == '"') jbuf_puts(b, "&quot;");
-        else if (ch == '\'') jbuf_puts(b, "&#39;");
-        else if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7F || (ch >= 0x80 && !utf8)) jbuf_puts(b, "?");
-        else jbuf_add(b, s, 1);
-    }
-}
 
-/* 12345 -> "12,345" */
-static const char *grouped(long v, char *buf, size_t len) {
-    char digits[32];
-    snprintf(digits, sizeof digits, "%ld", v < 0 ? -v : v);
-    size_t n = strlen(digits), k = 0;
-    if (v < 0 && k + 1 < len) buf[k++] = '-';
-    for (size_t i = 0; i < n && k + 2 < len; i++) {
-        if (i && (n - i) % 3 == 0) buf[k++] = ',';
-        buf[k++] = digits[i];
-    }
-    buf[k] = 0;
-    return buf;
-}
 
-/* 75.3 -> "1 min 15 s" */
-static const char *duration(double s, char *buf, size_t len) {
-    if (s < 60) snprintf(buf, len, "%.1f s", s);
-    else if (s < 3600) snprintf(buf, len, "%d min %d s", (int)(s / 60), (int)fmod(s, 60));
-    else snprintf(buf, len, "%d h %d min", (int)(s / 3600), (int)fmod(s / 60, 60));
-    return buf;
-}
 
 static const char *base_name(const char *path) {
     const char *s = strrchr(path, '/');
@@ -68,92 +34,6 @@ static void data_uri(JsonBuf *b, const char *mime, const uint8_t *bytes, size_t 
     free(b64);
 }
 
-/* ---- line plots ---------------------------------------------------------------- */
-
-typedef struct {
-    const char *label, *cls; /* legend text; CSS class: train | test | speed */
-    const double *y;         /* one per epoch; NAN: no value that epoch */
-} Series;
-
-/* 1, 2 or 5 times a power of ten, near range / target. */
-static double nice_step(double range, int target) {
-    if (!(range > 0)) return 1;
-    double raw = range / target, mag = pow(10, floor(log10(raw))), f = raw / mag;
-    return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
-}
-
-static int step_decimals(double step) { return step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9); }
-
-#define PW 370.0 /* plot size in SVG units (about CSS pixels; the viewBox scales it to its box) */
-#define PH 240.0
-#define PL 54.0  /* margins: left (tick labels, y title), right, top (legend), bottom (ticks, x title) */
-#define PR 12.0
-#define PT 30.0
-#define PB 42.0
-
-/* A line chart of per-epoch values against epochs 0..x_max. y runs from 0 to a
- * nice number above the largest value (at most y_cap if y_cap > 0). */
-static void plot_svg(JsonBuf *b, const char *metric, const char *title, const char *ytitle, const char *unit, int n,
-                     int x_max, const Series *s, int ns, double y_cap, int value_decimals) {
-    double ymax = 0;
-    for (int k = 0; k < ns; k++)
-        for (int i = 0; i < n; i++)
-            if (isfinite(s[k].y[i]) && s[k].y[i] > ymax) ymax = s[k].y[i];
-    if (ymax <= 0) ymax = y_cap > 0 ? y_cap : 1;
-    double ystep = nice_step(ymax, 5), yhi = ceil(ymax / ystep - 1e-9) * ystep;
-    if (y_cap > 0 && yhi > y_cap) yhi = y_cap;
-    if (x_max < 1) x_max = 1;
-    int xstep = (int)fmax(1, round(nice_step(x_max, 8)));
-    double iw = PW - PL - PR, ih = PH - PT - PB;
-#define X(x) (PL + (double)(x) / x_max * iw)
-#define Y(y) (PT + (1 - (y) / yhi) * ih)
-    P(b, "<figure><figcaption>%s</figcaption>\n", title);
-    P(b, "<svg class=\"plot\" data-metric=\"%s\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"%s per epoch\">\n", metric,
-      PW, PH, title);
-    /* grid and y ticks */
-    int yd = step_decimals(ystep);
-    for (int i = 0; i * ystep <= yhi + 1e-9 * ystep; i++) {
-        double v = i * ystep, y = Y(v);
-        P(b, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", PL, y, PW - PR, y);
-        P(b, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", PL - 6, y + 4, yd, v);
-    }
-    /* x ticks */
-    for (int x = 0; x <= x_max; x += xstep) {
-        P(b, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", X(x), PT + ih, X(x), PT + ih + 5);
-        P(b, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>\n", X(x), PT + ih + 18, x);
-    }
-    P(b, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", PL, PT, PL, PT + ih);
-    P(b, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", PL, PT + ih, PW - PR, PT + ih);
-    P(b, "<text class=\"atitle\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">epoch</text>\n", PL + iw / 2, PH - 6);
-    P(b, "<text class=\"atitle\" transform=\"translate(14 %.1f) rotate(-90)\" text-anchor=\"middle\">%s</text>\n", PT + ih / 2,
-      ytitle);
-    /* the series: a line through the epochs that have a value, a marker on each */
-    for (int k = 0; k < ns; k++) {
-        P(b, "<g class=\"series %s\" data-series=\"%s\">", s[k].cls, s[k].label);
-        jbuf_puts(b, "<polyline points=\"");
-        int pts = 0;
-        for (int i = 0; i < n; i++)
-            if (isfinite(s[k].y[i])) P(b, "%s%.1f,%.1f", pts++ ? " " : "", X(i + 1), Y(fmin(s[k].y[i], yhi)));
-        jbuf_puts(b, "\"/>\n");
-        for (int i = 0; i < n; i++)
-            if (isfinite(s[k].y[i]))
-                P(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%s\"><title>%s, epoch %d: %.*f%s</title></circle>\n", X(i + 1),
-                  Y(fmin(s[k].y[i], yhi)), n > 60 ? "1.5" : "2.8", s[k].label, i + 1, value_decimals, s[k].y[i], unit);
-        jbuf_puts(b, "</g>\n");
-    }
-    /* legend, above the plot area on the right */
-    double lx = PW - PR;
-    for (int k = ns - 1; k >= 0; k--) lx -= 26 + 7.2 * (double)strlen(s[k].label) + 12;
-    for (int k = 0; k < ns; k++) {
-        P(b, "<g class=\"legend %s\"><line x1=\"%.1f\" y1=\"12\" x2=\"%.1f\" y2=\"12\"/><circle cx=\"%.1f\" cy=\"12\" r=\"2.8\"/>"
-             "<text x=\"%.1f\" y=\"16\">%s</text></g>\n",
-          s[k].cls, lx, lx + 20, lx + 10, lx + 26, s[k].label);
-        lx += 26 + 7.2 * (double)strlen(s[k].label) + 12;
-    }
-    jbuf_puts(b, "</svg></figure>\n");
-#undef X
-#undef Y
-}
 
 /* ---- first-layer filters ----------------------------------------------------------- */
 
@@ -235,9 +115,9 @@ static void header(JsonBuf *b, const Run *r) {
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime(&now));
     jbuf_puts(b, "<header><div class=\"wrap\">\n<div class=\"brand\">netc training report</div>\n<h1>");
-    esc(b, net->name);
+    html_esc(b, net->name);
     jbuf_puts(b, "</h1>\n<div class=\"sub\">");
-    esc(b, net->source);
+    html_esc(b, net->source);
     if (r->epoch >= r->cfg.epochs) P(b, " &#183; finished, %d epoch%s", r->n_rows, r->n_rows == 1 ? "" : "s");
     else if (run_finished(r)) P(b, " &#183; stopped early after epoch %d of %d (early_stop %d)", r->n_rows, r->cfg.epochs, r->cfg.early_stop);
     else if (r->running) P(b, " &#183; training: epoch %d of %d", r->epoch + 1, r->cfg.epochs);
@@ -245,7 +125,7 @@ static void header(JsonBuf *b, const Run *r) {
     else if (r->batch > 0) P(b, " &#183; stopped in epoch %d after %d batch%s", r->epoch + 1, r->batch, r->batch == 1 ? "" : "es");
     else P(b, " &#183; stopped after epoch %d of %d", r->epoch, r->cfg.epochs);
     jbuf_puts(b, " &#183; run folder <code>");
-    esc(b, r->out);
+    html_esc(b, r->out);
     P(b, "</code> &#183; updated %s</div>\n<div class=\"kpis\">\n", when);
     if (ev) {
         snprintf(v, sizeof v, "%.2f%%", ev->test_top1);
@@ -277,7 +157,7 @@ static void header(JsonBuf *b, const Run *r) {
     for (int i = 0; i < r->n_rows; i++) secs += r->rows[i].seconds, imgs += r->rows[i].seconds * r->rows[i].images_per_sec;
     if (secs > 0) {
         snprintf(l, sizeof l, "training, %.0f images/s", imgs / secs);
-        kpi(b, "", duration(secs, t, sizeof t), l);
+        kpi(b, "", html_duration(secs, t, sizeof t), l);
     }
     jbuf_puts(b, "</div>\n<nav><a href=\"#curves\">curves</a><a href=\"#epochs\">epochs</a><a href=\"#filters\">filters</a>"
                  "<a href=\"#confusion\">confusion</a><a href=\"#mistakes\">mistakes</a><a href=\"#speed\">speed</a>"
@@ -304,12 +184,12 @@ static void curves(JsonBuf *b, const Run *r) {
     static const char *const metric[] = {"loss", "top1", "top5"}, *const title[] = {"Loss", "Top-1 accuracy", "Top-5 accuracy"};
     static const char *const ytitle[] = {"cross-entropy", "top-1 (%)", "top-5 (%)"}, *const unit[] = {"", "%", "%"};
     for (int k = 0; k < 3; k++) {
-        Series s[3];
+        HtmlSeries s[3];
         int ns = 0;
-        s[ns++] = (Series){"train", "train", tr[k]};
-        if (r->have_val) s[ns++] = (Series){"validation", "val", va[k]};
-        if (r->have_test) s[ns++] = (Series){"test", "test", te[k]};
-        plot_svg(b, metric[k], title[k], ytitle[k], unit[k], n, x_max, s, ns, k ? 100 : 0, k ? 2 : 4);
+        s[ns++] = (HtmlSeries){"train", "train", tr[k]};
+        if (r->have_val) s[ns++] = (HtmlSeries){"validation", "val", va[k]};
+        if (r->have_test) s[ns++] = (HtmlSeries){"test", "test", te[k]};
+        html_plot(b, metric[k], title[k], ytitle[k], unit[k], n, x_max, s, ns, k ? 100 : 0, k ? 2 : 4, true);
     }
     jbuf_puts(b, "</div></section>\n");
     free(y);
@@ -356,7 +236,7 @@ static void filters(JsonBuf *b, const Run *r) {
     }
     int bgr = t->shape[1] == 3 && r->cfg.channels == CH_BGR;
     P(b, "<p class=\"note\">The %d filters of <code>", t->shape[0]);
-    esc(b, t->layer);
+    html_esc(b, t->layer);
     P(b, "</code> (%dx%d, %d input channel%s%s), each stretched from its smallest to its largest weight; %s.%s</p>\n", t->shape[2],
       t->shape[3], t->shape[1], t->shape[1] == 1 ? "" : "s", bgr ? ", shown in RGB order" : "",
       t->shape[1] == 3 ? "in colour, as the input" : t->shape[1] == 1 ? "gray, as the input" : "the mean over the input channels",
@@ -425,9 +305,9 @@ static void confusion_section(JsonBuf *b, const Run *r) {
       th + K * cell / 2);
     for (int k = 0; k < K; k++) {
         P(b, "<text class=\"clabel row\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", lw - 6, th + (k + 0.5) * cell + 4);
-        esc(b, class_name(r, k));
+        html_esc(b, class_name(r, k));
         P(b, "</text>\n<text class=\"clabel col\" transform=\"translate(%.1f %.1f) rotate(-45)\">", lw + (k + 0.5) * cell + 3, th - 6);
-        esc(b, class_name(r, k));
+        html_esc(b, class_name(r, k));
         jbuf_puts(b, "</text>\n");
     }
     for (int t = 0; t < K; t++) {
@@ -444,9 +324,9 @@ static void confusion_section(JsonBuf *b, const Run *r) {
                 P(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"%s\">%ld</text>", lw + (p + 0.5) * cell,
                   th + (t + 0.5) * cell + 4, f > 0.5 ? "on-dark" : "on-light", c);
             jbuf_puts(b, "<title>true ");
-            esc(b, class_name(r, t));
+            html_esc(b, class_name(r, t));
             jbuf_puts(b, ", predicted ");
-            esc(b, class_name(r, p));
+            html_esc(b, class_name(r, p));
             P(b, ": %ld of %ld (%.1f%%)</title></g>\n", c, row, 100 * f);
         }
     }
@@ -471,12 +351,12 @@ static void confusion_section(JsonBuf *b, const Run *r) {
         double acc = row ? 100.0 * cm[(long)t * K + t] / row : 0;
         sum += acc, right += cm[(long)t * K + t];
         jbuf_puts(b, "<tr><td class=\"l\">");
-        esc(b, class_name(r, t));
+        html_esc(b, class_name(r, t));
         P(b, "</td><td>%.1f%%</td><td><div class=\"bar\"><span style=\"width:%.1f%%\"></span></div></td><td>%ld / %ld</td>"
              "<td class=\"l muted\">",
           acc, acc, cm[(long)t * K + t], row);
         if (wp >= 0) {
-            esc(b, class_name(r, wp));
+            html_esc(b, class_name(r, wp));
             P(b, " (%ld)", worst);
         }
         jbuf_puts(b, "</td></tr>\n");
@@ -524,7 +404,7 @@ static void thumbnail(JsonBuf *b, const Dataset *ds, int i) {
     size_t len = 0;
     uint8_t *jpg = jpeg_encode(px, w, h, ds->c, 88, &len);
     P(b, "<img width=\"%d\" height=\"%d\" alt=\"", w, h);
-    esc(b, base_name(ds->paths[i]));
+    html_esc(b, base_name(ds->paths[i]));
     jbuf_puts(b, "\" src=\"");
     if (jpg) data_uri(b, "image/jpeg", jpg, len);
     jbuf_puts(b, "\"/>");
@@ -549,15 +429,15 @@ static void mistakes(JsonBuf *b, const Run *r) {
     for (int k = 0; k < n; k++) {
         int i = pick[k];
         jbuf_puts(b, "<figure class=\"mistake\"><div class=\"thumb\" title=\"");
-        esc(b, r->test.paths[i]);
+        html_esc(b, r->test.paths[i]);
         jbuf_puts(b, "\">");
         thumbnail(b, &r->test, i);
         jbuf_puts(b, "</div><figcaption><div class=\"truth\"><span>true</span>");
-        esc(b, class_name(r, r->test.labels[i]));
+        html_esc(b, class_name(r, r->test.labels[i]));
         jbuf_puts(b, "</div><div class=\"pred\"><span>predicted</span>");
-        esc(b, class_name(r, r->test_pred[i]));
+        html_esc(b, class_name(r, r->test_pred[i]));
         P(b, " <b>%.0f%%</b></div><div class=\"file\">", 100.0 * r->test_conf[i]);
-        esc(b, base_name(r->test.paths[i]));
+        html_esc(b, base_name(r->test.paths[i]));
         jbuf_puts(b, "</div></figcaption></figure>\n");
     }
     jbuf_puts(b, "</div></section>\n");
@@ -579,7 +459,7 @@ static void speed(JsonBuf *b, const Run *r) {
     P(b, "<p class=\"note\">Training only (forward, backward, update and augmentation), on %d thread%s. ", r->cfg.threads,
       r->cfg.threads == 1 ? "" : "s");
     P(b, "Mean %.1f s per epoch, %.0f images per second; %s in all over %d epoch%s.</p>\n", secs / n, secs > 0 ? imgs / secs : 0,
-      duration(secs, t, sizeof t), n, n == 1 ? "" : "s");
+      html_duration(secs, t, sizeof t), n, n == 1 ? "" : "s");
     jbuf_puts(b, "<div class=\"plots\">\n");
     double fastest = 0, slowest = INFINITY;
     for (int i = 0; i < n; i++) fastest = fmax(fastest, ips[i]), slowest = fmin(slowest, ips[i]);
@@ -587,20 +467,20 @@ static void speed(JsonBuf *b, const Run *r) {
          "<dt>slowest, fastest epoch</dt><dd>%.0f, %.0f images/s</dd><dt>training in all</dt><dd>%s</dd>"
          "<dt>batch</dt><dd>%d images</dd></dl>\n",
       secs / n, secs > 0 ? imgs / secs : 0, slowest, fastest, t, r->cfg.batch);
-    Series s[] = {{"images/s", "speed", ips}};
-    plot_svg(b, "speed", "Training images per second", "images / s", " images/s", n, r->cfg.epochs > n ? r->cfg.epochs : n, s, 1,
-             0, 0);
+    HtmlSeries s[] = {{"images/s", "speed", ips}};
+    int x_max = r->cfg.epochs > n ? r->cfg.epochs : n;
+    html_plot(b, "speed", "Training images per second", "images / s", " images/s", n, x_max, s, 1, 0, 0, true);
     double *sec = xmalloc(sizeof(double) * (size_t)n);
     for (int i = 0; i < n; i++) sec[i] = r->rows[i].seconds;
-    Series s2[] = {{"seconds", "speed", sec}};
-    plot_svg(b, "seconds", "Seconds per epoch", "seconds", " s", n, r->cfg.epochs > n ? r->cfg.epochs : n, s2, 1, 0, 1);
+    HtmlSeries s2[] = {{"seconds", "speed", sec}};
+    html_plot(b, "seconds", "Seconds per epoch", "seconds", " s", n, x_max, s2, 1, 0, 1, true);
     jbuf_puts(b, "</div></section>\n");
     free(ips), free(sec);
 }
 
 static void network(JsonBuf *b, const Run *r) {
     jbuf_puts(b, "<section id=\"network\"><h2>Network</h2>\n<p class=\"note\">The shape report, as <code>netc</code> printed it.</p>\n<pre>");
-    esc(b, r->net->report);
+    html_esc(b, r->net->report);
     jbuf_puts(b, "</pre></section>\n");
 }
 
@@ -620,20 +500,20 @@ static void settings(JsonBuf *b, const Run *r) {
         __VA_ARGS__;                      \
         info_row(b, key, v.data ? v.data : ""); \
     } while (0)
-    ROW("net", esc(&v, net->name), jbuf_puts(&v, " ("), esc(&v, net->source), jbuf_puts(&v, ")"));
+    ROW("net", html_esc(&v, net->name), jbuf_puts(&v, " ("), html_esc(&v, net->source), jbuf_puts(&v, ")"));
     ROW("netc version", P(&v, "%s (trainer generated by %s)", NETC_VERSION, net->netc_version));
-    ROW("run folder", jbuf_puts(&v, "<code>"), esc(&v, r->out), jbuf_puts(&v, "</code>"));
+    ROW("run folder", jbuf_puts(&v, "<code>"), html_esc(&v, r->out), jbuf_puts(&v, "</code>"));
     char n1[32], n2[32];
-    ROW("training data", jbuf_puts(&v, "<code>"), esc(&v, c->data),
-        P(&v, "/train</code>: %s images, %d classes%s", grouped(r->train.n + r->val.n, n1, sizeof n1), r->train.n_classes,
+    ROW("training data", jbuf_puts(&v, "<code>"), html_esc(&v, c->data),
+        P(&v, "/train</code>: %s images, %d classes%s", html_grouped(r->train.n + r->val.n, n1, sizeof n1), r->train.n_classes,
           r->train.n_skipped ? " (some files unreadable, skipped)" : ""));
     if (r->have_val)
         ROW("validation", P(&v, "%s of them held out, %s trained on (val_split %g of each class, chosen by seed %llu; never augmented)",
-                            grouped(r->val.n, n1, sizeof n1), grouped(r->train.n, n2, sizeof n2), c->val_split,
+                            html_grouped(r->val.n, n1, sizeof n1), html_grouped(r->train.n, n2, sizeof n2), c->val_split,
                             (unsigned long long)c->seed));
     if (r->have_test)
-        ROW("test data", jbuf_puts(&v, "<code>"), esc(&v, c->data),
-            P(&v, "/test</code>: %s images%s", grouped(r->test.n, n2, sizeof n2), r->test.n_skipped ? " (some files unreadable, skipped)" : ""));
+        ROW("test data", jbuf_puts(&v, "<code>"), html_esc(&v, c->data),
+            P(&v, "/test</code>: %s images%s", html_grouped(r->test.n, n2, sizeof n2), r->test.n_skipped ? " (some files unreadable, skipped)" : ""));
     ROW("image cache", P(&v, "%dx%d, %d channel%s, decoded once; the net's input is %dx%dx%d", r->train.w, r->train.h, r->train.c,
                          r->train.c == 1 ? "" : "s", net->in_w, net->in_h, net->in_c));
     ROW("normalisation", P(&v, "mean %.4g %.4g %.4g, std %.4g %.4g %.4g%s", r->mean[0], r->mean[1], r->mean[2], r->std[0], r->std[1],
@@ -642,7 +522,7 @@ static void settings(JsonBuf *b, const Run *r) {
     ROW("checkpoints", P(&v, "<code>last.ckpt</code> (every epoch), <code>best.ckpt</code> (%s), ",
                          r->have_val ? "best validation top-1" : "lowest training loss"),
         jbuf_puts(&v, "<code>weights.safetensors</code>; continue with <code>train --resume "),
-        esc(&v, r->out), jbuf_puts(&v, "</code>"));
+        html_esc(&v, r->out), jbuf_puts(&v, "</code>"));
 #undef ROW
     jbuf_free(&v);
     jbuf_puts(b, "</table>\n");
@@ -666,10 +546,10 @@ static void settings(JsonBuf *b, const Run *r) {
             config_format(&def, k->key, dv, sizeof dv);
             bool changed = strcmp(val, dv) != 0 && strcmp(k->key, "out") != 0 && strcmp(k->key, "threads") != 0;
             P(b, "<tr%s><th class=\"l\">%s</th><td class=\"l\">", changed ? " class=\"set\"" : "", k->key);
-            if (val[0]) esc(b, val);
+            if (val[0]) html_esc(b, val);
             else jbuf_puts(b, "<span class=\"muted\">(none)</span>");
             jbuf_puts(b, "</td><td class=\"l muted\">");
-            esc(b, k->help);
+            html_esc(b, k->help);
             jbuf_puts(b, "</td></tr>\n");
         }
         jbuf_puts(b, "</table>\n");
@@ -679,100 +559,6 @@ static void settings(JsonBuf *b, const Run *r) {
                  "</section>\n");
 }
 
-static const char css[] =
-    ":root{--ink:#1f2328;--muted:#656d76;--line:#d8dee4;--soft:#eef1f4;--bg:#f5f7f9;--card:#fff;"
-    "--train:#2563eb;--val:#7c3aed;--test:#e8590c;--speed:#0f766e;--accent:#0f5260}\n"
-    "*{box-sizing:border-box}\n"
-    "body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,"
-    "'Helvetica Neue',Arial,'Noto Sans','Liberation Sans',sans-serif;-webkit-font-smoothing:antialiased}\n"
-    "code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono','Liberation Mono',monospace}\n"
-    "code{font-size:.88em;background:var(--soft);padding:1px 5px;border-radius:4px}\n"
-    ".wrap,main{max-width:1280px;margin:0 auto;padding:0 28px}\n"
-    "header{background:linear-gradient(160deg,#0b1f2a,#123845);color:#f1f5f9;padding:26px 0 0}\n"
-    "header .brand{font-size:12px;letter-spacing:.12em;text-transform:uppercase;color:#7dd3c8;font-weight:600}\n"
-    "header h1{margin:2px 0 0;font-size:34px;font-weight:700;letter-spacing:-.02em}\n"
-    "header .sub{color:#a9b8c3;font-size:14px;margin-top:2px}\n"
-    "header code{background:rgba(255,255,255,.1);color:#e2e8f0}\n"
-    ".kpis{display:flex;flex-wrap:wrap;gap:12px;margin:22px 0 18px}\n"
-    ".kpi{flex:1 1 150px;background:rgba(255,255,255,.07);border:1px solid rgba(255,255,255,.09);border-radius:12px;padding:12px 16px}\n"
-    ".kpi .v{font-size:24px;font-weight:650;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
-    ".kpi.main{flex:2 1 260px}.kpi.main .v{font-size:46px;line-height:1.1;color:#5eead4}.kpi.val .v{color:#c4b5fd}\n"
-    ".kpi .l{font-size:12px;color:#a9b8c3;margin-top:2px}\n"
-    "nav{display:flex;gap:4px;flex-wrap:wrap;padding-bottom:10px}\n"
-    "nav a{color:#cbd5e1;text-decoration:none;font-size:13px;padding:4px 10px;border-radius:6px}\n"
-    "nav a:hover{background:rgba(255,255,255,.1);color:#fff}\n"
-    "section{background:var(--card);border:1px solid var(--line);border-radius:14px;padding:22px 26px;margin:22px 0;"
-    "box-shadow:0 1px 2px rgba(16,24,40,.04)}\n"
-    "h2{font-size:20px;margin:0 0 4px;letter-spacing:-.01em}\n"
-    "h3{font-size:14px;margin:18px 0 8px;color:var(--muted);text-transform:uppercase;letter-spacing:.06em}\n"
-    ".note{color:var(--muted);font-size:13.5px;margin:0 0 16px;max-width:80ch}\n"
-    ".empty{color:var(--muted);font-style:italic}\n"
-    ".plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:18px 26px}\n"
-    "figure{margin:0}\n"
-    "figcaption{font-weight:600;font-size:14px;margin-bottom:6px}\n"
-    "svg text{font-family:inherit}\n"
-    ".plot{width:100%;height:auto;display:block;overflow:visible}\n"
-    ".plot .grid{stroke:#e8ecf0;stroke-width:1}\n"
-    ".plot .axis{stroke:#8c959f;stroke-width:1}\n"
-    ".plot .tick{font-size:11.5px;fill:#57606a}\n"
-    ".atitle{font-size:12px;fill:#57606a;font-weight:600}\n"
-    ".series polyline{fill:none;stroke-width:2.2;stroke-linejoin:round;stroke-linecap:round}\n"
-    ".series circle{stroke:#fff;stroke-width:1}\n"
-    ".legend line{stroke-width:2.2}.legend circle{stroke:#fff;stroke-width:1}\n"
-    ".legend text{font-size:12.5px;fill:var(--ink)}\n"
-    ".train polyline,.train line{stroke:var(--train)}.train circle{fill:var(--train)}\n"
-    ".test polyline,.test line{stroke:var(--test)}.test circle{fill:var(--test)}\n"
-    ".val polyline,.val line{stroke:var(--val)}.val circle{fill:var(--val)}\n"
-    ".speed polyline,.speed line{stroke:var(--speed)}.speed circle{fill:var(--speed)}\n"
-    "table{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:13.5px}\n"
-    "th,td{padding:5px 10px;text-align:right;border-bottom:1px solid var(--soft);vertical-align:top}\n"
-    "thead th{color:var(--muted);font-weight:600;font-size:12.5px;border-bottom:1px solid var(--line);background:#fff;"
-    "position:sticky;top:0;white-space:nowrap}\n"
-    "tfoot td{font-weight:650;border-top:1px solid var(--line);border-bottom:0}\n"
-    ".l{text-align:left}.muted{color:var(--muted)}\n"
-    ".scroll{overflow-x:auto}.tall{max-height:460px;overflow-y:auto}\n"
-    "table.epochs{width:100%}\n"
-    "table.epochs td.hi{font-weight:650;color:var(--test)}table.epochs td.vhi{font-weight:650;color:var(--val)}\n"
-    "table.epochs tr.best td{background:#f0fdfa}\n"
-    ".filters{display:flex;gap:14px 48px;flex-wrap:wrap;align-items:flex-start}\n"
-    ".filters img{image-rendering:pixelated;image-rendering:crisp-edges;display:block;border-radius:4px;"
-    "box-shadow:0 0 0 1px var(--line)}\n"
-    ".filters .moved{flex-basis:100%;margin:0}\n"
-    ".cmwrap{display:flex;gap:28px;flex-wrap:wrap;align-items:flex-start}\n"
-    ".cmwrap>.scroll{flex:1 1 500px;min-width:0}\n"
-    "table.perclass td{white-space:nowrap}\n"
-    "table.perclass td:nth-child(2){padding-right:2px}table.perclass td:nth-child(3){padding-left:4px}\n"
-    ".confusion{max-width:100%;height:auto}\n"
-    ".confusion .clabel{font-size:12px;fill:var(--ink)}\n"
-    ".confusion text.on-dark{fill:#fff;font-size:11px;font-weight:600}\n"
-    ".confusion text.on-light{fill:#24292f;font-size:11px}\n"
-    ".confusion rect{stroke:#fff;stroke-width:1}\n"
-    ".confusion rect.diag{fill:none;stroke:#e8590c;stroke-width:1.5}\n"
-    ".confusion rect.frame{fill:none;stroke:#afb8c1}\n"
-    ".bar{width:72px;height:8px;background:var(--soft);border-radius:4px;margin-top:6px;overflow:hidden}\n"
-    ".bar span{display:block;height:100%;background:var(--accent);border-radius:4px}\n"
-    ".mis{display:grid;grid-template-columns:repeat(6,1fr);gap:18px}\n"
-    "@media (max-width:900px){.mis{grid-template-columns:repeat(3,1fr)}}\n"
-    ".mistake .thumb{aspect-ratio:1;background:var(--soft);border-radius:10px;overflow:hidden}\n"
-    ".mistake img{width:100%;height:100%;object-fit:cover;display:block}\n"
-    ".mistake figcaption{font-weight:400;font-size:13px;margin-top:6px;line-height:1.35}\n"
-    ".mistake span{display:block;color:var(--muted);font-size:10.5px;text-transform:uppercase;letter-spacing:.06em;margin-top:3px}\n"
-    ".mistake .truth{font-weight:600}.mistake .pred{color:#b42318}.mistake .pred b{font-weight:650}\n"
-    ".mistake .file{color:var(--muted);font-size:11.5px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}\n"
-    "dl.figures{margin:28px 0 0;display:grid;grid-template-columns:auto 1fr;gap:10px 18px;align-content:start}\n"
-    "dl.figures dt{color:var(--muted);font-size:13px;padding-top:3px}\n"
-    "dl.figures dd{margin:0;font-size:16px;font-weight:650;font-variant-numeric:tabular-nums}\n"
-    "pre{font-size:12.5px;line-height:1.45;background:#f6f8fa;border:1px solid var(--soft);padding:14px 16px;"
-    "border-radius:10px;overflow-x:auto;margin:0}\n"
-    ".cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(440px,1fr));gap:10px 34px}\n"
-    "table.kv{width:100%}\n"
-    "table.kv th{font-weight:600;white-space:nowrap;width:1%;padding-left:0}\n"
-    "table.kv td{font-size:13px}\n"
-    "table.settings td:nth-child(2){font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono',monospace;"
-    "font-size:12.5px;overflow-wrap:anywhere;max-width:15em}\n"
-    "table.settings tr.set th,table.settings tr.set td:nth-child(2){font-weight:700;color:var(--accent)}\n"
-    "footer{color:var(--muted);font-size:12.5px;text-align:center;padding:8px 0 36px}\n"
-    "@media print{header{background:#fff;color:#000}section{break-inside:avoid;box-shadow:none}}\n";
 
 static void page(JsonBuf *b, const Run *r) {
     jbuf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
@@ -780,10 +566,10 @@ static void page(JsonBuf *b, const Run *r) {
     if (report_live(r)) /* reload while training, so the curves can be watched; the last write has none */
         P(b, "<meta http-equiv=\"refresh\" content=\"%d\"/>\n", REPORT_RELOAD_SECONDS);
     jbuf_puts(b, "<title>");
-    esc(b, r->net->name);
+    html_esc(b, r->net->name);
     const EpochRow *ev = last_evaluated(r);
     if (ev) P(b, " &#8212; %.1f%% test top-1", ev->test_top1);
-    P(b, " &#8212; netc report</title>\n<style>\n%s</style>\n</head>\n<body>\n", css);
+    P(b, " &#8212; netc report</title>\n<style>\n%s</style>\n</head>\n<body>\n", html_css);
     header(b, r);
     jbuf_puts(b, "<main>\n");
     curves(b, r);

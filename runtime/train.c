@@ -12,6 +12,7 @@
 
 #include "model.h"
 #include "report_html.h"
+#include "run_index.h"
 #include "rng.h"
 
 /* Ctrl-C and SIGTERM finish the batch at hand, save, and stop. A second one
@@ -72,6 +73,7 @@ int run_setup(Run *r, const NetcNet *net, const Config *cfg, bool need_train, bo
     memset(r, 0, sizeof *r);
     r->net = net;
     r->cfg = *cfg;
+    r->started = time(NULL), r->wall_t0 = now_seconds();
     if (r->cfg.threads <= 0) r->cfg.threads = omp_get_num_procs();
     omp_set_num_threads(r->cfg.threads);
 
@@ -270,6 +272,18 @@ static int write_metrics_csv(const Run *r, Error *e) {
     return rc;
 }
 
+/* report.html, then run.json and the runs index beside the run folder (a
+ * failure there is a warning: the run's own files are what matter). */
+static int write_pages(Run *r, Error *e) {
+    if (report_html_write(r, e) < 0) return -1;
+    Error ie;
+    if (run_index_update(r, &ie) < 0 && !r->warned_index) {
+        fprintf(stderr, "netc: warning: %s\n  (the run goes on; only the runs index is out of date)\n", ie.msg);
+        r->warned_index = true;
+    }
+    return 0;
+}
+
 static int save_epoch_files(Run *r, bool best, Error *e) {
     char path[1200];
     if (write_metrics_csv(r, e) < 0) return -1;
@@ -281,7 +295,7 @@ static int save_epoch_files(Run *r, bool best, Error *e) {
     }
     snprintf(path, sizeof path, "%s/weights.safetensors", r->out);
     if (save_final_weights(r, path, e) < 0) return -1;
-    return report_html_write(r, e);
+    return write_pages(r, e);
 }
 
 /* The first conv's weights before any step, for the report's "before" filters
@@ -373,7 +387,7 @@ int run_train(Run *r, Error *e) {
 
     capture_first_filters(r);
     r->running = true;
-    if (report_html_write(r, e) < 0) rc = -1; /* the settings and the "before" filters, open from the start */
+    if (write_pages(r, e) < 0) rc = -1; /* the settings and the "before" filters, open from the start */
     if (!r->quiet && rc == 0) print_header(r);
     for (int i = 0; i < r->n_rows && !r->quiet; i++) print_row(r, &r->rows[i]);
     while (rc == 0 && !run_finished(r)) {
@@ -437,7 +451,8 @@ int run_train(Run *r, Error *e) {
                                        r->epoch + 1, r->batch, path, r->out);
                 rc = 130;
                 r->running = false;
-                report_html_write(r, NULL); /* best effort: the run is already safe */
+                Error ignored;
+                write_pages(r, &ignored); /* best effort: the run is already safe */
             }
             break;
         }
@@ -493,7 +508,8 @@ int run_train(Run *r, Error *e) {
     r->running = false;
     if (rc < 0) { /* the report says the run ended, and stops reloading; best effort, e says why already */
         r->failed = true;
-        report_html_write(r, NULL);
+        Error ignored;
+        write_pages(r, &ignored);
     }
     return rc;
 }

@@ -7,6 +7,7 @@
 #define NETC_TRAIN_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "config.h"
 #include "data.h"
@@ -46,6 +47,10 @@ typedef struct Run {
     int eval_epoch;            /* the epoch (1-based) of that evaluation; 0: none yet */
     bool quiet;
     bool running;              /* run_train is training it: its report reloads itself */
+    bool warned_index;         /* runs/index.html could not be written (said once) */
+    time_t started;            /* when the run first started (kept in checkpoints) */
+    double wall_before;        /* wall-clock seconds of the run before this process (from the checkpoint) */
+    double wall_t0;            /* now_seconds() when this process set the run up */
     bool failed;               /* run_train stopped on an error (NaN loss, I/O) */
 } Run;
 
