@@ -122,6 +122,17 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libnetcc.a $(BUILD)/libnetcrt.a
 	$(CC) $(CFLAGS) $(RT_FLAGS) -Icompiler -Iruntime -I$(BUILD)/compiler -Itests $< \
 	    $(filter-out tests/%.c,$(filter %.c,$^)) $(BUILD)/libnetcc.a $(BUILD)/libnetcrt.a -o $@ $(LDLIBS) -lcmocka
 
+# deploy/nn.c's kernels (test_deploy_kernels.c) again at AVX2's 8 lanes, as
+# plain C99 without vectors (a Cortex-M's build), and on two OpenMP threads
+KERNEL_TESTS := $(addprefix $(BUILD)/tests/test_deploy_kernels_,avx2 scalar threads)
+$(BUILD)/tests/test_deploy_kernels_avx2: KERNEL_FLAGS := -mno-avx512f
+$(BUILD)/tests/test_deploy_kernels_scalar: KERNEL_FLAGS := -DNN_NO_VECTORS
+$(BUILD)/tests/test_deploy_kernels_threads: KERNEL_FLAGS := -DNN_THREADS=2
+$(KERNEL_TESTS): $(BUILD)/tests/test_deploy_kernels_%: tests/test_deploy_kernels.c $(BUILD)/libnetcc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(RT_FLAGS) $(KERNEL_FLAGS) -Icompiler -Iruntime -I$(BUILD)/compiler $< $(BUILD)/libnetcc.a -o $@ -lm -lcmocka
+TESTS += $(KERNEL_TESTS)
+
 # --- generated-code tests: gradient checks and PyTorch comparisons -------------------
 # Every tests/nets/*.net (small nets that together cover every layer kind and
 # variant) and every net with a committed reference tests/ref/<net>.safetensors
