@@ -69,7 +69,7 @@ LDLIBS   := $(BLAS_LIB) -ljpeg -lm
 
 RT_SRC   := $(filter-out runtime/trainer_main.c,$(wildcard runtime/*.c))
 RT_OBJ   := $(RT_SRC:%.c=$(BUILD)/%.o)
-CC_SRC   := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
+CC_SRC   := $(filter-out compiler/main.c,$(wildcard compiler/*.c)) $(wildcard compiler/kinds/*.c)
 CC_OBJ   := $(CC_SRC:%.c=$(BUILD)/%.o) $(BUILD)/compiler/lexer.o $(BUILD)/compiler/parser.o
 
 .PHONY: all deps run test bench accuracy data install clean
@@ -233,12 +233,17 @@ FUZZ_RT      := $(addprefix $(BUILD)/runtime/,config.o util.o safetensors.o json
 .PHONY: fuzz fuzz-build
 fuzz-build:
 	tools/deps.sh clang libclang-rt-14-dev
-	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) SANITIZE="$(ASAN_SAN) -fsanitize=fuzzer-no-link" build-fuzz/fuzz_netc
+	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) SANITIZE="$(ASAN_SAN) -fsanitize=fuzzer-no-link" build-fuzz/fuzz_netc build-fuzz/netc.dict
 $(BUILD)/fuzz_netc: fuzz/fuzz_netc.c $(BUILD)/libnetcc.a $(FUZZ_RT)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -Icompiler -Iruntime -I$(BUILD)/compiler $< $(BUILD)/libnetcc.a $(FUZZ_RT) -o $@ -lm
+# the dictionary: fuzz/netc.dict, then every layer kind, option and setting from netc's tables (fuzz/dict.c)
+$(BUILD)/fuzz_dict: fuzz/dict.c $(BUILD)/libnetcc.a $(FUZZ_RT)
+	$(CC) $(CFLAGS) -Icompiler -Iruntime -I$(BUILD)/compiler $< $(BUILD)/libnetcc.a $(FUZZ_RT) -o $@ -lm
+$(BUILD)/netc.dict: fuzz/netc.dict $(BUILD)/fuzz_dict
+	cat fuzz/netc.dict >$@.tmp && $(BUILD)/fuzz_dict >>$@.tmp && mv $@.tmp $@
 fuzz: fuzz-build
 	@mkdir -p build-fuzz/corpus
-	nice -n 19 build-fuzz/fuzz_netc -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/netc.dict $(FUZZ_FLAGS) \
+	nice -n 19 build-fuzz/fuzz_netc -max_total_time=$(FUZZ_SECONDS) -dict=build-fuzz/netc.dict $(FUZZ_FLAGS) \
 	    -artifact_prefix=build-fuzz/ -print_final_stats=1 build-fuzz/corpus $(FUZZ_SEEDS)
 
 # make valgrind: netc on every shipped, test and regression net, then a short

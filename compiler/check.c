@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "kind.h"
 #include "net.h"
 #include "pool.h"
 #include "safetensors.h"
@@ -40,40 +41,11 @@ int check_data(Net *net) {
     if (n <= 0 || n == net->classes) return 0;
     const Layer *loss = &net->layers[net->n - 1];
     const Layer *cls = &net->layers[loss->in[0]];
-    while ((cls->kind != L_CONV && cls->kind != L_LINEAR) && cls->n_in > 0 && cls->kind != L_INPUT)
+    while (!(cls->n_tensors && cls->tensors[0].role == ROLE_WEIGHT) && cls->n_in > 0) /* the conv or linear layer */
         cls = &net->layers[cls->in[0]];
     diag_error(cls->loc, pool_printf("make %s output %d (-> %d), one per class folder", cls->name, n, n),
                "%s: the classifier outputs %d classes, but %s has %d class folders", cls->name, net->classes, train, n);
     return -1;
-}
-
-/* The tensors a layer owns, in PyTorch's layout. */
-typedef struct {
-    const char *suffix;
-    int ndim;
-    int64_t shape[4];
-} Expect;
-
-static int expected_tensors(const Net *net, const Layer *l, Expect *e) {
-    const Shape in = net->layers[l->in[0]].out;
-    switch (l->kind) {
-    case L_CONV:
-        e[0] = (Expect){"weight", 4, {l->conv.out, in.c / l->conv.groups, l->conv.kh, l->conv.kw}};
-        e[1] = (Expect){"bias", 1, {l->conv.out}};
-        return l->conv.bias ? 2 : 1;
-    case L_LINEAR:
-        e[0] = (Expect){"weight", 2, {l->linear.out, in.c * in.h * in.w}};
-        e[1] = (Expect){"bias", 1, {l->linear.out}};
-        return l->linear.bias ? 2 : 1;
-    case L_BATCHNORM:
-        e[0] = (Expect){"weight", 1, {in.c}};
-        e[1] = (Expect){"bias", 1, {in.c}};
-        e[2] = (Expect){"running_mean", 1, {in.c}};
-        e[3] = (Expect){"running_var", 1, {in.c}};
-        return 4;
-    default:
-        return 0;
-    }
 }
 
 /* The file's shape may add or drop trailing 1s (a linear layer stored as a
@@ -88,16 +60,10 @@ static bool same_shape(const int64_t *a, int na, const int64_t *b, int nb) {
 }
 
 /* For a weight of the wrong shape: the layer the file's tensor would fit. */
-static const char *mismatch_hint(const Layer *l, const Expect *want, const StTensor *got) {
+static const char *mismatch_hint(const Layer *l, const Tensor *want, const StTensor *got) {
     const char *fix = "change the layer to match the file, or drop \"load\" to train it from scratch";
-    const int64_t *s = got->shape;
-    if (strcmp(want->suffix, "weight") != 0) return fix;
-    if (l->kind == L_CONV && got->ndim == 4)
-        return pool_printf("the file's weights fit conv %lldx%lld -> %lld on %lld input channel%s%s; %s", (long long)s[3],
-                           (long long)s[2], (long long)s[0], (long long)s[1], s[1] == 1 ? "" : "s", l->conv.groups > 1 ? " per group" : "", fix);
-    if (l->kind == L_LINEAR && got->ndim == 2)
-        return pool_printf("the file's weights fit linear -> %lld on %lld inputs; %s", (long long)s[0], (long long)s[1], fix);
-    return fix;
+    const char *fits = strcmp(want->suffix, "weight") == 0 && l->kind->fits ? l->kind->fits(l, got->shape, got->ndim) : NULL;
+    return fits ? pool_printf("%s; %s", fits, fix) : fix;
 }
 
 /* For a tensor the file lacks: the nearest name it has, or the first few. */
@@ -146,19 +112,20 @@ int check_pretrained(Net *net) {
     for (int i = 0; i < net->n && rc == 0; i++) {
         const Layer *l = &net->layers[i];
         if (!l->load) continue;
-        Expect ex[4];
-        int n = expected_tensors(net, l, ex);
-        for (int t = 0; t < n && rc == 0; t++) {
-            const char *name = pool_printf("%s.%s", l->load, ex[t].suffix);
+        for (int t = 0; t < l->n_tensors && rc == 0; t++) {
+            const Tensor *ex = &l->tensors[t];
+            const char *name = pool_printf("%s.%s", l->load, ex->suffix);
             const StTensor *st_t = st_find(&f, name);
             char want[128], got[128];
-            st_shape_str(ex[t].shape, ex[t].ndim, want, sizeof want);
+            int64_t shape[4];
+            for (int d = 0; d < ex->ndim; d++) shape[d] = ex->shape[d];
+            st_shape_str(shape, ex->ndim, want, sizeof want);
             if (!st_t) {
                 diag_error(l->load_loc, missing_hint(&f, name), "%s: %s has no tensor '%s' (expected %s)", l->name, path, name, want);
                 rc = -1;
-            } else if (!same_shape(st_t->shape, st_t->ndim, ex[t].shape, ex[t].ndim)) {
+            } else if (!same_shape(st_t->shape, st_t->ndim, shape, ex->ndim)) {
                 st_shape_str(st_t->shape, st_t->ndim, got, sizeof got);
-                diag_error(l->loc, mismatch_hint(l, &ex[t], st_t), "%s: pretrained tensor '%s' is %s, but the layer needs %s",
+                diag_error(l->loc, mismatch_hint(l, ex, st_t), "%s: pretrained tensor '%s' is %s, but the layer needs %s",
                            l->name, name, got, want);
                 rc = -1;
             }

@@ -9,28 +9,14 @@
 
 #include "ast.h"
 #include "config.h"
+#include "kind.h"
 #include "net.h"
 #include "pool.h"
 
-const char *const layer_kind_name[L_NKINDS] = {
-    "input", "conv", "linear", "maxpool", "avgpool", "relu", "dropout", "batchnorm", "flatten", "concat", "add", "softmax",
-};
 const char *const init_kind_name[] = {"kaiming", "xavier", "gaussian", "uniform", "pytorch", "constant"};
 
-/* The words a layer line may start with, and the kind each means. */
-static const struct {
-    const char *word;
-    LayerKind kind;
-} kind_words[] = {
-    {"conv", L_CONV},       {"linear", L_LINEAR},     {"fc", L_LINEAR},    {"maxpool", L_MAXPOOL},
-    {"avgpool", L_AVGPOOL}, {"relu", L_RELU},         {"dropout", L_DROPOUT}, {"batchnorm", L_BATCHNORM},
-    {"bn", L_BATCHNORM},    {"flatten", L_FLATTEN},   {"concat", L_CONCAT}, {"add", L_ADD},
-    {"softmax", L_SOFTMAX},
-};
-
-/* Hard limits: beyond them a net cannot be trained on any machine we know, and
- * refusing early keeps every later size computation inside 64-bit integers. */
-enum { MAX_SIDE = 65536, MAX_DEPTH = 1 << 20, MAX_BLOCK_NESTING = 8, MAX_LAYERS = 10000 };
+/* With kind.h's MAX_SIDE and MAX_DEPTH: how deep blocks nest, how many layers a net has. */
+enum { MAX_BLOCK_NESTING = 8, MAX_LAYERS = 10000 };
 
 /* The scope a statement is elaborated in: the file, or one block instance. */
 typedef struct Scope {
@@ -41,6 +27,7 @@ typedef struct Scope {
     bool frozen;
     float lr_mult;
     int depth;
+    int input;             /* the layer the block instance reads: what `in` means inside it */
     const struct Scope *parent; /* the scope the block was used in */
 } Scope;
 
@@ -79,18 +66,6 @@ static const char *did_you_mean(const char *word, const char *const *list) {
     return c ? pool_printf("did you mean '%s'?", c) : NULL;
 }
 
-static int kind_of_word(const char *w) {
-    for (int i = 0; i < ARRAY_LEN(kind_words); i++)
-        if (strcmp(kind_words[i].word, w) == 0) return kind_words[i].kind;
-    return -1;
-}
-
-static const char *const *kind_word_list(void) {
-    static const char *list[ARRAY_LEN(kind_words) + 1];
-    for (int i = 0; i < ARRAY_LEN(kind_words); i++) list[i] = kind_words[i].word;
-    return list;
-}
-
 static const char *arg_kind_text(ArgKind k) {
     static const char *t[] = {"a number", "a size", "a name", "a string", "'->'", "','"};
     return t[k];
@@ -113,8 +88,15 @@ static const char *suggest_name(const Elab *el, const char *name) {
     return did_you_mean(name, list);
 }
 
-/* Resolves a name used in `scope` (block-local names first). */
+/* Resolves a name used in `scope` (block-local names first; `in`, the
+ * instance's input). */
 static int resolve(Elab *el, const Scope *sc, const Arg *a, const char *who) {
+    if (strcmp(a->text, "in") == 0) {
+        if (sc->block) return sc->input;
+        diag_error(a->loc, "inside a block, 'in' is the layer the block's instance reads; out here, name the layer",
+                   "%s: 'in' means a block's input, and this line is not inside a block", who);
+        return -1;
+    }
     if (sc->prefix[0]) {
         int i = find_name(el, pool_printf("%s%s", sc->prefix, a->text));
         if (i >= 0) return el->names[i].layer;
@@ -137,17 +119,17 @@ static int resolve(Elab *el, const Scope *sc, const Arg *a, const char *who) {
 
 /* ---- reading arguments --------------------------------------------------------- */
 
-/* Walks a layer's argument list, with block parameters replaced by their values. */
-typedef struct {
+/* Walks a layer's argument list, with block parameters replaced by their values (kind.h). */
+struct Cursor {
     Elab *el;
     const Scope *sc;
     const ArgList *args;
     int i;
     const char *who; /* layer name, for messages */
     Loc end;         /* where "missing ..." points */
-} Cursor;
+};
 
-static const Arg *peek(Cursor *c) {
+const Arg *arg_peek(Cursor *c) {
     while (c->i < c->args->n && c->args->v[c->i].kind == ARG_COMMA) c->i++; /* commas only separate */
     if (c->i >= c->args->n) return NULL;
     const Arg *a = &c->args->v[c->i];
@@ -165,16 +147,20 @@ static const Arg *peek(Cursor *c) {
     return a;
 }
 
-static const Arg *next(Cursor *c) {
-    const Arg *a = peek(c);
+const Arg *arg_next(Cursor *c) {
+    const Arg *a = arg_peek(c);
     if (a) c->i++;
     return a;
 }
 
-static Loc here(Cursor *c) {
-    const Arg *a = peek(c);
+Loc arg_here(Cursor *c) {
+    const Arg *a = arg_peek(c);
     return a ? a->loc : c->end;
 }
+
+const char *arg_who(Cursor *c) { return c->who; }
+
+int arg_layer(Cursor *c, const Arg *a) { return resolve(c->el, c->sc, a, c->who); }
 
 /* For a word where a value belongs: in a block, the parameters it could be. */
 static const char *param_hint(const Cursor *c, const Arg *a) {
@@ -186,9 +172,9 @@ static const char *param_hint(const Cursor *c, const Arg *a) {
 }
 
 /* A whole number in [lo, hi]; `what` names it in messages. */
-static int want_int(Cursor *c, const char *what, long lo, long hi, long *out) {
-    Loc at = here(c);
-    const Arg *a = next(c);
+int want_int(Cursor *c, const char *what, long lo, long hi, long *out) {
+    Loc at = arg_here(c);
+    const Arg *a = arg_next(c);
     if (!a || a->kind != ARG_NUMBER) {
         diag_error(at, param_hint(c, a), "%s: %s needs a whole number here, got %s", c->who, what, a ? arg_kind_text(a->kind) : "nothing");
         return -1;
@@ -201,9 +187,9 @@ static int want_int(Cursor *c, const char *what, long lo, long hi, long *out) {
     return 0;
 }
 
-static int want_float(Cursor *c, const char *what, double lo, double hi, float *out) {
-    Loc at = here(c);
-    const Arg *a = next(c);
+int want_float(Cursor *c, const char *what, double lo, double hi, float *out) {
+    Loc at = arg_here(c);
+    const Arg *a = arg_next(c);
     if (!a || a->kind != ARG_NUMBER) {
         diag_error(at, NULL, "%s: %s needs a number here, got %s", c->who, what, a ? arg_kind_text(a->kind) : "nothing");
         return -1;
@@ -217,9 +203,9 @@ static int want_float(Cursor *c, const char *what, double lo, double hi, float *
 }
 
 /* A 2-D size: "3x3", "5x3" (width x height) or "3" (square). */
-static int want_size2(Cursor *c, const char *what, long lo, long *w, long *h) {
-    Loc at = here(c);
-    const Arg *a = next(c);
+int want_size2(Cursor *c, const char *what, long lo, long *w, long *h) {
+    Loc at = arg_here(c);
+    const Arg *a = arg_next(c);
     if (a && a->kind == ARG_NUMBER && a->num == floor(a->num) && a->num >= lo && a->num <= MAX_SIDE) {
         *w = *h = (long)a->num;
         return 0;
@@ -237,7 +223,7 @@ static int want_size2(Cursor *c, const char *what, long lo, long *w, long *h) {
     else if (a && a->kind == ARG_NUMBER)
         diag_error(a->loc, NULL, "%s: %s must be a whole number from %ld to %d, got %s", c->who, what, lo, MAX_SIDE, a->text);
     else if (a && a->kind == ARG_NAME && strcmp(a->text, "global") == 0)
-        diag_error(a->loc, "global pooling is average pooling: avgpool global", "%s: only avgpool takes 'global'", c->who);
+        diag_error(a->loc, "global pooling: avgpool global, or maxpool global", "%s: only pooling layers take 'global'", c->who);
     else {
         const char *hint = param_hint(c, a);
         if (!hint) hint = what[0] == 't' ? "e.g. 3x3" : pool_printf("e.g. %s 2 (both sides) or %s 2x1 (width x height)", what, what);
@@ -246,9 +232,9 @@ static int want_size2(Cursor *c, const char *what, long lo, long *w, long *h) {
     return -1;
 }
 
-static int want_onoff(Cursor *c, const char *what, bool *out) {
-    Loc at = here(c);
-    const Arg *a = next(c);
+int want_onoff(Cursor *c, const char *what, bool *out) {
+    Loc at = arg_here(c);
+    const Arg *a = arg_next(c);
     if (a && a->kind == ARG_NAME && (strcmp(a->text, "on") == 0 || strcmp(a->text, "off") == 0)) {
         *out = strcmp(a->text, "on") == 0;
         return 0;
@@ -258,9 +244,9 @@ static int want_onoff(Cursor *c, const char *what, bool *out) {
 }
 
 /* init kaiming | xavier | pytorch | gaussian STD | uniform A | constant V | zeros */
-static int want_init(Cursor *c, Init *init) {
-    Loc at = here(c);
-    const Arg *a = next(c);
+int want_init(Cursor *c, Init *init) {
+    Loc at = arg_here(c);
+    const Arg *a = arg_next(c);
     static const char *const words[] = {"kaiming", "xavier", "pytorch", "gaussian", "uniform", "constant", "zeros", NULL};
     if (!a || a->kind != ARG_NAME) {
         diag_error(at, "one of kaiming, xavier, pytorch, gaussian STD, uniform A, constant V, zeros",
@@ -290,7 +276,7 @@ static int want_init(Cursor *c, Init *init) {
 
 /* ---- layers ----------------------------------------------------------------------- */
 
-static Layer *new_layer(Net *net, const char *name, LayerKind kind, Loc loc, Loc kind_loc) {
+static Layer *new_layer(Net *net, const char *name, const Kind *kind, Loc loc, Loc kind_loc) {
     if (net->n >= MAX_LAYERS) {
         diag_error(loc, "blocks that use blocks multiply: check how often each block is used",
                    "%s: the net has more than %d layers", name, MAX_LAYERS);
@@ -300,178 +286,91 @@ static Layer *new_layer(Net *net, const char *name, LayerKind kind, Loc loc, Loc
     memset(&l, 0, sizeof l);
     l.name = pool_strdup(name);
     l.kind = kind;
+    l.spec = kind->spec_size ? pool_alloc(kind->spec_size) : NULL;
     l.loc = loc;
     l.kind_loc = kind_loc;
     l.lr_mult = 1;
     l.init = (Init){INIT_KAIMING, 0};
     l.bias_init = (Init){INIT_CONSTANT, 0};
-    l.eps = 1e-5f;
+    if (kind->init) kind->init(&l);
     POOL_PUSH(net->layers, net->n, net->cap, l);
     return &net->layers[net->n - 1];
 }
 
-/* The options each kind accepts, beyond its positional arguments. */
-static const char *const *options_of(LayerKind k) {
-    static const char *const conv[] = {"stride", "pad", "groups", "bias", "init", "bias_init", "load", "frozen", "lr_mult", "from", NULL};
-    static const char *const linear[] = {"bias", "init", "bias_init", "load", "frozen", "lr_mult", "from", NULL};
-    static const char *const pool[] = {"stride", "pad", "ceil", "from", NULL};
-    static const char *const bn[] = {"eps", "load", "frozen", "lr_mult", "from", NULL};
-    static const char *const plain[] = {"from", NULL};
-    static const char *const none[] = {NULL};
-    switch (k) {
-    case L_CONV: return conv;
-    case L_LINEAR: return linear;
-    case L_MAXPOOL:
-    case L_AVGPOOL: return pool;
-    case L_BATCHNORM: return bn;
-    case L_CONCAT:
-    case L_ADD: return none;
-    default: return plain;
-    }
+static const KindOption *find_option(const Kind *k, const char *opt) {
+    for (const KindOption *o = k->options; o && o->name; o++)
+        if (strcmp(o->name, opt) == 0) return o;
+    return NULL;
 }
 
-static bool has_option(LayerKind k, const char *opt) {
-    for (const char *const *o = options_of(k); *o; o++)
-        if (strcmp(*o, opt) == 0) return true;
-    return false;
-}
-
-static char *option_list(LayerKind k) {
+static char *option_list(const Kind *k) {
     char *s = pool_strdup("");
-    for (const char *const *o = options_of(k); *o; o++) s = pool_printf("%s%s%s", s, s[0] ? ", " : "", *o);
+    for (const KindOption *o = k->options; o && o->name; o++) s = pool_printf("%s%s%s", s, s[0] ? ", " : "", o->name);
     return s[0] ? s : pool_strdup("none");
 }
 
-/* Positional arguments of each kind. */
-static int read_positional(Cursor *c, Layer *l) {
-    const Arg *a;
-    switch (l->kind) {
-    case L_CONV:
-        l->size_loc = here(c);
-        if (want_size2(c, "the kernel", 1, &l->conv.kw, &l->conv.kh) < 0) return -1;
-        l->conv.sw = l->conv.sh = 1;
-        /* fallthrough: conv and linear both end in "-> N" */
-        __attribute__((fallthrough));
-    case L_LINEAR: {
-        Loc at = here(c);
-        a = next(c);
-        if (!a || a->kind != ARG_ARROW) {
-            const char *hint = l->kind == L_CONV ? "write the outputs after an arrow: conv 3x3 -> 64" : "write the outputs after an arrow: linear -> 4096";
-            diag_error(a ? a->loc : at, hint, "%s: expected '->' and the number of outputs, got %s", c->who,
-                       a ? a->text : "nothing");
-            return -1;
-        }
-        long *out = l->kind == L_CONV ? &l->conv.out : &l->linear.out;
-        if (want_int(c, "the number of outputs", 1, MAX_DEPTH, out) < 0) return -1;
-        l->conv.groups = 1;
-        l->conv.bias = l->linear.bias = true;
-        return 0;
+/* Is opt an option of layers with weights (load, init, frozen, ...), and which kinds take it? */
+static const char *weights_option_kinds(const char *opt) {
+    char *kinds = pool_strdup("");
+    bool weights = false;
+    for (int i = 0; i < kind_count; i++) {
+        const KindOption *o = find_option(kind_table[i], opt);
+        if (!o) continue;
+        weights |= o->weights;
+        kinds = pool_printf("%s%s%s", kinds, kinds[0] ? ", " : "", kind_table[i]->name);
     }
-    case L_MAXPOOL:
-    case L_AVGPOOL:
-        a = peek(c);
-        if (l->kind == L_AVGPOOL && a && a->kind == ARG_NAME && strcmp(a->text, "global") == 0) {
-            next(c);
-            l->pool.global = true;
-            return 0;
-        }
-        l->size_loc = here(c);
-        if (want_size2(c, "the window", 1, &l->pool.kw, &l->pool.kh) < 0) return -1;
-        l->pool.sw = l->pool.kw, l->pool.sh = l->pool.kh; /* PyTorch's default stride is the window */
-        return 0;
-    case L_DROPOUT:
-        l->p = 0.5f;
-        a = peek(c);
-        if (a && a->kind == ARG_NUMBER) {
-            if (want_float(c, "the dropout probability", 0, 0.999, &l->p) < 0) return -1;
-        }
-        return 0;
-    case L_CONCAT:
-    case L_ADD:
-        while ((a = peek(c)) && a->kind == ARG_NAME) {
-            next(c);
-            if (l->n_in == MAX_INPUTS) {
-                diag_error(a->loc, "join in steps: ab: concat a b, then concat ab c ...", "%s: at most %d inputs", c->who, MAX_INPUTS);
-                return -1;
-            }
-            int src = resolve(c->el, c->sc, a, c->who);
-            if (src < 0) return -1;
-            l->in_loc[l->n_in] = a->loc;
-            l->in[l->n_in++] = src;
-        }
-        if (l->n_in < 2) {
-            diag_error(l->n_in ? l->in_loc[0] : l->kind_loc, "name the layers to join: concat a b",
-                       "%s: %s needs at least two inputs", c->who, layer_kind_name[l->kind]);
-            return -1;
-        }
-        return 0;
-    default:
-        return 0;
-    }
+    return weights ? kinds : NULL;
 }
 
 static int read_options(Cursor *c, Layer *l) {
     const Arg *a;
-    while ((a = next(c))) {
+    const Kind *k = l->kind;
+    while ((a = arg_next(c))) {
         if (a->kind != ARG_NAME) {
             static const char *const noun[] = {"number ", "size ", "name ", "string ", "", ""};
-            diag_error(a->loc, pool_printf("options of %s: %s", layer_kind_name[l->kind], option_list(l->kind)),
-                       "%s: unexpected %s'%s'", c->who, noun[a->kind], a->text);
+            diag_error(a->loc, pool_printf("options of %s: %s", k->name, option_list(k)), "%s: unexpected %s'%s'", c->who,
+                       noun[a->kind], a->text);
             return -1;
         }
-        const char *o = a->text;
-        if (!has_option(l->kind, o) && has_option(L_CONV, o) && !has_option(l->kind, "frozen") && strcmp(o, "stride") &&
-            strcmp(o, "pad") && strcmp(o, "groups")) {
-            /* load, init, bias, frozen, lr_mult on a layer without weights */
-            char *kinds = pool_strdup("");
-            for (int k = 0; k < L_NKINDS; k++)
-                if (has_option((LayerKind)k, o)) kinds = pool_printf("%s%s%s", kinds, kinds[0] ? ", " : "", layer_kind_name[k]);
-            diag_error(a->loc, pool_printf("'%s' applies to layers with weights: %s", o, kinds),
-                       "%s: a %s layer has no weights, so '%s' does not apply", c->who, layer_kind_name[l->kind], o);
+        const KindOption *o = find_option(k, a->text);
+        const char *weighted = o ? NULL : weights_option_kinds(a->text);
+        if (!o && weighted && !k->tensors) { /* load, init, bias, frozen, lr_mult on a layer without weights */
+            diag_error(a->loc, pool_printf("'%s' applies to layers with weights: %s", a->text, weighted),
+                       "%s: a %s layer has no weights, so '%s' does not apply", c->who, k->name, a->text);
             return -1;
         }
-        if (!has_option(l->kind, o)) {
-            const char *s = closest(o, options_of(l->kind));
-            diag_error(a->loc,
-                       s ? pool_printf("did you mean '%s'?", s)
-                         : pool_printf("options of %s: %s", layer_kind_name[l->kind], option_list(l->kind)),
-                       "%s: %s has no option '%s'", c->who, layer_kind_name[l->kind], o);
+        if (!o) {
+            const char **names = pool_alloc(sizeof(char *) * 32);
+            int n = 0;
+            for (const KindOption *p = k->options; p && p->name && n < 31; p++) names[n++] = p->name;
+            const char *s = closest(a->text, names);
+            diag_error(a->loc, s ? pool_printf("did you mean '%s'?", s) : pool_printf("options of %s: %s", k->name, option_list(k)),
+                       "%s: %s has no option '%s'", c->who, k->name, a->text);
             return -1;
         }
-        int rc = 0;
-        long *sw = l->kind == L_CONV ? &l->conv.sw : &l->pool.sw, *sh = l->kind == L_CONV ? &l->conv.sh : &l->pool.sh;
-        long *pw = l->kind == L_CONV ? &l->conv.pw : &l->pool.pw, *ph = l->kind == L_CONV ? &l->conv.ph : &l->pool.ph;
-        if (strcmp(o, "stride") == 0) rc = want_size2(c, "stride", 1, sw, sh);
-        else if (strcmp(o, "pad") == 0) rc = want_size2(c, "pad", 0, pw, ph);
-        else if (strcmp(o, "groups") == 0) rc = want_int(c, "groups", 1, MAX_DEPTH, &l->conv.groups);
-        else if (strcmp(o, "bias") == 0) rc = want_onoff(c, "bias", l->kind == L_CONV ? &l->conv.bias : &l->linear.bias);
-        else if (strcmp(o, "ceil") == 0) l->pool.ceil = true;
-        else if (strcmp(o, "eps") == 0) rc = want_float(c, "eps", 1e-12, 1, &l->eps);
-        else if (strcmp(o, "init") == 0) rc = want_init(c, &l->init);
-        else if (strcmp(o, "bias_init") == 0) rc = want_init(c, &l->bias_init);
-        else if (strcmp(o, "frozen") == 0) l->frozen = true;
-        else if (strcmp(o, "lr_mult") == 0) rc = want_float(c, "lr_mult", 0, 1e6, &l->lr_mult);
-        else if (strcmp(o, "load") == 0) {
-            Loc at = here(c);
-            const Arg *t = next(c);
-            if (!t || (t->kind != ARG_NAME && t->kind != ARG_STRING)) {
-                diag_error(t ? t->loc : at, "e.g. load features.0", "%s: load needs the tensor name prefix in the pretrained file", c->who);
-                return -1;
-            }
-            l->load = pool_strdup(t->text);
-            l->load_loc = t->loc;
-        } else if (strcmp(o, "from") == 0) {
-            Loc at = here(c);
-            const Arg *t = next(c);
-            if (!t || t->kind != ARG_NAME) {
-                diag_error(t ? t->loc : at, NULL, "%s: from needs the name of the layer to read", c->who);
-                return -1;
-            }
-            int src = resolve(c->el, c->sc, t, c->who);
-            if (src < 0) return -1;
-            l->in[0] = src, l->in_loc[0] = t->loc, l->n_in = 1;
+        if (o->parse(c, l) < 0) return -1;
+    }
+    return 0;
+}
+
+/* The names a joining layer reads: concat a b c (kind.h's joins). */
+static int read_inputs(Cursor *c, Layer *l) {
+    const Arg *a;
+    while ((a = arg_peek(c)) && a->kind == ARG_NAME) {
+        arg_next(c);
+        if (l->n_in == MAX_INPUTS) {
+            diag_error(a->loc, "join in steps: ab: concat a b, then concat ab c ...", "%s: at most %d inputs", c->who, MAX_INPUTS);
+            return -1;
         }
-        if (rc < 0) return -1;
+        int src = resolve(c->el, c->sc, a, c->who);
+        if (src < 0) return -1;
+        l->in_loc[l->n_in] = a->loc;
+        l->in[l->n_in++] = src;
+    }
+    if (l->n_in < 2) {
+        diag_error(l->n_in ? l->in_loc[0] : l->kind_loc, pool_printf("name the layers to join: %s a b", l->kind->name),
+                   "%s: %s needs at least two inputs", c->who, l->kind->name);
+        return -1;
     }
     return 0;
 }
@@ -489,7 +388,7 @@ static char *describe(const Stmt *s, const Cursor *c) {
     Cursor copy = *c;
     copy.i = 0;
     const Arg *a;
-    while ((a = peek(&copy))) {
+    while ((a = arg_peek(&copy))) {
         const char *w = copy.args->v[copy.i].kind == ARG_NAME ? copy.args->v[copy.i].text : "";
         if (strcmp(w, "from") == 0 || strcmp(w, "load") == 0 || strcmp(w, "lr_mult") == 0) {
             copy.i += 2; /* the report shows inputs, loads and rates in columns of their own */
@@ -501,7 +400,12 @@ static char *describe(const Stmt *s, const Cursor *c) {
     return d;
 }
 
-static int check_new_name(Elab *el, const char *full, Loc loc) {
+static int check_new_name(Elab *el, const char *full, const char *local, Loc loc) {
+    if (strcmp(local, "in") == 0) {
+        diag_error(loc, "give it another name: inside a block, 'in' means the layer the block's instance reads",
+                   "%s: 'in' is reserved and cannot name a layer", full);
+        return -1;
+    }
     int dup = find_name(el, full);
     if (dup >= 0 && el->names[dup].loc.line == 0) {
         diag_error(loc, "layers read the input by this name (from input); give this layer another name",
@@ -519,30 +423,30 @@ static int check_new_name(Elab *el, const char *full, Loc loc) {
 /* name: kind args... */
 static int elab_layer(Elab *el, const Scope *sc, const Stmt *s) {
     const char *full = pool_printf("%s%s", sc->prefix, s->name);
-    int kind = kind_of_word(s->op);
-    if (kind < 0) {
-        const char *hint = did_you_mean(s->op, kind_word_list());
+    const Kind *kind = kind_find(s->op);
+    if (!kind) {
+        const char *hint = did_you_mean(s->op, kind_words());
         for (int b = 0; !hint && b < el->nblocks; b++)
             if (strcmp(el->blocks[b]->name, s->op) == 0) hint = pool_printf("'%s' is a block; use it with arguments: %s(...)", s->op, s->op);
-        diag_error(s->op_loc, hint ? hint : "layer kinds: conv, linear, maxpool, avgpool, relu, dropout, batchnorm, flatten, concat, add, softmax",
-                   "%s: unknown layer kind '%s'", full, s->op);
+        diag_error(s->op_loc, hint ? hint : pool_printf("layer kinds: %s", kind_list()), "%s: unknown layer kind '%s'", full, s->op);
         return -1;
     }
     if (!valid_ident(s->name)) {
         diag_error(s->name_loc, "use letters, digits and '_'", "'%s': a layer name cannot contain '.'", s->name);
         return -1;
     }
-    if (check_new_name(el, full, s->name_loc) < 0) return -1;
-    Layer *l = new_layer(el->net, full, (LayerKind)kind, s->name_loc, s->op_loc);
+    if (check_new_name(el, full, s->name, s->name_loc) < 0) return -1;
+    Layer *l = new_layer(el->net, full, kind, s->name_loc, s->op_loc);
     if (!l) return -1;
     int idx = el->net->n - 1;
     l->block = sc->prefix[0] ? pool_strdup(sc->prefix) : NULL;
     if (l->block) l->block[strlen(l->block) - 1] = 0;
     l->in[0] = el->prev, l->in_loc[0] = s->name_loc, l->n_in = 1;
-    if (kind == L_CONCAT || kind == L_ADD) l->n_in = 0;
+    if (kind->joins) l->n_in = 0;
 
     Cursor c = {el, sc, &s->args, 0, full, s->end_loc};
-    if (read_positional(&c, l) < 0) return -1;
+    if (kind->joins && read_inputs(&c, l) < 0) return -1;
+    if (kind->args && kind->args(&c, l) < 0) return -1;
     l = &el->net->layers[idx]; /* resolve() never grows layers, but be safe */
     if (read_options(&c, l) < 0) return -1;
     l->desc = describe(s, &c);
@@ -550,10 +454,9 @@ static int elab_layer(Elab *el, const Scope *sc, const Stmt *s) {
     /* what the enclosing block instance says applies to every layer in it */
     if (sc->frozen) l->frozen = true;
     l->lr_mult *= sc->lr_mult;
-    if (sc->load && (kind == L_CONV || kind == L_LINEAR || kind == L_BATCHNORM))
-        l->load = pool_printf("%s.%s", sc->load, l->load ? l->load : s->name);
-    if (l->load && !(kind == L_CONV || kind == L_LINEAR || kind == L_BATCHNORM)) {
-        diag_error(l->load_loc, NULL, "%s: a %s layer has no weights to load", full, layer_kind_name[kind]);
+    if (sc->load && kind->tensors) l->load = pool_printf("%s.%s", sc->load, l->load ? l->load : s->name);
+    if (l->load && !kind->tensors) {
+        diag_error(l->load_loc, NULL, "%s: a %s layer has no weights to load", full, kind->name);
         return -1;
     }
     add_name(el, full, idx, s->name_loc);
@@ -573,7 +476,7 @@ static int elab_use(Elab *el, const Scope *sc, const Stmt *s) {
         const char **names = pool_alloc(sizeof(char *) * (size_t)(el->nblocks + 1));
         for (int b = 0; b < el->nblocks; b++) names[b] = el->blocks[b]->name;
         const char *hint = did_you_mean(s->op, names);
-        if (!hint && kind_of_word(s->op) >= 0) hint = pool_printf("'%s' is a layer kind; write it without parentheses", s->op);
+        if (!hint && kind_find(s->op)) hint = pool_printf("'%s' is a layer kind; write it without parentheses", s->op);
         diag_error(s->op_loc, hint ? hint : pool_printf("define it: block %s(params) { layers }", s->op), "%s: no block named '%s'", full, s->op);
         return -1;
     }
@@ -617,9 +520,9 @@ static int elab_use(Elab *el, const Scope *sc, const Stmt *s) {
                    "%s: block %s needs %d argument%s, got %d", full, def->name, def->call.n, def->call.n == 1 ? "" : "s", bound->n);
         return -1;
     }
-    if (check_new_name(el, full, s->name_loc) < 0) return -1;
+    if (check_new_name(el, full, s->name, s->name_loc) < 0) return -1;
 
-    Scope inner = {pool_printf("%s.", full), def, bound, NULL, sc->frozen, sc->lr_mult, sc->depth + 1, sc};
+    Scope inner = {pool_printf("%s.", full), def, bound, NULL, sc->frozen, sc->lr_mult, sc->depth + 1, -1, sc};
     if (sc->load) inner.load = pool_printf("%s.%s", sc->load, s->name); /* nested: the outer prefix, then this instance */
     /* options of the instance: load, frozen, lr_mult, from */
     for (int i = 0; i < s->args.n; i++) {
@@ -661,6 +564,7 @@ static int elab_use(Elab *el, const Scope *sc, const Stmt *s) {
             return -1;
         }
     }
+    inner.input = el->prev; /* `in` inside it: the layer above, or its `from` */
     int first = el->net->n;
     if (elab_stmts(el, &inner, &def->body) < 0) return -1;
     if (el->net->n == first) {
@@ -735,7 +639,7 @@ static int elab_freeze(Elab *el, const Stmt *s) {
         diag_error(s->end_loc, "freeze conv1 conv2, or freeze through fire8", "freeze needs layer names");
         return -1;
     }
-    Scope top = {"", NULL, NULL, NULL, false, 1, 0, NULL};
+    Scope top = {"", NULL, NULL, NULL, false, 1, 0, -1, NULL};
     if (s->args.v[0].kind == ARG_NAME && strcmp(s->args.v[0].text, "through") == 0) {
         if (s->args.n != 2 || s->args.v[1].kind != ARG_NAME) {
             diag_error(s->args.v[0].loc, NULL, "freeze through needs exactly one layer name");
@@ -832,12 +736,12 @@ static int elab_top_setting(Elab *el, const Stmt *s) {
         diag_error(s->name_loc, pool_printf("put it inside a section: %s { %s ... }", ck->section, k), "setting '%s' outside a section", k);
         return -1;
     }
-    if (s->args.n && s->args.v[0].kind == ARG_NAME && kind_of_word(s->args.v[0].text) >= 0) {
+    if (s->args.n && s->args.v[0].kind == ARG_NAME && kind_find(s->args.v[0].text)) {
         diag_error(s->name_loc, pool_printf("a layer is \"name: kind ...\": %s: %s ...", k, s->args.v[0].text),
                    "'%s' looks like a layer but has no ':' after its name", k);
         return -1;
     }
-    if (kind_of_word(k) >= 0) {
+    if (kind_find(k)) {
         diag_error(s->name_loc, pool_printf("give it a name: %s1: %s ...", k, k), "a %s layer needs a name", k);
         return -1;
     }
@@ -914,20 +818,26 @@ int elab_net(const Ast *ast, Net *net) {
                            "block %s is defined twice", s->name);
                 return -1;
             }
-        for (int p = 0; p < s->call.n; p++)
+        for (int p = 0; p < s->call.n; p++) {
+            if (strcmp(s->call.v[p].text, "in") == 0) {
+                diag_error(s->call.v[p].loc, "call it something else: inside a block, 'in' means the layer its instance reads",
+                           "block %s: a parameter cannot be called 'in'", s->name);
+                return -1;
+            }
             for (int q = 0; q < p; q++)
                 if (strcmp(s->call.v[p].text, s->call.v[q].text) == 0) {
                     diag_error(s->call.v[p].loc, NULL, "block %s: parameter '%s' is listed twice", s->name, s->call.v[p].text);
                     return -1;
                 }
+        }
         POOL_PUSH(el.blocks, el.nblocks, el.capblocks, s);
     }
 
-    Layer *in = new_layer(net, "input", L_INPUT, file_loc, file_loc);
+    Layer *in = new_layer(net, "input", &kind_input, file_loc, file_loc);
     in->desc = pool_strdup("input");
     add_name(&el, "input", 0, file_loc);
     el.prev = 0;
-    Scope top = {"", NULL, NULL, NULL, false, 1, 0, NULL};
+    Scope top = {"", NULL, NULL, NULL, false, 1, 0, -1, NULL};
     if (elab_stmts(&el, &top, &ast->stmts) < 0) return -1;
 
     if (!net->name) net->name = basename_no_ext(ast->file);
@@ -944,23 +854,23 @@ int elab_net(const Ast *ast, Net *net) {
         diag_error(file_loc, "e.g. conv1: conv 3x3 -> 16", "the net has no layers");
         return -1;
     }
-    /* the loss: exactly one softmax, and it is last */
-    LayerKind last_kind = net->layers[net->n - 1].kind;
+    /* the loss: exactly one, and it is last */
+    bool last_loss = net->layers[net->n - 1].kind->loss;
     for (int i = 1; i < net->n; i++) {
         Layer *l = &net->layers[i];
-        if (l->kind == L_SOFTMAX && i != net->n - 1 && last_kind == L_SOFTMAX) {
+        if (l->kind->loss && i != net->n - 1 && last_loss) {
             diag_error(net->layers[net->n - 1].loc, pool_printf("keep one loss, at the end; remove %s or %s", l->name, net->layers[net->n - 1].name),
                        "%s: a second loss layer (%s is one)", net->layers[net->n - 1].name, l->name);
             return -1;
         }
-        if (l->kind == L_SOFTMAX && i != net->n - 1) {
+        if (l->kind->loss && i != net->n - 1) {
             diag_error(net->layers[i + 1].loc, pool_printf("move %s to the end, after %s", l->name, net->layers[net->n - 1].name),
                        "%s: no layer may follow the loss layer '%s'", net->layers[i + 1].name, l->name);
             return -1;
         }
     }
     Layer *last = &net->layers[net->n - 1];
-    if (last->kind != L_SOFTMAX) {
+    if (!last->kind->loss) {
         diag_error(last->loc, "end the net with a loss layer: loss: softmax", "the net has no loss layer: it ends at %s", last->name);
         return -1;
     }

@@ -8,38 +8,14 @@
  * im2col at all: the input already is that matrix. A linear layer is one
  * sgemm over the batch. im2col and col2im run on OpenMP threads (one output
  * row, or input channel, each: never two threads on one value); sgemm runs
- * on the same OpenMP pool, called from outside any parallel region. */
+ * on the same OpenMP pool, called from outside any parallel region.
+ *
+ * Which algorithm a conv runs, its chunks and what it folds are the plan's
+ * (kinds/conv.c, ConvSpec.plan); this file only writes them out. */
 #include <string.h>
 
 #include "emit.h"
 #include "pool.h"
-
-/* col holds at most this many floats; chunks of images are sized to fit. */
-#define COL_FLOATS (1L << 21)
-
-/* Does the input gradient come from a convolution of dout (whose im2col is
- * bigger than the input's)? Not where no input gradient is needed: a first
- * layer's chunks are sized by its own im2col alone. */
-static bool dx_by_conv_here(const Net *net, const Layer *l) {
-    return conv_dx_by_conv(net, l) && net->layers[l->in[0]].needs_grad && l->run_backward;
-}
-
-long conv_chunk(const Net *net, const Layer *l) {
-    const Shape in = net->layers[l->in[0]].out;
-    long per_image = in.c * l->conv.kh * l->conv.kw * l->out.h * l->out.w;
-    long per_image_dy = l->conv.out * l->conv.kh * l->conv.kw * in.h * in.w; /* the gradient's im2col */
-    if (dx_by_conv_here(net, l) && per_image_dy > per_image) per_image = per_image_dy;
-    long ch = COL_FLOATS / (per_image > 0 ? per_image : 1);
-    return ch < 1 ? 1 : ch > 4096 ? 4096 : ch;
-}
-
-/* Floats of one chunk's im2col (of the input, or of dout when that is bigger). */
-long conv_col_floats(const Net *net, const Layer *l) {
-    const Shape in = net->layers[l->in[0]].out;
-    long kk = l->conv.kh * l->conv.kw, per = in.c * kk * l->out.h * l->out.w;
-    if (dx_by_conv_here(net, l) && l->conv.out * kk * in.h * in.w > per) per = l->conv.out * kk * in.h * in.w;
-    return conv_chunk(net, l) * per;
-}
 
 /* ---- im2col and col2im ---------------------------------------------------------- */
 
@@ -124,7 +100,7 @@ static void conv_vars(Emitter *e, const Layer *l);
  * out channels swapped. One im2col of dout and one well-shaped sgemm then
  * replace a thin sgemm and a col2im that scatters into memory. */
 static void emit_im2col_dy(Emitter *e, const Layer *l) {
-    const ConvSpec *c = &l->conv;
+    const ConvSpec *c = CONV(l);
     const Shape in = e->net->layers[l->in[0]].out;
     ConvSpec t = *c;
     t.pw = c->kw - 1 - c->pw, t.ph = c->kh - 1 - c->ph, t.sw = t.sh = 1;
@@ -145,7 +121,7 @@ static void emit_im2col_dy(Emitter *e, const Layer *l) {
 /* ---- convolution ------------------------------------------------------------------ */
 
 static void conv_vars(Emitter *e, const Layer *l) {
-    const ConvSpec *c = &l->conv;
+    const ConvSpec *c = CONV(l);
     const Shape in = e->net->layers[l->in[0]].out;
     long cg = in.c / c->groups;
     ev_int(e, "KH", c->kh), ev_int(e, "KW", c->kw), ev_int(e, "KHKW", c->kh * c->kw);
@@ -154,21 +130,21 @@ static void conv_vars(Emitter *e, const Layer *l) {
     ev_int(e, "G", c->groups), ev_int(e, "CG", cg), ev_int(e, "OCG", c->out / c->groups);
     ev_int(e, "CK", in.c * c->kh * c->kw);
     ev_int(e, "KG", cg * c->kh * c->kw); /* the inner dimension of one group's product */
-    ev_int(e, "CH", conv_chunk(e->net, l));
+    ev_int(e, "CH", c->plan.chunk);
     ev_str(e, "IY", affine("oy", c->sh, -c->ph)), ev_str(e, "IX", affine("ox", c->sw, -c->pw));
     ev_str(e, "IY", pool_printf("%s + ky", affine("oy", c->sh, -c->ph)));
     ev_str(e, "IX", pool_printf("%s + kx", affine("ox", c->sw, -c->pw)));
     ev_str(e, "OXS", affine("ox", c->sw, 0));
     ev_str(e, "KXP", affine("kx", 1, -c->pw));
-    ev_str(e, "BIASARG", c->bias ? ", const float *bias" : "");
     ev_str(e, "BIASDOC", c->bias ? pool_printf(", bias [%ld]", c->out) : "");
     ev_str(e, "GROUPSDOC", c->groups > 1 ? pool_printf(", %ld groups", c->groups) : "");
 }
 
 /* After the product: bias[o] added to output channel o, and/or the fused relu. */
-static void emit_output_pass(Emitter *e, bool bias, bool relu) {
+static void emit_output_pass(Emitter *e, const Layer *l, bool bias) {
+    bool relu = l->relu_fused;
     if (!bias && !relu) return;
-    ev_str(e, "OUTV", bias ? (relu ? "netc_relu(y[i] + bias[o])" : "y[i] + bias[o]") : "netc_relu(y[i])");
+    ev_str(e, "OUTV", bias ? (relu ? fused_relu(l, "y[i] + bias[o]") : "y[i] + bias[o]") : fused_relu(l, "y[i]"));
     emit(e, "#pragma omp parallel for schedule(static)\n"
             "    for (int o = 0; o < $OC; o++) {\n"
             "        float *y = out + (long)o * cap * $OHW;\n"
@@ -178,7 +154,8 @@ static void emit_output_pass(Emitter *e, bool bias, bool relu) {
 
 /* Before the products: the fused relu's backward (dout kept where the output
  * is positive) and/or dbias[o] = the sum of output channel o's gradient. */
-static void emit_dout_pass(Emitter *e, bool dbias, bool relu) {
+static void emit_dout_pass(Emitter *e, const Layer *l, bool dbias) {
+    bool relu = l->relu_fused;
     if (!dbias && !relu) return;
     emit(e, "#pragma omp parallel for schedule(static)\n"
             "    for (int o = 0; o < $OC; o++) {\n");
@@ -188,7 +165,10 @@ static void emit_dout_pass(Emitter *e, bool dbias, bool relu) {
     else emit(e, "        const float *dy = dout + (long)o * cap * $OHW;\n");
     if (dbias) emit(e, "        float s = 0.0f;\n");
     emit(e, "        for (long i = 0; i < (long)n * $OHW; i++) {\n");
-    if (relu) emit(e, "            dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;\n");
+    if (relu) {
+        ev_str(e, "DYMASK", fused_relu_grad(l, "y[i]", "dy[i]"));
+        emit(e, "            dy[i] = $DYMASK;\n");
+    }
     if (dbias) emit(e, "            s += dy[i];\n");
     emit(e, "        }\n");
     if (dbias) emit(e, "        dbias[o] = s;\n");
@@ -217,22 +197,22 @@ static void emit_group_loop(Emitter *e, const ConvSpec *c, const char *indent) {
     }
 }
 
-static void emit_conv_forward(Emitter *e, const Layer *l, bool pw) {
-    const ConvSpec *c = &l->conv;
+static void emit_conv_forward(Emitter *e, const Layer *l, const LayerFns *f, bool pw) {
+    const ConvSpec *c = CONV(l);
     const char *ind = c->groups > 1 ? "            " : "        ";
     emit(e, "/* $NAME: $DESC$RELUDOC\n"
             " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW], weight [$OC][$CG][$KH][$KW]$BIASDOC$GROUPSDOC\n");
     if (pw) {
-        emit(e, " *   1x1, stride 1: out = weight . in, one sgemm for the batch */\n"
-                "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, int cap) {\n");
+        emit(e, " *   1x1, stride 1: out = weight . in, one sgemm for the batch */\n");
+        fn_define(e, &f->forward);
         emit_group_loop(e, c, "    ");
         emit_gemm(e, "CblasNoTrans", "CblasNoTrans", "$OCG", "n * $OHW", "$KG", goff(c, "weight", "$OCG * $KG"), "$KG",
                   goff(c, "in", "$KG * cap * $HW"), "cap * $HW", "0.0f", goff(c, "out", "$OCG * cap * $OHW"), "cap * $OHW",
                   c->groups > 1 ? "        " : "    ");
     } else {
-        emit(e, " *   per chunk of up to $CH images: im2col, then out[:, chunk] = weight . col */\n"
-                "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, int cap, float *col) {\n"
-                "    for (int b0 = 0; b0 < n; b0 += $CH) {\n"
+        emit(e, " *   per chunk of up to $CH images: im2col, then out[:, chunk] = weight . col */\n");
+        fn_define(e, &f->forward);
+        emit(e, "    for (int b0 = 0; b0 < n; b0 += $CH) {\n"
                 "        int bc = n - b0 < $CH ? n - b0 : $CH;\n"
                 "        $ID_im2col(col, in, b0, bc, cap);\n");
         emit_group_loop(e, c, "        ");
@@ -241,36 +221,59 @@ static void emit_conv_forward(Emitter *e, const Layer *l, bool pw) {
                   goff(c, "out + (long)b0 * $OHW", "$OCG * cap * $OHW"), "cap * $OHW", ind);
         emit(e, "    }\n");
     }
-    emit_output_pass(e, c->bias, l->relu_fused);
+    emit_output_pass(e, l, c->bias);
     emit(e, "}\n\n");
 }
 
-/* The parameters of a matrix-product layer's backward: din where the input
- * needs a gradient, dweight (and dbias) where it trains, the input for
- * dweight, the weight for din, and the output where a relu is fused. */
-static void backward_params(Emitter *e, const Layer *l, bool dw, bool din, bool bias) {
-    ev_str(e, "DINARG", din ? "float *din, " : "");
-    ev_str(e, "DWARG", dw ? (bias ? "float *dweight, float *dbias, " : "float *dweight, ") : "");
-    ev_str(e, "XARG", dw ? "const float *in, " : "");
-    ev_str(e, "WARG", din ? "const float *weight, " : "");
-    ev_str(e, "DOUTARG", l->relu_fused ? "float *dout, const float *out, " : "const float *dout, ");
+/* A matrix-product layer's forward (conv, linear): out, in, weight (and
+ * bias), and its scratch if it takes one. */
+static void forward_fn(const Emitter *e, const Layer *l, Fn *f, bool bias, const char *scratch) {
+    fn_init(f, l, "forward");
+    fn_param(f, "float *out", arg_act(l));
+    fn_param(f, "const float *in", arg_act(&e->net->layers[l->in[0]]));
+    fn_param(f, "const float *weight", arg_param(l, "weight"));
+    if (bias) fn_param(f, "const float *bias", arg_param(l, "bias"));
+    fn_n_cap(f);
+    if (scratch) fn_param(f, scratch, "m->scratch");
 }
 
-static void emit_conv_backward(Emitter *e, const Layer *l, bool pw) {
-    const ConvSpec *c = &l->conv;
+/* Its backward: din where the input needs a gradient, dweight (and dbias)
+ * where it trains, dout (and the output where a relu is fused: dout is
+ * masked in place), the input for dweight, the weight for din, scratch. */
+static void backward_fn(const Emitter *e, const Layer *l, Fn *f, bool bias, const char *scratch) {
+    const Layer *s = &e->net->layers[l->in[0]];
+    bool dw = !l->frozen, din = s->needs_grad;
+    fn_init(f, l, "backward");
+    if (din) fn_param(f, "float *din", arg_grad(s));
+    if (dw) fn_param(f, "float *dweight", arg_pgrad(l, "weight"));
+    if (dw && bias) fn_param(f, "float *dbias", arg_pgrad(l, "bias"));
+    if (l->relu_fused) fn_param(f, "float *dout", arg_grad(l)), fn_param(f, "const float *out", arg_act(l));
+    else fn_param(f, "const float *dout", arg_grad(l));
+    if (dw) fn_param(f, "const float *in", arg_act(s));
+    if (din) fn_param(f, "const float *weight", arg_param(l, "weight"));
+    fn_n_cap(f);
+    if (scratch) fn_param(f, scratch, "m->scratch");
+}
+
+/* " the relu's (dout where out > 0)," in a backward's comment */
+static void emit_relu_doc(Emitter *e, const Layer *l) {
+    if (!l->relu_fused) return;
+    emit(e, l->relu_slope ? " the leaky relu's (dout where out > 0, else slope * dout)," : " the relu's (dout where out > 0),");
+}
+
+static void emit_conv_backward(Emitter *e, const Layer *l, const LayerFns *f, bool pw) {
+    const ConvSpec *c = CONV(l);
     bool dw = !l->frozen, din = e->net->layers[l->in[0]].needs_grad, acc = l->grad_accumulate[0];
-    backward_params(e, l, dw, din, c->bias);
-    ev_str(e, "SCRATCHARG", pw ? "" : ", float *col");
-    ev_int(e, "COLSIZE", conv_col_floats(e->net, l));
+    ev_int(e, "COLSIZE", c->plan.col_floats);
     emit(e, "/* $NAME backward:");
-    if (l->relu_fused) emit(e, " the relu's (dout where out > 0),");
+    emit_relu_doc(e, l);
     if (dw) emit(e, " dweight = dout . col^T");
     if (c->bias && dw) emit(e, ", dbias = sums of dout");
     if (din) emit(e, pw ? (acc ? ", din += weight^T . dout" : ", din = weight^T . dout")
                         : (acc ? ", din += col2im(weight^T . dout)" : ", din = col2im(weight^T . dout)"));
-    emit(e, " */\n"
-            "static void $ID_backward($DINARG$DWARG$DOUTARG$XARG$WARGint n, int cap$SCRATCHARG) {\n");
-    emit_dout_pass(e, dw && c->bias, l->relu_fused);
+    emit(e, " */\n");
+    fn_define(e, &f->backward);
+    emit_dout_pass(e, l, dw && c->bias);
     if (pw) {
         if (dw) {
             emit_group_loop(e, c, "    ");
@@ -286,7 +289,7 @@ static void emit_conv_backward(Emitter *e, const Layer *l, bool pw) {
         }
     } else {
         const char *ind = c->groups > 1 ? "            " : "        ";
-        bool by_conv = conv_dx_by_conv(e->net, l);
+        bool by_conv = c->plan.dx_by_conv;
         if (din && by_conv)
             emit(e, "    float *wt = col + $COLSIZE; /* weight with in and out swapped and the kernel flipped: [$C][$OC][$KH][$KW] */\n"
                     "    for (int c = 0; c < $C; c++)\n"
@@ -319,32 +322,49 @@ static void emit_conv_backward(Emitter *e, const Layer *l, bool pw) {
     emit(e, "}\n\n");
 }
 
-/* ---- a batch norm folded into its conv, for evaluation (plan.c's conv_bn_folded) ------- */
+/* ---- a batch norm folded into its conv, for evaluation (ConvPlan.fold_bn) ------------- */
 
-/* The folded forward's comment, signature and first lines: the batch
- * norm's scale and shift per output channel, for the rest of the body to
- * apply, and $RELU (the batch norm's fused relu). Winograd convs take their
- * scratch, direct ones none. */
-static void emit_fold_head(Emitter *e, const Layer *l, const Layer *bn, const char *where) {
+/* The folded forward's parameters: the conv's, the batch norm's four
+ * tensors, and the Winograd conv's scratch; it writes the batch norm's
+ * output, or the max pool's after it (ConvPlan.fold_pool). */
+static void eval_fn(const Emitter *e, const Layer *l, Fn *f) {
+    const ConvPlan *p = &CONV(l)->plan;
+    const Layer *bn = &e->net->layers[p->fold_bn];
+    fn_init(f, l, "forward_eval");
+    fn_param(f, "float *out", arg_act(&e->net->layers[p->fold_pool >= 0 ? p->fold_pool : p->fold_bn]));
+    fn_param(f, "const float *in", arg_act(&e->net->layers[l->in[0]]));
+    fn_param(f, "const float *weight", arg_param(l, "weight"));
+    if (CONV(l)->bias) fn_param(f, "const float *bias", arg_param(l, "bias"));
+    fn_param(f, "const float *gamma", arg_param(bn, "weight"));
+    fn_param(f, "const float *beta", arg_param(bn, "bias"));
+    fn_param(f, "const float *mean", arg_param(bn, "running_mean"));
+    fn_param(f, "const float *var", arg_param(bn, "running_var"));
+    fn_n_cap(f);
+    if (p->algo == CONV_WINOGRAD) fn_param(f, "float *col", "m->scratch");
+}
+
+/* The folded forward's comment, first line and first lines of body: the
+ * batch norm's scale and shift per output channel, for the rest of the
+ * body to apply, and $RELU (the batch norm's fused relu). */
+static void emit_fold_head(Emitter *e, const Layer *l, const LayerFns *f, const char *where) {
+    const ConvPlan *p = &CONV(l)->plan;
+    const Layer *bn = &e->net->layers[p->fold_bn];
+    const Layer *pool = p->fold_pool >= 0 ? &e->net->layers[p->fold_pool] : NULL;
     ev_str(e, "BN", bn->name);
-    ev_str(e, "EPS", float_lit(bn->eps));
+    ev_str(e, "EPS", float_lit(BATCHNORM(bn)->eps));
     ev_int(e, "RELU", bn->relu_fused);
-    ev_str(e, "BNRELU", bn->relu_fused ? pool_printf(" and %s", e->net->layers[bn - e->net->layers + 1].name) : "");
+    ev_str(e, "BNRELU", bn->relu_fused ? pool_printf(" and %s", e->net->layers[bn->fused_relu].name) : "");
     ev_str(e, "WHERE", where);
-    ev_str(e, "BSHIFT", l->conv.bias ? " + (bias[o] - mean[o]) * scale[o]" : " - mean[o] * scale[o]");
-    ev_str(e, "COLARG", conv_is_winograd(e->net, l) ? ", float *col" : "");
-    ev_str(e, "PAD", pool_printf("%*s", (int)strlen(l->id) + 25, "")); /* under the ( of "static void <id>_forward_eval(" */
-    const Layer *pool = conv_pool_folded(e->net, l);
+    ev_str(e, "BSHIFT", CONV(l)->bias ? " + (bias[o] - mean[o]) * scale[o]" : " - mean[o] * scale[o]");
     ev_int(e, "POOL", pool ? 2 : 1);
     ev_str(e, "ANDPOOL", pool ? pool_printf(", and %s,", pool->name) : "");
     ev_str(e, "POOLWHERE", pool ? ", each 4x4 tile of outputs max-pooled 2x2 as it is stored:\n *  " : ":");
     ev_str(e, "OUTDOC", pool ? pool_printf("max2x2(relu(conv * scale + shift)), [$OC][cap][%ld][%ld],", pool->out.h, pool->out.w)
                              : "relu(conv * scale + shift),");
     emit(e, "/* $NAME, $BN$BNRELU$ANDPOOL in evaluation: the batch norm's running statistics folded into\n"
-            " *   $WHERE$POOLWHERE out = $OUTDOC with no pass of its own */\n"
-            "static void $ID_forward_eval(float *out, const float *in, const float *weight$BIASARG, const float *gamma,\n"
-            "$PAD const float *beta, const float *mean, const float *var, int n, int cap$COLARG) {\n"
-            "    float scale[$OC], shift[$OC];\n"
+            " *   $WHERE$POOLWHERE out = $OUTDOC with no pass of its own */\n");
+    fn_define(e, &f->eval);
+    emit(e, "    float scale[$OC], shift[$OC];\n"
             "    for (int o = 0; o < $OC; o++) {\n"
             "        scale[o] = gamma[o] / sqrtf(var[o] + $EPS);\n"
             "        shift[o] = beta[o]$BSHIFT;\n"
@@ -353,38 +373,38 @@ static void emit_fold_head(Emitter *e, const Layer *l, const Layer *bn, const ch
 
 /* ---- Winograd: 3x3, stride 1, pad 1 ------------------------------------------------------ */
 
-static void emit_conv_forward_wino(Emitter *e, const Layer *l) {
-    ev_str(e, "EPILOGUE", pool_printf("NULL, %s, %d, 1", l->conv.bias ? "bias" : "NULL", l->relu_fused));
-    ev_str(e, "EPIDOC", l->conv.bias || l->relu_fused ? pool_printf(" /* no scale; %s; %s; not pooled */",
-                                                                    l->conv.bias ? "the bias as shift" : "no shift",
-                                                                    l->relu_fused ? "relu" : "no relu")
-                                                       : " /* no scale, shift or relu; not pooled */");
+static void emit_conv_forward_wino(Emitter *e, const Layer *l, const LayerFns *f) {
+    const ConvSpec *c = CONV(l);
+    ev_str(e, "EPILOGUE", pool_printf("NULL, %s, %d, 1", c->bias ? "bias" : "NULL", l->relu_fused));
+    ev_str(e, "EPIDOC", c->bias || l->relu_fused ? pool_printf(" /* no scale; %s; %s; not pooled */",
+                                                              c->bias ? "the bias as shift" : "no shift",
+                                                              l->relu_fused ? "relu" : "no relu")
+                                                 : " /* no scale, shift or relu; not pooled */");
     emit(e, "/* $NAME: $DESC$RELUDOC\n"
             " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW], weight [$OC][$C][3][3]$BIASDOC\n"
-            " *   by Winograd's F(4x4, 3x3) (runtime/winograd.h), $WCH images at a time */\n"
-            "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, int cap, float *col) {\n"
-            "    netc_wino_forward(out, in, weight, $EPILOGUE,$EPIDOC\n"
+            " *   by Winograd's F(4x4, 3x3) (runtime/winograd.h), $WCH images at a time */\n");
+    fn_define(e, &f->forward);
+    emit(e, "    netc_wino_forward(out, in, weight, $EPILOGUE,$EPIDOC\n"
             "                      $C, $OC, $H, $W, n, cap, $WCH, col);\n"
             "}\n\n");
-    const Layer *bn = conv_bn_folded(e->net, l);
-    if (!bn) return;
-    emit_fold_head(e, l, bn, "the conv's output transform");
+    if (c->plan.fold_bn < 0) return;
+    emit_fold_head(e, l, f, "the conv's output transform");
     emit(e, "    netc_wino_forward(out, in, weight, scale, shift, $RELU, $POOL, $C, $OC, $H, $W, n, cap, $WCH, col);\n"
             "}\n\n");
 }
 
-static void emit_conv_backward_wino(Emitter *e, const Layer *l) {
+static void emit_conv_backward_wino(Emitter *e, const Layer *l, const LayerFns *f) {
+    const ConvSpec *c = CONV(l);
     bool dw = !l->frozen, din = e->net->layers[l->in[0]].needs_grad;
-    backward_params(e, l, dw, din, l->conv.bias);
     ev_int(e, "ACC", l->grad_accumulate[0]);
     emit(e, "/* $NAME backward:");
-    if (l->relu_fused) emit(e, " the relu's (dout where out > 0),");
-    if (l->conv.bias && dw) emit(e, " dbias = sums of dout,");
+    emit_relu_doc(e, l);
+    if (c->bias && dw) emit(e, " dbias = sums of dout,");
     emit(e, dw && din ? " dweight and din" : dw ? " dweight" : " din");
     emit(e, l->grad_accumulate[0] && din ? " (added)" : "");
-    emit(e, " by Winograd's F(4x4, 3x3) */\n"
-            "static void $ID_backward($DINARG$DWARG$DOUTARG$XARG$WARGint n, int cap, float *col) {\n");
-    emit_dout_pass(e, dw && l->conv.bias, l->relu_fused);
+    emit(e, " by Winograd's F(4x4, 3x3) */\n");
+    fn_define(e, &f->backward);
+    emit_dout_pass(e, l, dw && c->bias);
     if (dw) emit(e, "    netc_wino_backward_weight(dweight, dout, in, $C, $OC, $H, $W, n, cap, $WCH, col);\n");
     if (din) emit(e, "    netc_wino_backward_input(din, dout, weight, $C, $OC, $H, $W, n, cap, $WCH, $ACC, col);\n");
     emit(e, "}\n\n");
@@ -421,33 +441,31 @@ static void emit_gather(Emitter *e, bool scatter, bool acc) {
 
 /* out[O][n] = weight[O][K] . x[K][n]: a linear layer, or a conv whose kernel
  * covers its whole unpadded input (the same product in conv's clothes). */
-static void emit_matmul(Emitter *e, const Layer *l, long o, bool bias, const char *wdoc) {
+static void emit_matmul(Emitter *e, const Layer *l, const LayerFns *f, long o, bool bias, const char *wdoc) {
     const Shape in = e->net->layers[l->in[0]].out;
     bool dw = !l->frozen, din = e->net->layers[l->in[0]].needs_grad, acc = l->grad_accumulate[0];
     bool gather = in.h * in.w > 1; /* a 1x1 input already is the [K][cap] matrix */
     ev_int(e, "K", in.c * in.h * in.w);
     ev_int(e, "O", o);
     ev_str(e, "WDOC", wdoc);
-    ev_str(e, "BIASARG", bias ? ", const float *bias" : "");
     ev_str(e, "BIASDOC", bias ? pool_printf(", bias [%ld]", o) : "");
-    ev_str(e, "SCRATCHARG", gather ? ", float *x" : "");
     if (gather) emit_gather(e, false, false);
     if (gather && l->run_backward && din) emit_gather(e, true, acc);
     emit(e, "/* $NAME: $DESC$RELUDOC\n"
-            " *   in [$C][cap][$H][$W] -> out [$O][cap], weight $WDOC$BIASDOC; one sgemm for the batch */\n"
-            "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, int cap$SCRATCHARG) {\n");
+            " *   in [$C][cap][$H][$W] -> out [$O][cap], weight $WDOC$BIASDOC; one sgemm for the batch */\n");
+    fn_define(e, &f->forward);
     if (gather) emit(e, "    $ID_gather(x, in, n, cap);\n");
     emit_gemm(e, "CblasNoTrans", "CblasNoTrans", "$O", "n", "$K", "weight", "$K", gather ? "x" : "in", gather ? "n" : "cap", "0.0f",
               "out", "cap", "    ");
     ev_int(e, "OC", o), ev_int(e, "OHW", 1);
-    emit_output_pass(e, bias, l->relu_fused);
+    emit_output_pass(e, l, bias);
     emit(e, "}\n\n");
     if (!l->run_backward) return;
-    backward_params(e, l, dw, din, bias);
-    ev_str(e, "RELUDOC", l->relu_fused ? " the relu's (dout where out > 0)," : "");
-    emit(e, "/* $NAME backward:$RELUDOC dweight = dout . x^T, dbias = sums of dout, din (+)= weight^T . dout */\n"
-            "static void $ID_backward($DINARG$DWARG$DOUTARG$XARG$WARGint n, int cap$SCRATCHARG) {\n");
-    emit_dout_pass(e, dw && bias, l->relu_fused);
+    emit(e, "/* $NAME backward:");
+    emit_relu_doc(e, l);
+    emit(e, " dweight = dout . x^T, dbias = sums of dout, din (+)= weight^T . dout */\n");
+    fn_define(e, &f->backward);
+    emit_dout_pass(e, l, dw && bias);
     if (dw) {
         if (gather) emit(e, "    $ID_gather(x, in, n, cap);\n");
         emit_gemm(e, "CblasNoTrans", "CblasTrans", "$O", "$K", "n", "dout", "cap", gather ? "x" : "in", gather ? "n" : "cap", "0.0f",
@@ -465,15 +483,15 @@ static void emit_matmul(Emitter *e, const Layer *l, long o, bool bias, const cha
     emit(e, "}\n\n");
 }
 
-/* Direct forward (conv_is_direct): each strip of NETC_VW outputs of one
+/* Direct forward (CONV_DIRECT): each strip of NETC_VW outputs of one
  * image row is a sum of $CK input strips, one weight each; the strip's sums
  * for a block of output channels stay in vector registers while each input
  * strip is loaded once per block. The last strip overlaps the one before it.
  * A padded conv first copies the input rows under the output row into a
  * zero-bordered buffer, so the strips need no bounds checks. shift (the bias,
  * or a folded batch norm's shift) starts the sums. */
-static void emit_conv_direct(Emitter *e, const Layer *l) {
-    const ConvSpec *c = &l->conv;
+static void emit_conv_direct(Emitter *e, const Layer *l, const LayerFns *f) {
+    const ConvSpec *c = CONV(l);
     bool pad = c->pw || c->ph;
     ev_int(e, "OB", l->out.c <= 16 ? l->out.c : 16);
     ev_int(e, "ROW", e->net->layers[l->in[0]].out.w + 2 * c->pw);
@@ -517,38 +535,47 @@ static void emit_conv_direct(Emitter *e, const Layer *l) {
             "    }\n"
             "}\n\n");
     emit(e, "/* $NAME: $DESC$RELUDOC\n"
-            " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW], weight [$OC][$C][$KH][$KW]$BIASDOC */\n"
-            "static void $ID_forward(float *out, const float *in, const float *weight$BIASARG, int n, int cap) {\n");
+            " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW], weight [$OC][$C][$KH][$KW]$BIASDOC */\n");
+    fn_define(e, &f->forward);
     ev_str(e, "SHIFT", c->bias ? "bias" : "NULL");
     ev_int(e, "RELU", l->relu_fused);
     emit(e, "    $ID_direct(out, in, weight, $SHIFT, $RELU, n, cap);\n"
             "}\n\n");
-    const Layer *bn = conv_bn_folded(e->net, l);
-    if (!bn) return;
-    emit_fold_head(e, l, bn, "the kernel (scale) and the sums' start (shift)");
+    if (c->plan.fold_bn < 0) return;
+    emit_fold_head(e, l, f, "the kernel (scale) and the sums' start (shift)");
     emit(e, "    float w[$OC * $CK];\n"
             "    for (int k = 0; k < $OC * $CK; k++) w[k] = weight[k] * scale[k / $CK];\n"
             "    $ID_direct(out, in, w, shift, $RELU, n, cap);\n"
             "}\n\n");
 }
 
-/* Sparse backward (conv_dout_sparse): the conv's dout would be zero but at
- * the max pool's argmax, so this takes the pool's dout and argmax instead
+/* Sparse backward (ConvPlan.sparse_pool): the conv's dout would be zero but
+ * at the max pool's argmax, so this takes the pool's dout and argmax instead
  * (the pool's own backward is skipped) and gathers the input patch under
  * each window's maximum. One output channel per thread: nothing shared. */
-static void emit_conv_backward_sparse(Emitter *e, const Layer *l) {
-    const ConvSpec *c = &l->conv;
-    const Layer *pool = conv_pool_reader(e->net, l);
+static void sparse_backward_fn(const Emitter *e, const Layer *l, Fn *f) {
+    const Layer *pool = &e->net->layers[CONV(l)->plan.sparse_pool];
+    fn_init(f, l, "backward");
+    fn_param(f, "float *dweight", arg_pgrad(l, "weight"));
+    if (CONV(l)->bias) fn_param(f, "float *dbias", arg_pgrad(l, "bias"));
+    fn_param(f, "const float *dpool", arg_grad(pool));
+    fn_param(f, "const int32_t *argmax", pool_printf("INDEX(I_%s)", pool->id));
+    fn_param(f, "const float *in", arg_act(&e->net->layers[l->in[0]]));
+    fn_n_cap(f);
+}
+
+static void emit_conv_backward_sparse(Emitter *e, const Layer *l, const LayerFns *f) {
+    const ConvSpec *c = CONV(l);
+    const Layer *pool = &e->net->layers[c->plan.sparse_pool];
     ev_str(e, "POOL", pool->name);
     ev_int(e, "PHW", pool->out.h * pool->out.w);
-    ev_str(e, "DBARG", c->bias ? "float *dbias, " : "");
     ev_str(e, "DBSUM", c->bias ? ", dbias = sums of dout" : "");
     ev_str(e, "INB", c->ph || c->pw ? "if (iy >= 0 && iy < $H && ix >= 0 && ix < $W) " : "");
     emit(e, "/* $NAME backward, with $POOL's: dweight = dout . col^T$DBSUM, where dout is $POOL's\n"
             " *   gradient [$OC][cap][$PHW] placed at its argmax (the rest is zero): the input patches\n"
-            " *   under the $PHW maxima of each image and channel, no im2col */\n"
-            "static void $ID_backward(float *dweight, $DBARGconst float *dpool, const int32_t *argmax, const float *in, int n, int cap) {\n"
-            "#pragma omp parallel for schedule(static)\n"
+            " *   under the $PHW maxima of each image and channel, no im2col */\n");
+    fn_define(e, &f->backward);
+    emit(e, "#pragma omp parallel for schedule(static)\n"
             "    for (int o = 0; o < $OC; o++) {\n"
             "        float dw[$CK] = {0}, s = 0.0f;\n"
             "        for (int b = 0; b < n; b++) {\n"
@@ -575,33 +602,65 @@ static void emit_conv_backward_sparse(Emitter *e, const Layer *l) {
             "}\n\n");
 }
 
-void emit_conv(Emitter *e, const Layer *l) {
+/* ---- the kinds' trainer emitters ------------------------------------------------------------- */
+
+static void conv_fns(const Emitter *e, const Layer *l, LayerFns *f) {
+    const ConvSpec *c = CONV(l);
+    const ConvPlan *p = &c->plan;
+    Shape in = in_shape(e->net, l);
+    if (p->algo == CONV_MATMUL) {
+        const char *x = in.h * in.w > 1 ? "float *x" : NULL; /* the gathered input */
+        forward_fn(e, l, &f->forward, c->bias, x);
+        if (l->run_backward) backward_fn(e, l, &f->backward, c->bias, x);
+        return;
+    }
+    forward_fn(e, l, &f->forward, c->bias, p->col_forward ? "float *col" : NULL);
+    if (p->fold_bn >= 0) eval_fn(e, l, &f->eval);
+    if (!l->run_backward) return;
+    if (p->sparse_pool >= 0) sparse_backward_fn(e, l, &f->backward);
+    else backward_fn(e, l, &f->backward, c->bias, p->col_backward ? "float *col" : NULL);
+}
+
+static void conv_define(Emitter *e, const Layer *l, const LayerFns *f) {
+    const ConvSpec *c = CONV(l);
+    const ConvPlan *p = &c->plan;
     Shape in = e->net->layers[l->in[0]].out;
-    if (conv_is_full(e->net, l)) {
-        emit_matmul(e, l, l->conv.out, l->conv.bias, pool_printf("[%ld][%ld][%ld][%ld]", l->conv.out, in.c, in.h, in.w));
+    if (p->algo == CONV_MATMUL) {
+        emit_matmul(e, l, f, c->out, c->bias, pool_printf("[%ld][%ld][%ld][%ld]", c->out, in.c, in.h, in.w));
         return;
     }
     conv_vars(e, l);
-    bool pw = conv_is_pointwise(l), din = e->net->layers[l->in[0]].needs_grad;
-    bool direct = conv_is_direct(e->net, l), sparse = l->run_backward && conv_dout_sparse(e->net, l);
-    if (conv_is_winograd(e->net, l)) {
-        ev_int(e, "WCH", conv_wino_chunk(e->net, l));
-        emit_conv_forward_wino(e, l);
-        if (l->run_backward) emit_conv_backward_wino(e, l);
+    bool pw = p->algo == CONV_POINTWISE, din = e->net->layers[l->in[0]].needs_grad, sparse = p->sparse_pool >= 0;
+    if (p->algo == CONV_WINOGRAD) {
+        ev_int(e, "WCH", p->chunk);
+        emit_conv_forward_wino(e, l, f);
+        if (l->run_backward) emit_conv_backward_wino(e, l, f);
         return;
     }
-    if (!pw && (!direct || (l->run_backward && !l->frozen && !sparse))) emit_im2col(e, &l->conv);
+    if (!pw && (p->algo != CONV_DIRECT || (l->run_backward && !l->frozen && !sparse))) emit_im2col(e, c);
     if (!pw && l->run_backward && din) {
-        if (conv_dx_by_conv(e->net, l)) emit_im2col_dy(e, l);
-        else emit_col2im(e, &l->conv, l->grad_accumulate[0]);
+        if (p->dx_by_conv) emit_im2col_dy(e, l);
+        else emit_col2im(e, c, l->grad_accumulate[0]);
     }
-    if (direct) emit_conv_direct(e, l);
-    else emit_conv_forward(e, l, pw);
-    if (sparse) emit_conv_backward_sparse(e, l);
-    else if (l->run_backward) emit_conv_backward(e, l, pw);
+    if (p->algo == CONV_DIRECT) emit_conv_direct(e, l, f);
+    else emit_conv_forward(e, l, f, pw);
+    if (sparse) emit_conv_backward_sparse(e, l, f);
+    else if (l->run_backward) emit_conv_backward(e, l, f, pw);
 }
 
-void emit_linear(Emitter *e, const Layer *l) {
-    Shape in = e->net->layers[l->in[0]].out;
-    emit_matmul(e, l, l->linear.out, l->linear.bias, pool_printf("[%ld][%ld]", l->linear.out, in.c * in.h * in.w));
+const TrainEmit train_conv = {conv_fns, conv_define};
+
+static void linear_fns(const Emitter *e, const Layer *l, LayerFns *f) {
+    Shape in = in_shape(e->net, l);
+    const char *x = in.h * in.w > 1 ? "float *x" : NULL;
+    forward_fn(e, l, &f->forward, LINEAR(l)->bias, x);
+    if (l->run_backward) backward_fn(e, l, &f->backward, LINEAR(l)->bias, x);
 }
+
+static void linear_define(Emitter *e, const Layer *l, const LayerFns *f) {
+    Shape in = e->net->layers[l->in[0]].out;
+    const LinearSpec *s = LINEAR(l);
+    emit_matmul(e, l, f, s->out, s->bias, pool_printf("[%ld][%ld]", s->out, in.c * in.h * in.w));
+}
+
+const TrainEmit train_linear = {linear_fns, linear_define};

@@ -17,23 +17,11 @@
 
 struct Ast;
 
-typedef enum {
-    L_INPUT,
-    L_CONV,
-    L_LINEAR,
-    L_MAXPOOL,
-    L_AVGPOOL,
-    L_RELU,
-    L_DROPOUT,
-    L_BATCHNORM,
-    L_FLATTEN,
-    L_CONCAT,
-    L_ADD,
-    L_SOFTMAX, /* softmax + cross-entropy: the loss, always last */
-    L_NKINDS
-} LayerKind;
-
-extern const char *const layer_kind_name[L_NKINDS];
+/* A layer's kind: its words, options, shape rule, tensors, plan rules and
+ * emitters (kind.h; one file per kind in compiler/kinds/). */
+typedef struct Kind Kind;
+/* One parameter tensor of a layer (kind.h). */
+typedef struct Tensor Tensor;
 
 typedef enum {
     INIT_KAIMING,  /* normal, std sqrt(2 / fan_in): for relu nets (the default) */
@@ -56,27 +44,12 @@ typedef struct {
     long c, h, w;
 } Shape;
 
-typedef struct {
-    long kw, kh, sw, sh, pw, ph, groups, out;
-    bool bias;
-} ConvSpec;
-
-typedef struct {
-    long out;
-    bool bias;
-} LinearSpec;
-
-typedef struct {
-    long kw, kh, sw, sh, pw, ph;
-    bool ceil;   /* PyTorch's ceil_mode: the last partial window counts */
-    bool global; /* the window is the whole input */
-} PoolSpec;
-
 #define MAX_INPUTS 16
 
 typedef struct {
     char *name;     /* full name: "conv1", or "fire2.squeeze" inside a block */
-    LayerKind kind;
+    const Kind *kind;
+    void *spec;     /* the kind's own struct: what the line says (a conv's kernel), and the plan's decisions for it */
     Loc loc;        /* the name where it is defined */
     Loc kind_loc;   /* the kind word (or the block's name for block layers) */
     Loc size_loc;   /* the kernel or window size (conv, pooling), for messages about it */
@@ -86,12 +59,6 @@ typedef struct {
     int in[MAX_INPUTS];
     Loc in_loc[MAX_INPUTS];
     int n_in;
-
-    ConvSpec conv;     /* L_CONV */
-    LinearSpec linear; /* L_LINEAR */
-    PoolSpec pool;     /* L_MAXPOOL, L_AVGPOOL */
-    float p;           /* L_DROPOUT: probability of dropping */
-    float eps;         /* L_BATCHNORM */
 
     Init init;         /* weights */
     Init bias_init;
@@ -107,6 +74,8 @@ typedef struct {
     int64_t buffers;      /* batch norm running statistics */
     double flops;         /* forward, per image: a multiply-add is 2 */
     int64_t act;          /* output floats per image */
+    Tensor *tensors;      /* its parameter tensors, as its kind declares them */
+    int n_tensors;
     int n_users;          /* layers that read this one */
     bool needs_grad;      /* backward must produce d(output) for this layer */
 
@@ -117,7 +86,12 @@ typedef struct {
     bool in_place;        /* output overwrites its input's buffer (relu, dropout; flatten of a 1x1 input) */
     bool concat_in_place; /* concat: each input was written straight into its slice of the output */
     bool relu_fused;      /* conv, linear or batch norm: applies the relu that follows it (and its backward) */
+    int fused_relu;       /* ... that relu layer (or -1) */
+    float relu_slope;     /* ... a plain one (0), or a leaky relu's slope */
     bool fused_away;      /* relu: done by the layer below it; nothing left to run */
+    int eval_by;          /* in evaluation, this layer's output is written by that layer's folded forward, or -1 */
+    int backward_by;      /* its backward is done by that layer's (a max pool's, by its conv's), or -1 */
+    int64_t scratch_floats, scratch_per_image; /* scratch its functions need (plan); the net's is the largest */
     int slice_of;         /* the concat whose output slice this layer's buffer is, or -1 */
     long slice_c;         /* ... starting at this channel */
     int64_t act_off;      /* output, floats per image in the activation arena */
@@ -125,7 +99,6 @@ typedef struct {
     int64_t index_off;    /* max pooling argmax, ints per image */
     int64_t mask_off;     /* dropout mask, bytes per image */
     int64_t saved_off;    /* batch norm batch statistics, floats */
-    int64_t weight_off, bias_off, mean_off, var_off; /* parameter arena; -1: none */
     bool grad_accumulate[MAX_INPUTS]; /* backward adds into input j's gradient (another reader wrote it first) */
 } Layer;
 
@@ -164,23 +137,6 @@ int check_pretrained(Net *net);  /* tensor shapes against the pretrained file, w
 void plan_net(Net *net);         /* memory layout and gradient flow */
 int emit_net(const Net *net, FILE *f);
 void dump_net(const Net *net, FILE *f); /* -d net, -d plan */
-
-/* How a convolution is computed (plan.c): a 1x1 stride-1 conv needs no im2col;
- * one whose kernel covers its whole unpadded input is a matrix product over
- * the batch, exactly like a linear layer. */
-bool conv_is_pointwise(const Layer *l);
-bool conv_is_full(const Net *net, const Layer *l);
-long conv_chunk(const Net *net, const Layer *l);      /* images per im2col chunk (emit_conv.c) */
-long conv_col_floats(const Net *net, const Layer *l); /* floats of one chunk's im2col */
-bool conv_dx_by_conv(const Net *net, const Layer *l); /* stride 1, OC <= 2C: the input gradient as a convolution */
-bool conv_is_winograd(const Net *net, const Layer *l); /* 3x3 pad 1: Winograd F(4x4, 3x3) */
-long conv_wino_chunk(const Net *net, const Layer *l);  /* images per Winograd chunk */
-const Layer *conv_bn_folded(const Net *net, const Layer *l); /* its batch norm, folded in for evaluation */
-const Layer *conv_pool_folded(const Net *net, const Layer *l); /* the 2x2 max pool its folded forward writes */
-bool conv_is_direct(const Net *net, const Layer *l);  /* few taps: loops instead of im2col */
-bool conv_dout_sparse(const Net *net, const Layer *l); /* dout nonzero only at a max pool's argmax */
-const Layer *conv_pool_reader(const Net *net, const Layer *l); /* the max pool that is its one reader, or NULL */
-bool conv_uses_col(const Net *net, const Layer *l, bool backward); /* im2col columns in scratch */
 
 const char *net_setting(const Net *net, const char *key); /* value from the file, or NULL */
 int layer_index(const Net *net, const char *name);

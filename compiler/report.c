@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "kind.h"
 #include "pool.h"
 
 const char *fmt_thousands(int64_t v) {
@@ -40,7 +41,7 @@ const char *fmt_bytes(double bytes) {
 /* What a layer reads, when it is not simply the layer above it. */
 static const char *inputs_note(const Net *net, int i) {
     const Layer *l = &net->layers[i];
-    if (l->kind == L_CONCAT || l->kind == L_ADD || l->kind == L_INPUT) return "";
+    if (l->kind->joins || l->n_in == 0) return "";
     if (l->n_in == 1 && l->in[0] == i - 1) return "";
     return pool_printf(" <- %s", net->layers[l->in[0]].name);
 }
@@ -100,34 +101,11 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-/* Everything another tool needs to rebuild the layer (tools/torch_ref.py does). */
-static void json_spec(const Layer *l, FILE *f) {
-    switch (l->kind) {
-    case L_CONV: {
-        const ConvSpec *c = &l->conv;
-        fprintf(f, ", \"kernel\": [%ld, %ld], \"stride\": [%ld, %ld], \"pad\": [%ld, %ld], \"groups\": %ld, \"out\": %ld, \"bias\": %s",
-                c->kw, c->kh, c->sw, c->sh, c->pw, c->ph, c->groups, c->out, c->bias ? "true" : "false");
-        break;
-    }
-    case L_LINEAR: fprintf(f, ", \"out\": %ld, \"bias\": %s", l->linear.out, l->linear.bias ? "true" : "false"); break;
-    case L_MAXPOOL:
-    case L_AVGPOOL: {
-        const PoolSpec *p = &l->pool;
-        fprintf(f, ", \"kernel\": [%ld, %ld], \"stride\": [%ld, %ld], \"pad\": [%ld, %ld], \"ceil\": %s, \"global\": %s", p->kw,
-                p->kh, p->sw, p->sh, p->pw, p->ph, p->ceil ? "true" : "false", p->global ? "true" : "false");
-        break;
-    }
-    case L_DROPOUT: fprintf(f, ", \"p\": %.9g", l->p); break;
-    case L_BATCHNORM: fprintf(f, ", \"eps\": %.9g", l->eps); break;
-    default: break;
-    }
-}
-
 static void report_csv(const Net *net, FILE *f) {
     fprintf(f, "layer,kind,desc,inputs,width,height,depth,rf_size,rf_stride,params,flops,act_floats,frozen,load\n");
     for (int i = 0; i < net->n; i++) {
         const Layer *l = &net->layers[i];
-        fprintf(f, "%s,%s,\"", l->name, layer_kind_name[l->kind]);
+        fprintf(f, "%s,%s,\"", l->name, l->kind->name);
         for (const char *p = l->desc; *p; p++) fprintf(f, *p == '"' ? "\"\"" : "%c", *p);
         fprintf(f, "\",");
         for (int j = 0; j < l->n_in; j++) fprintf(f, "%s%s", j ? " " : "", net->layers[l->in[j]].name);
@@ -147,7 +125,7 @@ static void report_json(const Net *net, FILE *f) {
         const Layer *l = &net->layers[i];
         fprintf(f, "  {\"name\": ");
         json_str(f, l->name);
-        fprintf(f, ", \"kind\": \"%s\", \"desc\": ", layer_kind_name[l->kind]);
+        fprintf(f, ", \"kind\": \"%s\", \"desc\": ", l->kind->name);
         json_str(f, l->desc);
         fprintf(f, ", \"inputs\": [");
         for (int j = 0; j < l->n_in; j++) {
@@ -160,7 +138,7 @@ static void report_json(const Net *net, FILE *f) {
                 l->frozen ? "true" : "false", l->lr_mult);
         if (l->load) json_str(f, l->load);
         else fprintf(f, "null");
-        json_spec(l, f);
+        if (l->kind->json) l->kind->json(l, f); /* everything another tool needs to rebuild it (tools/torch_ref.py does) */
         fprintf(f, "}%s\n", i + 1 < net->n ? "," : "");
     }
     fprintf(f, " ],\n \"total\": {\"params\": %lld, \"buffers\": %lld, \"flops\": %.0f, \"act_floats\": %lld}}\n",

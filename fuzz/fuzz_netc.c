@@ -3,7 +3,9 @@
  *   make fuzz FUZZ_SECONDS=600
  *
  * builds it with clang -fsanitize=fuzzer,address,undefined and runs it on the
- * shipped and test nets as seeds, with fuzz/netc.dict (the language's words).
+ * shipped and test nets as seeds, with the language's words as its dictionary
+ * (fuzz/netc.dict, and the kinds, options and settings fuzz/dict.c takes from
+ * netc's own tables).
  * Every input it finds that crashes, leaks, hangs or trips UBSan belongs in
  * tests/fuzz_regress/ once fixed. */
 #include "fuzz_netc.h"

@@ -33,6 +33,8 @@
 
 /* max(v, 0) as a compare and select, which vectorises (fmaxf's NaN rules keep it scalar) */
 static inline float netc_relu(float v) { return v > 0.0f ? v : 0.0f; }
+/* the leaky relu: slope * v below 0 */
+static inline float netc_leaky_relu(float v, float slope) { return v > 0.0f ? v : slope * v; }
 /* max(a, v) where a NaN wins, as max pooling does in PyTorch. Written as two
  * selects that vectorise (a > v ? a : v is maxps, which returns v if either
  * is NaN; the second keeps a NaN already in a). */
@@ -74,25 +76,31 @@ static inline double netc_sum_sq_dev(const float *x, long n, float mean) {
 }
 
 /* A batch norm backward's two sums in one pass over its three inputs:
- * *sdy = sum of dy, *sdyx = sum of dy * (x - mean), where dy counts only
- * where y > 0 if y is given (a fused relu's backward), everywhere if NULL. */
-static inline void netc_dy_sums(const float *dy, const float *y, const float *x, long n, float mean, double *sdy, double *sdyx) {
+ * *sdy = sum of dy, *sdyx = sum of dy * (x - mean), where dy counts as is
+ * where y > 0 and times slope elsewhere if y is given (a fused relu's
+ * backward, slope 0; a leaky relu's, its slope), everywhere if y is NULL. */
+static inline void netc_dy_sums_leaky(const float *dy, const float *y, float slope, const float *x, long n, float mean,
+                                      double *sdy, double *sdyx) {
     double s = 0.0, sx = 0.0;
     for (long start = 0; start < n; start += 4096) {
         long end = start + 4096 < n ? start + 4096 : n, i = start;
         float lane[16] = {0}, lanex[16] = {0};
         for (; i + 16 <= end; i += 16)
             for (int k = 0; k < 16; k++) {
-                float d = !y || y[i + k] > 0.0f ? dy[i + k] : 0.0f;
+                float d = !y || y[i + k] > 0.0f ? dy[i + k] : slope != 0.0f ? slope * dy[i + k] : 0.0f;
                 lane[k] += d, lanex[k] += d * (x[i + k] - mean);
             }
         for (; i < end; i++) {
-            float d = !y || y[i] > 0.0f ? dy[i] : 0.0f;
+            float d = !y || y[i] > 0.0f ? dy[i] : slope != 0.0f ? slope * dy[i] : 0.0f;
             lane[0] += d, lanex[0] += d * (x[i] - mean);
         }
         for (int k = 0; k < 16; k++) s += lane[k], sx += lanex[k];
     }
     *sdy = s, *sdyx = sx;
+}
+
+static inline void netc_dy_sums(const float *dy, const float *y, const float *x, long n, float mean, double *sdy, double *sdyx) {
+    netc_dy_sums_leaky(dy, y, 0.0f, x, n, mean, sdy, sdyx);
 }
 
 /* floor and ceiling of a / b for b > 0, also for negative a */

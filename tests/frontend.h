@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ast.h"
+#include "kind.h"
 #include "net.h"
 #include "pool.h"
 #include "report.h"

@@ -305,13 +305,13 @@ static const Case layer_cases[] = {
      "t.net:2:9: error: r: unexpected number '3'\n"
      "    2 | r: relu 3\n"
      "      |         ^\n"
-     "  HINT: options of relu: from\n"},
-    {"maxpool global",
-     H "p: maxpool global\n" T,
-     "t.net:2:12: error: p: only avgpool takes 'global'\n"
-     "    2 | p: maxpool global\n"
-     "      |            ^~~~~~\n"
-     "  HINT: global pooling is average pooling: avgpool global\n"},
+     "  HINT: options of relu: slope, from\n"},
+    {"conv global",
+     H "c: conv global -> 4\n" T,
+     "t.net:2:9: error: c: only pooling layers take 'global'\n"
+     "    2 | c: conv global -> 4\n"
+     "      |         ^~~~~~\n"
+     "  HINT: global pooling: avgpool global, or maxpool global\n"},
     {"concat of one",
      H "j: concat input\n" T,
      "t.net:2:11: error: j: concat needs at least two inputs\n"
@@ -586,6 +586,42 @@ static const Case block_cases[] = {
      "    5 | x: b(4) stride 2\n"
      "      |         ^~~~~~\n"
      "  HINT: a block use takes: load PREFIX, frozen, lr_mult X, from LAYER; other options go on the layers inside\n"},
+    {"in outside a block",
+     H "c: conv 3x3 -> 1 pad 1\n" "s: add c in\n" T,
+     "t.net:3:10: error: s: 'in' means a block's input, and this line is not inside a block\n"
+     "    3 | s: add c in\n"
+     "      |          ^~\n"
+     "  HINT: inside a block, 'in' is the layer the block's instance reads; out here, name the layer\n"},
+    {"from in outside a block",
+     H "c: conv 3x3 -> 1 from in\n" T,
+     "t.net:2:23: error: c: 'in' means a block's input, and this line is not inside a block\n"
+     "    2 | c: conv 3x3 -> 1 from in\n"
+     "      |                       ^~\n"
+     "  HINT: inside a block, 'in' is the layer the block's instance reads; out here, name the layer\n"},
+    {"a layer named in",
+     H "in: conv 3x3 -> 1\n" T,
+     "t.net:2:1: error: in: 'in' is reserved and cannot name a layer\n"
+     "    2 | in: conv 3x3 -> 1\n"
+     "      | ^~\n"
+     "  HINT: give it another name: inside a block, 'in' means the layer the block's instance reads\n"},
+    {"a layer named in inside a block",
+     "block b(n) {\n" "  in: conv 1x1 -> n\n" "}\n" "input 32x32x1\n" "x: b(4)\n" T,
+     "t.net:2:3: error: x.in: 'in' is reserved and cannot name a layer\n"
+     "    2 |   in: conv 1x1 -> n\n"
+     "      |   ^~\n"
+     "  HINT: give it another name: inside a block, 'in' means the layer the block's instance reads\n"},
+    {"a block instance named in",
+     "block b(n) {\n" "  c: conv 1x1 -> n\n" "}\n" "input 32x32x1\n" "in: b(4)\n" T,
+     "t.net:5:1: error: in: 'in' is reserved and cannot name a layer\n"
+     "    5 | in: b(4)\n"
+     "      | ^~\n"
+     "  HINT: give it another name: inside a block, 'in' means the layer the block's instance reads\n"},
+    {"a block parameter named in",
+     "block b(in) {\n" "  c: conv 1x1 -> in\n" "}\n" "input 32x32x1\n" T,
+     "t.net:1:9: error: block b: a parameter cannot be called 'in'\n"
+     "    1 | block b(in) {\n"
+     "      |         ^~\n"
+     "  HINT: call it something else: inside a block, 'in' means the layer its instance reads\n"},
     {"block use lr_mult not a number",
      "block b(n) {\n" "  c: conv 1x1 -> n\n" "}\n" "input 32x32x1\n" "x: b(4) lr_mult fast\n" T,
      "t.net:5:17: error: x: lr_mult needs a number from 0 to 1000000, got 'fast'\n"

@@ -209,7 +209,7 @@ static void test_simplenet(void **state) {
     const Layer *fc = fe_layer(net, "fc");
     expect_shape(&net->layers[fc->in[0]], 8, 8, 10);
     expect_shape(fc, 1, 1, 15);
-    assert_int_equal(fc->conv.kw, 8);
+    assert_int_equal(CONV(fc)->kw, 8);
     expect_rf(fe_layer(net, "conv1"), 9, 1);
     expect_rf(fe_layer(net, "pool1"), 15, 7);
     expect_rf(fe_layer(net, "relu1"), 15, 7);
@@ -340,13 +340,13 @@ static void test_squeezenet(void **state) {
     expect_shape(fe_layer(net, "pool1"), 55, 55, 96);
     expect_shape(fe_layer(net, "pool4"), 27, 27, 256);
     expect_shape(fe_layer(net, "pool8"), 13, 13, 512);
-    assert_true(fe_layer(net, "pool1")->pool.ceil);
+    assert_true(POOL(fe_layer(net, "pool1"))->ceil);
     expect_shape(fe_layer(net, "fire2.concat"), 55, 55, 128);
     expect_shape(fe_layer(net, "fire9.concat"), 13, 13, 512);
     expect_shape(fe_layer(net, "pool10"), 1, 1, 512); /* global average pooling */
     expect_shape(fe_layer(net, "fc10"), 1, 1, 15);
-    assert_true(fe_layer(net, "pool10")->pool.global);
-    assert_int_equal(fe_layer(net, "pool10")->pool.kw, 13);
+    assert_true(POOL(fe_layer(net, "pool10"))->global);
+    assert_int_equal(POOL(fe_layer(net, "pool10"))->kw, 13);
 
     int64_t expect = 96 * 3 * 49 + 96 /* conv1 */ + fire_params(96, 16, 64, 64) + fire_params(128, 16, 64, 64) +
                      fire_params(128, 32, 128, 128) + fire_params(256, 32, 128, 128) + fire_params(256, 48, 192, 192) +
@@ -415,7 +415,7 @@ static void test_deepernet(void **state) {
     assert_int_equal(fe_layer(net, "fc")->params, 3855);
     assert_int_equal(net->total_params, 1176495);
     assert_int_equal(net->total_buffers, 1920);
-    assert_false(fe_layer(net, "c1.conv")->conv.bias);
+    assert_false(CONV(fe_layer(net, "c1.conv"))->bias);
     expect_shape(fe_layer(net, "c2.relu"), 64, 64, 32);
     expect_shape(fe_layer(net, "p3"), 8, 8, 128);
     expect_shape(fe_layer(net, "gap"), 1, 1, 256);
@@ -425,7 +425,10 @@ static void test_deepernet(void **state) {
     expect_rf(fe_layer(net, "p1"), 6, 2);
     expect_rf(fe_layer(net, "c8.relu"), 68, 8);
     expect_rf(fe_layer(net, "gap"), 124, 8);
-    assert_true(fe_layer(net, "drop")->p == 0.3f);
+    char *json = fe_report(net, REPORT_JSON); /* dropout keeps its spec to itself */
+    assert_non_null(strstr(json, "\"name\": \"drop\", \"kind\": \"dropout\", \"desc\": \"dropout 0.3\""));
+    assert_non_null(strstr(json, ", \"p\": 0.300000012}"));
+    free(json);
     assert_string_equal(net_setting(net, "schedule"), "onecycle");
     assert_string_equal(net_setting(net, "resize"), "72x72");
 
@@ -484,29 +487,29 @@ static void test_conv_options(void **state) {
                             "fc: fc -> 15 init uniform 0.5\n"
                             "loss: softmax\n");
     const Layer *a = fe_layer(&r.net, "a");
-    assert_int_equal(a->conv.kw, 3);
-    assert_int_equal(a->conv.kh, 1);
-    assert_int_equal(a->conv.sw, 2);
-    assert_int_equal(a->conv.sh, 1);
-    assert_int_equal(a->conv.pw, 1);
-    assert_int_equal(a->conv.ph, 0);
+    assert_int_equal(CONV(a)->kw, 3);
+    assert_int_equal(CONV(a)->kh, 1);
+    assert_int_equal(CONV(a)->sw, 2);
+    assert_int_equal(CONV(a)->sh, 1);
+    assert_int_equal(CONV(a)->pw, 1);
+    assert_int_equal(CONV(a)->ph, 0);
     expect_shape(a, 5, 8, 4);
     assert_int_equal(a->params, 4 * 3 * 3 * 1 + 4);
     expect_rf(a, 3, 2); /* the receptive field follows the larger side */
     const Layer *b = fe_layer(&r.net, "b");
-    assert_int_equal(b->conv.groups, 2);
+    assert_int_equal(CONV(b)->groups, 2);
     expect_shape(b, 5, 8, 8);
     assert_int_equal(b->params, 152);
     assert_int_equal(fe_layer(&r.net, "c")->params, 8);
     const Layer *d = fe_layer(&r.net, "d");
-    assert_int_equal(d->conv.kw, 5);
-    assert_int_equal(d->conv.kh, 5);
+    assert_int_equal(CONV(d)->kw, 5);
+    assert_int_equal(CONV(d)->kh, 5);
     expect_shape(d, 1, 2, 2); /* w (5-5)/3+1 = 1, h (8-5)/3+1 = 2 */
     assert_int_equal(d->init.kind, INIT_XAVIER);
     assert_int_equal(d->bias_init.kind, INIT_CONSTANT);
     assert_true(d->bias_init.arg == 0.1f);
     const Layer *fc = fe_layer(&r.net, "fc");
-    assert_int_equal(fc->kind, L_LINEAR);
+    assert_ptr_equal(fc->kind, &kind_linear);
     assert_int_equal(fc->init.kind, INIT_UNIFORM);
     assert_int_equal(fc->params, 2 * 15 + 15);
     fe_done(&r);
@@ -613,6 +616,53 @@ static void test_blocks(void **state) {
     fe_done(&r);
 }
 
+/* `in` inside a block: the layer its instance reads (the layer above, or
+ * its `from`), so a residual unit with its projection is one block; in a
+ * block used inside a block, the inner instance's input. */
+static void test_block_input(void **state) {
+    (void)state;
+    FeResult r = compile_ok("block down(c, s) {\n"
+                            "  conv1: conv 3x3 -> c stride s pad 1 bias off\n"
+                            "  bn1:   bn\n"
+                            "  relu1: relu\n"
+                            "  conv2: conv 3x3 -> c pad 1 bias off\n"
+                            "  bn2:   bn\n"
+                            "  ds:    conv 1x1 -> c stride s bias off from in\n"
+                            "  dsbn:  bn\n"
+                            "  sum:   add bn2 dsbn\n"
+                            "  relu2: relu\n"
+                            "}\n"
+                            "block wrap(c) {\n"
+                            "  pre: conv 1x1 -> c\n"
+                            "  inner: down(c, 1)\n"
+                            "  back: add inner in\n"
+                            "}\n"
+                            "input 8x8x3\n"
+                            "stem: conv 3x3 -> 4 pad 1\n"
+                            "b1: down(8, 2)\n"
+                            "b2: down(8, 2) from stem\n"
+                            "w: wrap(8) from b1\n"
+                            "j: add w b2\n"
+                            "gap: avgpool global\n"
+                            "fc: linear -> 15\n"
+                            "loss: softmax\n");
+    const Net *net = &r.net;
+    assert_string_equal(r.diag, "");
+    int stem = layer_index(net, "stem");
+    assert_int_equal(fe_layer(net, "b1.conv1")->in[0], stem);       /* the layer above the instance */
+    assert_int_equal(fe_layer(net, "b1.ds")->in[0], stem);          /* from in */
+    expect_shape(fe_layer(net, "b1.ds"), 4, 4, 8);
+    expect_shape(fe_layer(net, "b1.sum"), 4, 4, 8);
+    assert_int_equal(fe_layer(net, "b2.conv1")->in[0], stem);       /* the instance's from */
+    assert_int_equal(fe_layer(net, "b2.ds")->in[0], stem);
+    assert_int_equal(fe_layer(net, "w.pre")->in[0], layer_index(net, "b1.relu2"));
+    assert_int_equal(fe_layer(net, "w.inner.ds")->in[0], layer_index(net, "w.pre")); /* the inner instance's input */
+    const Layer *back = fe_layer(net, "w.back");
+    assert_int_equal(back->in[0], layer_index(net, "w.inner.relu2"));
+    assert_int_equal(back->in[1], layer_index(net, "b1.relu2"));    /* the outer instance's input */
+    fe_done(&r);
+}
+
 /* flatten, dropout default, batch norm eps, settings kept for the runtime. */
 static void test_misc_layers(void **state) {
     (void)state;
@@ -629,8 +679,10 @@ static void test_misc_layers(void **state) {
     const Net *net = &r.net;
     assert_string_equal(net->name, "tiny_1");
     expect_shape(fe_layer(net, "flat"), 1, 1, 48);
-    assert_true(fe_layer(net, "drop")->p == 0.5f);
-    assert_true(fe_layer(net, "bn")->eps == 0.001f);
+    char *json = fe_report(net, REPORT_JSON);
+    assert_non_null(strstr(json, ", \"p\": 0.5}"));
+    free(json);
+    assert_true(BATCHNORM(fe_layer(net, "bn"))->eps == 0.001f);
     assert_int_equal(fe_layer(net, "bn")->params, 6);
     assert_int_equal(fe_layer(net, "fc")->params, 48 * 15);
     assert_string_equal(net_setting(net, "epochs"), "3");
@@ -689,7 +741,7 @@ static void test_dumps(void **state) {
     assert_non_null(strstr(buf, "# net squeezenet_ft: 66 layers, input 227x227x3\n"));
     for (int i = 0; i < r.net.n; i++) {
         char want[128];
-        snprintf(want, sizeof want, "\n%3d %-20s %-9s <-", i, r.net.layers[i].name, layer_kind_name[r.net.layers[i].kind]);
+        snprintf(want, sizeof want, "\n%3d %-20s %-9s <-", i, r.net.layers[i].name, r.net.layers[i].kind->name);
         if (!strstr(buf, want)) fail_msg("dump_net lacks layer %d (%s):\n%s", i, r.net.layers[i].name, buf);
     }
     assert_non_null(strstr(buf, " fire2.expand3x3      conv      <- fire2.squeeze_relu  out 55x55x64 frozen load=features.3.expand3x3\n"));
@@ -729,7 +781,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simplenet),    cmocka_unit_test(test_alexnet),      cmocka_unit_test(test_squeezenet),
         cmocka_unit_test(test_deepernet),    cmocka_unit_test(test_pool_sizes),   cmocka_unit_test(test_conv_options),
-        cmocka_unit_test(test_freeze_and_rates), cmocka_unit_test(test_blocks),   cmocka_unit_test(test_misc_layers),
+        cmocka_unit_test(test_freeze_and_rates), cmocka_unit_test(test_blocks), cmocka_unit_test(test_block_input),   cmocka_unit_test(test_misc_layers),
         cmocka_unit_test(test_warnings),     cmocka_unit_test(test_dumps),        cmocka_unit_test(test_repeatable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,46 @@
+/* add.c: "add A B ...", the element-wise sum of inputs of one shape (a
+ * residual connection). */
+#include "emit.h"
+#include "kind.h"
+#include "pool.h"
+
+int join_shape(Net *net, Layer *l);                                    /* concat.c */
+void join_fns(const Emitter *e, const Layer *l, LayerFns *f);          /* concat.c */
+
+static const KindOption add_options[] = {{NULL}};
+
+static void add_define(Emitter *e, const Layer *l, const LayerFns *f) {
+    const Net *net = e->net;
+    char *sum = pool_strdup("in0[k]");
+    for (int j = 1; j < l->n_in; j++) sum = pool_printf("%s + in%d[k]", sum, j);
+    ev_str(e, "SUM", sum);
+    emit(e, "/* $NAME: $DESC, [$OC][cap][$OH][$OW] */\n");
+    fn_define(e, &f->forward);
+    emit(e, value_loop);
+    emit(e, "            out[k] = $SUM;\n"
+            "        }\n"
+            "}\n\n");
+    if (!l->run_backward) return;
+    emit(e, "/* $NAME backward: each input gets the output's gradient */\n");
+    fn_define(e, &f->backward);
+    emit(e, value_loop);
+    for (int j = 0; j < l->n_in; j++) {
+        if (!net->layers[l->in[j]].needs_grad) continue;
+        ev_int(e, "J", j);
+        ev_acc(e, l, j);
+        emit(e, "            din$J[k] $ACC dout[k];\n");
+    }
+    emit(e, "        }\n"
+            "}\n\n");
+}
+
+static const TrainEmit add_train = {join_fns, add_define};
+
+const Kind kind_add = {
+    .name = "add",
+    .usage = "add A B ...",
+    .options = add_options,
+    .joins = true,
+    .shape = join_shape,
+    .train = &add_train,
+};

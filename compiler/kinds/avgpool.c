@@ -1,0 +1,103 @@
+/* avgpool.c: "avgpool KxK" with stride (default: the window), pad and ceil,
+ * as PyTorch's AvgPool2d (the divisor counts padding, count_include_pad, but
+ * not what lies beyond it in ceil mode); "avgpool global", the mean of each
+ * channel. */
+#include "emit.h"
+#include "kind.h"
+#include "pool.h"
+
+/* ---- the trainer ------------------------------------------------------------------------ */
+
+static void avgpool_fns(const Emitter *e, const Layer *l, LayerFns *f) {
+    const Layer *s = &e->net->layers[l->in[0]];
+    fn_init(&f->forward, l, "forward");
+    fn_param(&f->forward, "float *out", arg_act(l));
+    fn_param(&f->forward, "const float *in", arg_act(s));
+    fn_n_cap(&f->forward);
+    if (!l->run_backward) return;
+    fn_init(&f->backward, l, "backward");
+    fn_param(&f->backward, "float *din", arg_grad(s));
+    fn_param(&f->backward, "const float *dout", arg_grad(l));
+    fn_n_cap(&f->backward);
+}
+
+static void emit_global_avgpool(Emitter *e, const Layer *l, const LayerFns *f) {
+    emit(e, "/* $NAME: $DESC\n"
+            " *   in [$C][cap][$H][$W] -> out [$C][cap]: the mean of each plane */\n");
+    fn_define(e, &f->forward);
+    emit(e, plane_loop);
+    emit(e, "        out[plane] = (float)(netc_sum(in + plane * $HW, $HW) / $HW);\n"
+            "    }\n"
+            "}\n\n");
+    if (!l->run_backward) return;
+    ev_acc(e, l, 0);
+    emit(e, "/* $NAME backward: every input value gets 1/$HW of its plane's gradient */\n");
+    fn_define(e, &f->backward);
+    emit(e, plane_loop);
+    emit(e, "        float g = dout[plane] * (1.0f / $HW);\n"
+            "        for (int i = 0; i < $HW; i++) din[plane * $HW + i] $ACC g;\n"
+            "    }\n"
+            "}\n\n");
+}
+
+/* The window of output (oy, ox), PyTorch's rule: the divisor counts padding
+ * (count_include_pad) but not what lies beyond it in ceil mode. */
+static const char avg_window[] =
+    "                int y0 = $Y0, y1 = netc_min(y0 + $KH, $H + $PH);\n"
+    "                int x0 = $X0, x1 = netc_min(x0 + $KW, $W + $PW);\n"
+    "                float inv = 1.0f / (float)((y1 - y0) * (x1 - x0));\n"
+    "                y0 = netc_max(y0, 0), x0 = netc_max(x0, 0), y1 = netc_min(y1, $H), x1 = netc_min(x1, $W);\n";
+
+static void avgpool_define(Emitter *e, const Layer *l, const LayerFns *f) {
+    pool_vars(e, l);
+    if (POOL(l)->global) {
+        emit_global_avgpool(e, l, f);
+        return;
+    }
+    emit(e, "/* $NAME: $DESC\n"
+            " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW] */\n");
+    fn_define(e, &f->forward);
+    emit(e, plane_loop);
+    emit(e, "        const float *x = in + plane * $HW;\n"
+            "        float *y = out + plane * $OHW;\n"
+            "        for (int oy = 0; oy < $OH; oy++)\n"
+            "            for (int ox = 0; ox < $OW; ox++) {\n");
+    emit(e, avg_window);
+    emit(e, "                float s = 0.0f;\n"
+            "                for (int iy = y0; iy < y1; iy++)\n"
+            "                    for (int ix = x0; ix < x1; ix++) s += x[iy * $W + ix];\n"
+            "                y[oy * $OW + ox] = s * inv;\n"
+            "            }\n"
+            "    }\n"
+            "}\n\n");
+    if (!l->run_backward) return;
+    emit(e, "/* $NAME backward: each output's gradient spread evenly over its window */\n");
+    fn_define(e, &f->backward);
+    emit(e, plane_loop);
+    emit(e, "        float *dx = din + plane * $HW;\n"
+            "        const float *dy = dout + plane * $OHW;\n");
+    if (!l->grad_accumulate[0]) emit(e, "        memset(dx, 0, sizeof(float) * $HW);\n");
+    emit(e, "        for (int oy = 0; oy < $OH; oy++)\n"
+            "            for (int ox = 0; ox < $OW; ox++) {\n");
+    emit(e, avg_window);
+    emit(e, "                float g = dy[oy * $OW + ox] * inv;\n"
+            "                for (int iy = y0; iy < y1; iy++)\n"
+            "                    for (int ix = x0; ix < x1; ix++) dx[iy * $W + ix] += g;\n"
+            "            }\n"
+            "    }\n"
+            "}\n\n");
+}
+
+static const TrainEmit avgpool_train = {avgpool_fns, avgpool_define};
+
+const Kind kind_avgpool = {
+    .name = "avgpool",
+    .usage = "avgpool KxK, avgpool global",
+    .spec_size = sizeof(PoolSpec),
+    .args = pool_args,
+    .options = pool_options,
+    .shape = pool_shape,
+    .rf = pool_rf,
+    .json = pool_json,
+    .train = &avgpool_train,
+};

@@ -1,0 +1,158 @@
+/* batchnorm.c: "batchnorm" (or "bn") with eps, as PyTorch's BatchNorm2d:
+ * per channel, normalised by the batch's statistics in training (and the
+ * running ones updated, momentum from the trainer's bn_momentum, unbiased
+ * variance) and by the running ones in evaluation; then scaled by gamma
+ * ("weight") and shifted by beta ("bias"). A relu after it may be fused in;
+ * in evaluation the plan may fold it into the conv before it (conv.c). */
+#include "emit.h"
+#include "kind.h"
+#include "pool.h"
+
+static const char *const bn_aliases[] = {"bn", NULL};
+
+static void bn_init(Layer *l) { BATCHNORM(l)->eps = 1e-5f; }
+
+static int opt_eps(Cursor *c, Layer *l) { return want_float(c, "eps", 1e-12, 1, &BATCHNORM(l)->eps); }
+
+static const KindOption bn_options[] = {{"eps", opt_eps, false},         {"load", kopt_load, true},
+                                        {"frozen", kopt_frozen, true},   {"lr_mult", kopt_lr_mult, true},
+                                        {"from", kopt_from, false},      {NULL}};
+
+/* a subtract and a multiply-add per value */
+static int bn_shape(Net *net, Layer *l) {
+    l->out = in_shape(net, l);
+    l->flops = 2.0 * (double)shape_volume(l->out);
+    return 0;
+}
+
+static int bn_tensors(const Net *net, const Layer *l, Tensor *t) {
+    long c[1] = {in_shape(net, l).c};
+    tensor_set(&t[0], "weight", ROLE_BN_WEIGHT, 1, c, (Init){INIT_CONSTANT, 1}, 1, 1);
+    tensor_set(&t[1], "bias", ROLE_BN_BIAS, 1, c, (Init){INIT_CONSTANT, 0}, 1, 1);
+    tensor_set(&t[2], "running_mean", ROLE_RUNNING_MEAN, 1, c, (Init){INIT_CONSTANT, 0}, 1, 1);
+    tensor_set(&t[3], "running_var", ROLE_RUNNING_VAR, 1, c, (Init){INIT_CONSTANT, 1}, 1, 1);
+    return 4;
+}
+
+static void bn_json(const Layer *l, FILE *f) { fprintf(f, ", \"eps\": %.9g", BATCHNORM(l)->eps); }
+
+static bool bn_fuses_relu(const Net *net, const Layer *l, float slope) {
+    (void)net, (void)l, (void)slope;
+    return true;
+}
+
+static void bn_buffers(const Net *net, const Layer *l, int64_t *index_ints, int64_t *mask_bytes, int64_t *saved_floats) {
+    (void)net, (void)index_ints, (void)mask_bytes;
+    *saved_floats = 2 * l->out.c; /* the batch's mean and 1 / std, for backward */
+}
+
+/* ---- the trainer ------------------------------------------------------------------------ */
+
+static void bn_fns(const Emitter *e, const Layer *l, LayerFns *f) {
+    const Layer *s = &e->net->layers[l->in[0]];
+    const char *saved = pool_printf("SAVED(S_%s)", l->id);
+    fn_init(&f->forward, l, "forward");
+    fn_param(&f->forward, "float *out", arg_act(l));
+    fn_param(&f->forward, "const float *in", arg_act(s));
+    fn_param(&f->forward, "const float *gamma", arg_param(l, "weight"));
+    fn_param(&f->forward, "const float *beta", arg_param(l, "bias"));
+    fn_param(&f->forward, "float *running_mean", arg_param(l, "running_mean"));
+    fn_param(&f->forward, "float *running_var", arg_param(l, "running_var"));
+    fn_param(&f->forward, "float *saved", saved);
+    fn_n_cap(&f->forward);
+    fn_param(&f->forward, "int train", "train");
+    fn_param(&f->forward, "float momentum", "m->bn_momentum");
+    if (!l->run_backward) return;
+    bool dw = !l->frozen, din = s->needs_grad;
+    Fn *b = &f->backward;
+    fn_init(b, l, "backward");
+    if (din) fn_param(b, "float *din", arg_grad(s));
+    if (dw) fn_param(b, "float *dgamma", arg_pgrad(l, "weight")), fn_param(b, "float *dbeta", arg_pgrad(l, "bias"));
+    fn_param(b, "const float *dout", arg_grad(l));
+    fn_param(b, "const float *in", arg_act(s));
+    if (l->relu_fused) fn_param(b, "const float *out", arg_act(l));
+    if (din) fn_param(b, "const float *gamma", arg_param(l, "weight"));
+    fn_param(b, "const float *saved", saved);
+    fn_n_cap(b);
+}
+
+static void bn_define(Emitter *e, const Layer *l, const LayerFns *f) {
+    ev_str(e, "EPS", float_lit(BATCHNORM(l)->eps));
+    ev_str(e, "BNOUT", l->relu_fused ? fused_relu(l, "(x[i] - mean) * scale + shift") : "(x[i] - mean) * scale + shift");
+    emit(e, "/* $NAME: $DESC$RELUDOC\n"
+            " *   in [$C][cap][$H][$W] -> out, per channel: gamma [$C], beta [$C], running mean and var [$C]\n"
+            " *   training: normalise with the batch's statistics (kept in saved[2][$C] for backward) and\n"
+            " *   update the running ones; evaluation: normalise with the running statistics */\n");
+    fn_define(e, &f->forward);
+    emit(e, "    const long count = (long)n * $HW; /* channel c's values: count floats from c * cap * $HW */\n"
+            "#pragma omp parallel for schedule(static)\n"
+            "    for (int c = 0; c < $C; c++) {\n"
+            "        const float *x = in + (long)c * cap * $HW;\n"
+            "        float *y = out + (long)c * cap * $HW;\n"
+            "        float mean, invstd;\n"
+            "        if (train) {\n"
+            "            mean = (float)(netc_sum(x, count) / (double)count);\n"
+            "            float var = (float)(netc_sum_sq_dev(x, count, mean) / (double)count);\n"
+            "            invstd = 1.0f / sqrtf(var + $EPS);\n"
+            "            saved[c] = mean, saved[$C + c] = invstd;\n"
+            "            /* the running variance is unbiased, as in PyTorch */\n"
+            "            running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;\n"
+            "            running_var[c] = (1.0f - momentum) * running_var[c] + momentum * var * (float)count / (float)netc_max(count - 1, 1);\n"
+            "        } else {\n"
+            "            mean = running_mean[c];\n"
+            "            invstd = 1.0f / sqrtf(running_var[c] + $EPS);\n"
+            "        }\n"
+            "        float scale = gamma[c] * invstd, shift = beta[c];\n"
+            "        for (long i = 0; i < count; i++) y[i] = $BNOUT;\n"
+            "    }\n"
+            "}\n\n");
+    if (!l->run_backward) return;
+    bool dw = !l->frozen, din = e->net->layers[l->in[0]].needs_grad;
+    ev_acc(e, l, 0);
+    ev_str(e, "LEAKY", l->relu_fused && l->relu_slope ? "_leaky" : "");
+    if (l->relu_fused) {
+        ev_str(e, "DYDOC", pool_printf(" (dy: the %s's gradient, where the output is positive)", l->relu_slope ? "leaky relu" : "relu"));
+        ev_str(e, "YO", l->relu_slope ? pool_printf("yo, %s", float_lit(l->relu_slope)) : "yo");
+        ev_str(e, "DY", pool_printf("(%s)", fused_relu_grad(l, "yo[i]", "dy[i]")));
+    } else {
+        ev_str(e, "DYDOC", "");
+        ev_str(e, "YO", "NULL");
+        ev_str(e, "DY", "dy[i]");
+    }
+    emit(e, "/* $NAME backward$DYDOC: dgamma = sum dy * xhat, dbeta = sum dy,\n"
+            " *   din $ACC gamma * invstd / N * (N dy - sum dy - xhat * sum dy * xhat) */\n");
+    fn_define(e, &f->backward);
+    emit(e, "    const long count = (long)n * $HW;\n"
+            "#pragma omp parallel for schedule(static)\n"
+            "    for (int c = 0; c < $C; c++) {\n"
+            "        const float *x = in + (long)c * cap * $HW, *dy = dout + (long)c * cap * $HW;\n");
+    if (l->relu_fused) emit(e, "        const float *yo = out + (long)c * cap * $HW;\n");
+    emit(e, "        float mean = saved[c], invstd = saved[$C + c];\n"
+            "        double sdy, sdyx;\n"
+            "        netc_dy_sums$LEAKY(dy, $YO, x, count, mean, &sdy, &sdyx);\n"
+            "        sdyx *= invstd;\n");
+    if (dw) emit(e, "        dgamma[c] = (float)sdyx, dbeta[c] = (float)sdy;\n");
+    if (din)
+        emit(e, "        float *dx = din + (long)c * cap * $HW;\n"
+                "        float k = gamma[c] * invstd / (float)count, mdy = (float)sdy, mdyx = (float)sdyx;\n"
+                "        for (long i = 0; i < count; i++) dx[i] $ACC k * ((float)count * $DY - mdy - (x[i] - mean) * invstd * mdyx);\n");
+    emit(e, "    }\n"
+            "}\n\n");
+}
+
+static const TrainEmit bn_train = {bn_fns, bn_define};
+
+const Kind kind_batchnorm = {
+    .name = "batchnorm",
+    .aliases = bn_aliases,
+    .usage = "batchnorm (or bn)",
+    .spec_size = sizeof(BatchNormSpec),
+    .init = bn_init,
+    .options = bn_options,
+    .shape = bn_shape,
+    .tensors = bn_tensors,
+    .json = bn_json,
+    .fuses_relu = bn_fuses_relu,
+    .buffers = bn_buffers,
+    .train = &bn_train,
+};
