@@ -38,7 +38,7 @@ NETS    ?=
 BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
 BLAS_LIB := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 
-DEB_PACKAGES := gcc make flex bison pkg-config libopenblas-openmp-dev libjpeg62-turbo-dev libcmocka-dev
+DEB_PACKAGES := gcc make flex bison pkg-config libopenblas-openmp-dev libjpeg62-turbo-dev libpng-dev libcmocka-dev
 
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
@@ -65,7 +65,7 @@ export ONEDNN_MAX_CPU_ISA ?= AVX2
 export ATEN_CPU_CAPABILITY ?= avx2
 endif
 RT_FLAGS := -O3 $(MARCH) -fopenmp -fno-math-errno -I/usr/include/x86_64-linux-gnu/openblas-openmp
-LDLIBS   := $(BLAS_LIB) -ljpeg -lm
+LDLIBS   := $(BLAS_LIB) -ljpeg -lpng -lm
 
 RT_SRC   := $(filter-out runtime/trainer_main.c,$(wildcard runtime/*.c))
 RT_OBJ   := $(RT_SRC:%.c=$(BUILD)/%.o)

@@ -167,7 +167,7 @@ static int build_trainer(const Options *o, const char *c_file, const char *exe) 
     }
     const char *blas = pool_printf("/usr/lib/%s/openblas-openmp", t->triplet);
     char *cmd = pool_printf("%s %s -std=gnu11 -fopenmp -Wall -Wextra -I%s -I/usr/include/%s/openblas-openmp %s %s "
-                            "-L%s -Wl,-rpath,%s -lopenblas -ljpeg -lm -o %s",
+                            "-L%s -Wl,-rpath,%s -lopenblas -ljpeg -lpng -lm -o %s",
                             o->cc, o->cflags, inc, t->triplet, c_file, lib, blas, blas, exe);
     printf("%s\n", cmd);
     fflush(stdout);

@@ -19,14 +19,17 @@ typedef struct {
     char **paths;      /* n file paths, as found */
     int n_classes;
     char **class_names; /* sorted folder names */
-    int n_skipped;     /* files that could not be decoded (each warned about on stderr) */
+    int n_skipped;     /* files not loaded: not images, or not decodable (each named on stderr) */
 } Dataset;
 
 /* Loads every image of root/split/<class>/ (sorted by class, then file name).
  * classes == NULL: the classes are the sub-folders found (the training split).
  * classes != NULL: the test split must use exactly these class names; a class
- * folder missing or extra is an error that says which. Unreadable images are
- * skipped with a warning naming the file and why; an empty class is an error.
+ * folder missing or extra is an error that says which. Images are the files
+ * named .jpg, .jpeg or .png (any case); every other entry of a class folder
+ * (a text file, a GIF, a sub-folder) is skipped with a warning naming it, as
+ * is every image that cannot be decoded, with why. Hidden entries (.name)
+ * are not looked at. An empty class is an error.
  * Decoding runs on `threads` threads (0: all cores); the result does not
  * depend on the thread count. */
 int dataset_load(Dataset *ds, const char *root, const char *split, int w, int h, int c,
@@ -41,12 +44,15 @@ void dataset_free(Dataset *ds);
  * that is an error naming it. fraction 0 leaves val empty. */
 int dataset_split(Dataset *ds, Dataset *val, float fraction, uint64_t seed, Error *e);
 
-/* Decodes one image file (JPEG; grayscale, RGB or CMYK; baseline or
- * progressive) and resizes it to w x h with c channels into dst (h*w*c bytes). */
+/* Decodes one image file (JPEG: grayscale, RGB or CMYK, baseline or
+ * progressive; PNG: any colour type and depth, alpha dropped) and resizes it
+ * to w x h with c channels into dst (h*w*c bytes). The format is told by the
+ * file's first bytes, not its name. */
 int image_load(const char *path, int w, int h, int c, uint8_t *dst, Error *e);
 /* The errors of image_load (and so the warnings of dataset_load) are one line,
- * "<path>: <reason>": "empty file (0 bytes)", "is a PNG, not a JPEG",
- * "truncated JPEG (libjpeg: ...)", "corrupt JPEG (libjpeg: ...)", why the
+ * "<path>: <reason>": "empty file (0 bytes)", "is a GIF, not a JPEG",
+ * "truncated JPEG (libjpeg: ...)", "corrupt JPEG (libjpeg: ...)",
+ * "truncated PNG (libpng: ...)", "corrupt PNG (libpng: ...)", why the
  * image is too large, or that it is under half of w or h on a side (see
  * preprocess.h). libjpeg warnings count as errors: the pixels they leave
  * are invented. */

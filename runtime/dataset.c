@@ -1,6 +1,6 @@
-/* dataset.c: a folder of class folders of JPEGs, decoded into memory (see data.h).
+/* dataset.c: a folder of class folders of images, decoded into memory (see data.h).
  *
- * Layout: root/split/<class>/<file>.jpg. The file list is built serially and
+ * Layout: root/split/<class>/<file>.jpg (or .jpeg, .png). The file list is built serially and
  * sorted, the images are decoded in parallel into their own slots, and the
  * failures are then removed and warned about in list order, so the result and
  * the warnings are the same for any thread count. */
@@ -48,9 +48,9 @@ static int is_dir(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int is_jpeg_name(const char *name) {
+static int is_image_name(const char *name) {
     const char *dot = strrchr(name, '.');
-    return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0);
+    return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".png") == 0);
 }
 
 static char *join(const char *a, const char *b) {
@@ -60,26 +60,31 @@ static char *join(const char *a, const char *b) {
     return s;
 }
 
-enum { LIST_DIRS, LIST_JPEGS };
+enum { LIST_DIRS, LIST_IMAGES };
 
 /* The visible entries of dir, sorted by strcmp: its sub-folders, or its files
- * with a JPEG extension (symbolic links followed). */
-static int list_dir(const char *dir, int what, Names *out, Error *e) {
+ * with an image extension (symbolic links followed). With LIST_IMAGES and
+ * `others`, every other visible entry goes there, also sorted. */
+static int list_dir(const char *dir, int what, Names *out, Names *others, Error *e) {
     DIR *d = opendir(dir);
     if (!d) return errorf(e, "%s: cannot read folder: %s", dir, strerror(errno));
     *out = (Names){0};
+    if (others) *others = (Names){0};
     for (struct dirent *de; (de = readdir(d));) {
         if (de->d_name[0] == '.') continue; /* hidden, and . and .. */
         char *path = join(dir, de->d_name);
         struct stat st;
         int ok = stat(path, &st) == 0;
         if ((what == LIST_DIRS && ok && S_ISDIR(st.st_mode)) ||
-            (what == LIST_JPEGS && ok && S_ISREG(st.st_mode) && is_jpeg_name(de->d_name)))
+            (what == LIST_IMAGES && ok && S_ISREG(st.st_mode) && is_image_name(de->d_name)))
             names_add(out, de->d_name);
+        else if (others)
+            names_add(others, de->d_name);
         free(path);
     }
     closedir(d);
     if (out->n) qsort(out->s, (size_t)out->n, sizeof(char *), cmp_str);
+    if (others && others->n) qsort(others->s, (size_t)others->n, sizeof(char *), cmp_str);
     return 0;
 }
 
@@ -98,12 +103,12 @@ static int check_folders(const char *root, const char *dir, const char *split, E
         struct stat st;
         if (stat(root, &st) == 0) errorf(e, "data folder '%s' is not a folder", root);
         else errorf(e, "data folder '%s' not found", root);
-        return error_hint(e, "it should contain train/ and test/, each with one sub-folder of .jpg images per class;\n"
+        return error_hint(e, "it should contain train/ and test/, each with one sub-folder of .jpg or .png images per class;\n"
                              "  run data/get_15scene.sh to fill data/15scene with the 15-scene set, or set `data` to your own folder");
     }
     if (!is_dir(dir)) {
         errorf(e, "data folder '%s' has no %s/ folder ('%s' not found)", root, split, dir);
-        return error_hint(e, "'%s' should contain train/ and test/, each with one sub-folder of .jpg images per class", root);
+        return error_hint(e, "'%s' should contain train/ and test/, each with one sub-folder of .jpg or .png images per class", root);
     }
     return 0;
 }
@@ -111,14 +116,16 @@ static int check_folders(const char *root, const char *dir, const char *split, E
 /* The class folders of dir, checked against `classes` when given (then the
  * names become those, in the given order). found[i] is the label of folder i. */
 static int find_classes(const char *dir, const char *split, char *const *classes, int n_classes, Names *found, Error *e) {
-    if (list_dir(dir, LIST_DIRS, found, e) < 0) return -1;
+    if (list_dir(dir, LIST_DIRS, found, NULL, e) < 0) return -1;
     if (found->n == 0) {
-        Names jpgs;
-        int loose = list_dir(dir, LIST_JPEGS, &jpgs, NULL) == 0 ? jpgs.n : 0;
-        if (loose) names_free(&jpgs);
+        Names images;
+        int loose = list_dir(dir, LIST_IMAGES, &images, NULL, NULL) == 0 ? images.n : 0;
+        if (loose) names_free(&images);
         errorf(e, "'%s' has no class folders", dir);
-        if (loose) return error_hint(e, "its %d .jpg files must be in one sub-folder per class, e.g. %s/forest/*.jpg", loose, dir);
-        return error_hint(e, "it should hold one sub-folder of .jpg images per class, e.g. %s/forest/*.jpg", dir);
+        if (loose)
+            return error_hint(e, "its %d image%s must be in one sub-folder per class, e.g. %s/forest/*.jpg", loose,
+                              loose == 1 ? "" : "s", dir);
+        return error_hint(e, "it should hold one sub-folder of .jpg or .png images per class, e.g. %s/forest/*.jpg", dir);
     }
     if (!classes) return 0;
     char missing[1000], extra[1000];
@@ -143,16 +150,33 @@ static int cmp_entry(const void *a, const void *b) {
     return strcmp(x->name, y->name);
 }
 
-/* Every JPEG of every class folder, sorted by label then file name. */
+/* Names on stderr each entry of a class folder that is not an image. */
+static void warn_not_images(const char *cdir, const Names *others) {
+    for (int i = 0; i < others->n; i++) {
+        char *path = join(cdir, others->s[i]);
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            fprintf(stderr, "netc: warning: %s: is a folder (images in sub-folders of a class folder are not read); skipped\n", path);
+        else if (stat(path, &st) != 0)
+            fprintf(stderr, "netc: warning: %s: cannot be read (%s); skipped\n", path, strerror(errno));
+        else
+            fprintf(stderr, "netc: warning: %s: not an image (only .jpg, .jpeg and .png files are read); skipped\n", path);
+        free(path);
+    }
+}
+
+/* Every image of every class folder, sorted by label then file name; the
+ * other entries are named on stderr and counted in *skipped. */
 static int list_images(const char *dir, const Names *found, char *const *names, int n_classes, Entry **out, int *n,
-                       Error *e) {
+                       int *skipped, Error *e) {
     Entry *list = NULL;
     int cap = 0;
     *n = 0;
     for (int k = 0; k < found->n; k++) {
         char *cdir = join(dir, found->s[k]);
-        Names files;
-        int rc = list_dir(cdir, LIST_JPEGS, &files, e);
+        Names files, others;
+        int rc = list_dir(cdir, LIST_IMAGES, &files, &others, e);
+        if (rc == 0) warn_not_images(cdir, &others), *skipped += others.n, names_free(&others);
         free(cdir);
         if (rc < 0) {
             for (int i = 0; i < *n; i++) free(list[i].path);
@@ -222,8 +246,9 @@ static int check_nonempty(const Dataset *ds, const char *dir, const Entry *list,
     for (int i = 0; i < n; i++) tried += list[i].label == empty;
     const char *name = ds->class_names[empty];
     errorf(e, "class '%s' (%s/%s) has no readable images", name, dir, name);
-    if (tried) return error_hint(e, "none of its %d .jpg files could be decoded (see the warnings above)", tried);
-    return error_hint(e, "put its .jpg/.jpeg images in it, or remove the folder");
+    if (tried)
+        return error_hint(e, "none of its %d image%s could be decoded (see the warnings above)", tried, tried == 1 ? "" : "s");
+    return error_hint(e, "put its .jpg, .jpeg or .png images in it, or remove the folder");
 }
 
 int dataset_load(Dataset *ds, const char *root, const char *split, int w, int h, int c,
@@ -239,7 +264,7 @@ int dataset_load(Dataset *ds, const char *root, const char *split, int w, int h,
     }
     int n;
     Entry *list;
-    if (list_images(dir, &found, classes, n_classes, &list, &n, e) < 0) {
+    if (list_images(dir, &found, classes, n_classes, &list, &n, &ds->n_skipped, e) < 0) {
         names_free(&found);
         free(dir);
         return -1;

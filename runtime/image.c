@@ -5,12 +5,14 @@
  * (jpeg.c: libjpeg-turbo at the smallest DCT scale that still covers the
  * target, converted to gray or RGB), then resize (preprocess.c: exact
  * integer area averaging or bilinear). A 60-megapixel photo cut down to 64x64
- * is decoded at 1/8 scale, about a megapixel. */
+ * is decoded at 1/8 scale, about a megapixel. PNG files (told by their
+ * signature, whatever their name) are decoded whole by pngread.c. */
 #include "data.h"
 
 #include <stdlib.h>
 
 #include "jpeg.h"
+#include "pngread.h"
 #include "preprocess.h"
 
 int image_resize(const uint8_t *src, int sw, int sh, int c, uint8_t *dst, int dw, int dh) {
@@ -25,7 +27,8 @@ int image_load(const char *path, int w, int h, int c, uint8_t *dst, Error *e) {
     if (!file) return -1;
     char why[512];
     JpegImage img;
-    int rc = decode_jpeg(file, len, w, h, c, &img, why, sizeof why);
+    int rc = is_png(file, len) ? decode_png(file, len, c, &img, why, sizeof why)
+                               : decode_jpeg(file, len, w, h, c, &img, why, sizeof why);
     free(file);
     if (rc < 0) return errorf(e, "%s: %s", path, why);
     rc = pp_check(img.w, img.h, img.c, w, h);

@@ -506,14 +506,14 @@ static void settings(JsonBuf *b, const Run *r) {
     char n1[32], n2[32];
     ROW("training data", jbuf_puts(&v, "<code>"), html_esc(&v, c->data),
         P(&v, "/train</code>: %s images, %d classes%s", html_grouped(r->train.n + r->val.n, n1, sizeof n1), r->train.n_classes,
-          r->train.n_skipped ? " (some files unreadable, skipped)" : ""));
+          r->train.n_skipped ? " (some files skipped: not images, or unreadable)" : ""));
     if (r->have_val)
         ROW("validation", P(&v, "%s of them held out, %s trained on (val_split %g of each class, chosen by seed %llu; never augmented)",
                             html_grouped(r->val.n, n1, sizeof n1), html_grouped(r->train.n, n2, sizeof n2), c->val_split,
                             (unsigned long long)c->seed));
     if (r->have_test)
         ROW("test data", jbuf_puts(&v, "<code>"), html_esc(&v, c->data),
-            P(&v, "/test</code>: %s images%s", html_grouped(r->test.n, n2, sizeof n2), r->test.n_skipped ? " (some files unreadable, skipped)" : ""));
+            P(&v, "/test</code>: %s images%s", html_grouped(r->test.n, n2, sizeof n2), r->test.n_skipped ? " (some files skipped: not images, or unreadable)" : ""));
     ROW("image cache", P(&v, "%dx%d, %d channel%s, decoded once; the net's input is %dx%dx%d", r->train.w, r->train.h, r->train.c,
                          r->train.c == 1 ? "" : "s", net->in_w, net->in_h, net->in_c));
     ROW("normalisation", P(&v, "mean %.4g %.4g %.4g, std %.4g %.4g %.4g%s", r->mean[0], r->mean[1], r->mean[2], r->std[0], r->std[1],

@@ -63,10 +63,28 @@ static int load_split(Run *r, Dataset *ds, const char *split, char *const *class
         if (val && val->n) printf(" (%d to train on, %d held out for validation: val_split %g, seed %llu)", ds->n, val->n,
                                   r->cfg.val_split, (unsigned long long)r->cfg.seed);
         printf(", %d classes, cached at %dx%dx%d in %.1f s", ds->n_classes, w, h, net->in_c, now_seconds() - t0);
-        if (ds->n_skipped) printf(" (%d unreadable files skipped)", ds->n_skipped);
+        if (ds->n_skipped) printf(" (%d file%s skipped: see the warnings)", ds->n_skipped, ds->n_skipped == 1 ? "" : "s");
         printf("\n");
+        fflush(stdout); /* before the next split's warnings, when both go to one place */
     }
     return 0;
+}
+
+/* What to do when the net's pretrained file `path` is missing: link the
+ * shipped SqueezeNet (a file named squeezenet1_0*), convert torchvision's
+ * AlexNet (alexnet*), or convert some PyTorch checkpoint into `path`. */
+static const char *missing_pretrained_hint(const char *path, char *buf, size_t len) {
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (strncmp(base, "squeezenet1_0", 13) == 0)
+        snprintf(buf, len, "data/get_weights.sh links the shipped ImageNet SqueezeNet 1.0 into weights/; or convert "
+                           "torchvision's checkpoint: python3 tools/pth2safetensors.py squeezenet1_0-b66bff10.pth %s", path);
+    else if (strncmp(base, "alexnet", 7) == 0)
+        snprintf(buf, len, "AlexNet's weights are not shipped; convert torchvision's checkpoint: "
+                           "python3 tools/pth2safetensors.py alexnet-owt-7be5be79.pth %s", path);
+    else
+        snprintf(buf, len, "make it from a PyTorch checkpoint: python3 tools/pth2safetensors.py MODEL.pth %s, "
+                           "or point `pretrained` at the file", path);
+    return buf;
 }
 
 int run_setup(Run *r, const NetcNet *net, const Config *cfg, bool need_train, bool need_test, Error *e) {
@@ -77,6 +95,12 @@ int run_setup(Run *r, const NetcNet *net, const Config *cfg, bool need_train, bo
     if (r->cfg.threads <= 0) r->cfg.threads = omp_get_num_procs();
     omp_set_num_threads(r->cfg.threads);
 
+    struct stat st;
+    if (r->cfg.pretrained[0] && stat(r->cfg.pretrained, &st) != 0) { /* before minutes of decoding, not after */
+        char hint[1500];
+        errorf(e, "pretrained weights %s not found", r->cfg.pretrained);
+        return error_hint(e, "%s", missing_pretrained_hint(r->cfg.pretrained, hint, sizeof hint));
+    }
     bool normalize_from_train = r->cfg.normalize_auto;
     if (need_train || normalize_from_train) {
         Dataset *val = need_train && r->cfg.val_split > 0 ? &r->val : NULL;
@@ -90,7 +114,6 @@ int run_setup(Run *r, const NetcNet *net, const Config *cfg, bool need_train, bo
     }
     if (need_test) {
         char path[1200];
-        struct stat st;
         snprintf(path, sizeof path, "%s/test", r->cfg.data);
         if (stat(path, &st) == 0) {
             if (load_split(r, &r->test, "test", r->train.n ? r->train.class_names : NULL, r->train.n ? r->train.n_classes : 0,
@@ -110,13 +133,6 @@ int run_setup(Run *r, const NetcNet *net, const Config *cfg, bool need_train, bo
     r->model->seed = r->cfg.seed;
     model_init(r->model, r->cfg.seed);
     if (r->cfg.pretrained[0]) {
-        struct stat st;
-        if (stat(r->cfg.pretrained, &st) != 0) {
-            errorf(e, "pretrained weights %s not found", r->cfg.pretrained);
-            return error_hint(e, "data/get_weights.sh links the shipped SqueezeNet weights into weights/; for AlexNet "
-                                 "convert torchvision's checkpoint: python3 tools/pth2safetensors.py alexnet-owt-7be5be79.pth %s",
-                              r->cfg.pretrained);
-        }
         int n = model_load_pretrained(r->model, r->cfg.pretrained, e);
         if (n < 0) return -1;
         if (!r->quiet) printf("pretrained: %d tensors from %s\n", n, r->cfg.pretrained);

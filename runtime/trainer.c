@@ -29,6 +29,7 @@ typedef struct {
     const char *command;
     const char *weights, *input, *output, *resume, *at;
     int iters;
+    int train_images, test_images; /* bench: images per epoch and per evaluation pass */
     bool json, force, quiet;
     const char **images;
     int n_images;
@@ -47,7 +48,8 @@ static void usage(const NetcNet *net, FILE *f) {
             "  dump     [--weights FILE] --input FILE --out FILE\n"
             "  probe    --at LAYER [--weights FILE] [--data DIR]\n"
             "  profile  [--iters N]   time each layer's forward and backward\n"
-            "  bench    [--iters N]   time N epochs and N test passes on random data in memory (JSON; see bench/run)\n"
+            "  bench    [--iters N] [--train-images N] [--test-images N]\n"
+            "           time N epochs (1500 images) and N test passes (2985) on random data in memory (JSON; see bench/run)\n"
             "  report   the shape report and the settings\n"
             "\n"
             "Any setting can be overridden: --KEY VALUE (--flip on, --schedule cosine) or --set KEY=VALUE.\n"
@@ -106,7 +108,13 @@ static int parse_args(int argc, char **argv, const NetcNet *net, Args *a, Error 
             else if (strcmp(key, "input") == 0) a->input = v;
             else if (strcmp(key, "resume") == 0) a->resume = v;
             else if (strcmp(key, "at") == 0) a->at = v;
-            else if (strcmp(key, "iters") == 0) a->iters = atoi(v);
+            else if (strcmp(key, "iters") == 0 || strcmp(key, "train-images") == 0 || strcmp(key, "test-images") == 0) {
+                char *end;
+                long n = strtol(v, &end, 10);
+                if (end == v || *end || n < 1 || n > 10000000)
+                    return errorf(e, "%s needs a whole number from 1 to 10000000, got '%s'", s, v);
+                *(key[0] == 'i' ? &a->iters : key[1] == 'r' ? &a->train_images : &a->test_images) = (int)n;
+            }
             else if (strcmp(key, "out") == 0 && strcmp(a->command, "dump") == 0) a->output = v;
             else if (strcmp(key, "set") == 0) {
                 char k[128];
@@ -272,9 +280,17 @@ static int cmd_test(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
     int has_norm = weights_context(a->weights, mean, std, &classes, &n_classes, e);
     if (has_norm < 0 || checkpoint_apply_settings(cfg, a->weights, e) < 0 || config_apply(cfg, a->settings, e) < 0) return -1;
     if (has_norm) cfg->normalize_auto = 0; /* the training run's numbers, not recomputed */
-    int rc = run_setup(&r, net, cfg, false, true, e);
+    cfg->pretrained[0] = 0;                /* every weight comes from the file */
+    /* the weights are read (and refused if they are another net's) before any image is decoded */
+    float *params = xalloc_floats((size_t)net->param_floats);
+    Model weights = {.net = net, .params = params}; /* model_load_weights fills params only */
+    int rc = model_load_weights(&weights, a->weights, e);
+    if (rc == 0) rc = run_setup(&r, net, cfg, false, true, e);
+    else memset(&r, 0, sizeof r);
     if (rc == 0 && has_norm) memcpy(r.mean, mean, sizeof mean), memcpy(r.std, std, sizeof std);
-    if (rc == 0 && (rc = model_load_weights(r.model, a->weights, e)) == 0) {
+    if (rc == 0) memcpy(r.model->params, params, sizeof(float) * (size_t)net->param_floats);
+    free(params);
+    if (rc == 0) {
         double t0 = now_seconds();
         run_evaluate(&r, &r.test, &r.test_m, NULL, NULL);
         double dt = now_seconds() - t0;
@@ -312,6 +328,7 @@ static int cmd_predict(const NetcNet *net, Config *cfg, const Args *a, Error *e)
     for (int i = 0; rc == 0 && i < a->n_images; i++) {
         Error ie;
         if (image_load(a->images[i], w, h, net->in_c, one.pixels, &ie) < 0) {
+            fflush(stdout); /* the images before it come first when both go to one place */
             fprintf(stderr, "netc: %s\n", ie.msg);
             failed++;
             continue;
@@ -328,15 +345,15 @@ static int cmd_predict(const NetcNet *net, Config *cfg, const Args *a, Error *e)
         }
         int top[5], nt = k < 5 ? k : 5;
         top_k(p, k, nt, top);
-        if (a->json) { /* [{"image": PATH, "top5": [{"class": NAME, "p": PROBABILITY}, ...]}, ...] */
+        if (a->json) { /* [{"image": PATH, "top5": [{"index": K, "class": NAME or null, "p": PROBABILITY}, ...]}, ...] */
             JsonBuf j = {0};
             jbuf_puts(&j, i - failed ? ",\n {\"image\": " : "\n {\"image\": ");
             jbuf_string(&j, a->images[i], strlen(a->images[i]));
             jbuf_puts(&j, ", \"top5\": [");
             for (int t = 0; t < nt; t++) {
-                const char *name = top[t] < n_classes ? classes[top[t]] : "?";
-                jbuf_puts(&j, t ? ", {\"class\": " : "{\"class\": ");
-                jbuf_string(&j, name, strlen(name));
+                jbuf_printf(&j, "%s{\"index\": %d, \"class\": ", t ? ", " : "", top[t]);
+                if (top[t] < n_classes) jbuf_string(&j, classes[top[t]], strlen(classes[top[t]]));
+                else jbuf_puts(&j, "null"); /* weights without class names */
                 jbuf_printf(&j, ", \"p\": %.6f}", p[top[t]]);
             }
             jbuf_puts(&j, "]}");
@@ -344,8 +361,10 @@ static int cmd_predict(const NetcNet *net, Config *cfg, const Args *a, Error *e)
             jbuf_free(&j);
         } else {
             printf("%s\n", a->images[i]);
-            for (int j = 0; j < nt; j++)
-                printf("  %5.1f%%  %s\n", 100 * p[top[j]], top[j] < n_classes ? classes[top[j]] : "?");
+            for (int j = 0; j < nt; j++) {
+                if (top[j] < n_classes) printf("  %5.1f%%  %s\n", 100 * p[top[j]], classes[top[j]]);
+                else printf("  %5.1f%%  class %d\n", 100 * p[top[j]], top[j]);
+            }
         }
     }
     if (a->json && rc == 0) printf("\n]\n");
@@ -473,10 +492,13 @@ int netc_main(int argc, char **argv, const NetcNet *net) {
     else if (strcmp(a.command, "dump") == 0) rc = cmd_dump(net, &cfg, &a, &e);
     else if (strcmp(a.command, "probe") == 0) rc = cmd_probe(net, &cfg, a.at, a.weights, &e);
     else if (strcmp(a.command, "profile") == 0) rc = cmd_profile(net, &cfg, a.iters ? a.iters : 10, &e);
-    else if (strcmp(a.command, "bench") == 0) rc = cmd_bench(net, &cfg, a.iters ? a.iters : 2, 1500, 2985, &e);
+    else if (strcmp(a.command, "bench") == 0) /* by default the sizes of 15-scene's training and test sets */
+        rc = cmd_bench(net, &cfg, a.iters ? a.iters : 2, a.train_images ? a.train_images : 1500, a.test_images ? a.test_images : 2985,
+                       &e);
     free(a.images), free(a.settings);
     if (rc == 130) return 130;
     if (rc < 0) {
+        fflush(stdout); /* what was printed comes before the error, also when both go to one file */
         fprintf(stderr, "netc: %s\n", e.msg);
         return 1;
     }

@@ -25,8 +25,10 @@
 #include <unistd.h>
 
 #include <jpeglib.h>
+#include <png.h>
 
 #include "data.h"
+#include "preprocess.h"
 
 static char g_dir[256]; /* the fixture folder of this run */
 
@@ -362,9 +364,132 @@ static void test_bad_files(void **state) {
     expect_failure("head.jpg", "truncated JPEG (libjpeg: Premature end of JPEG file)");
     expect_failure("tail.jpg", "is not a JPEG");
     expect_failure("soi_only.jpg", "truncated JPEG");
-    expect_failure("png.jpg", "is a PNG, not a JPEG");
+    expect_failure("png.jpg", "truncated PNG (libpng: "); /* told by its bytes, whatever its name */
     expect_failure("noise.jpg", "is not a JPEG (it starts with 0x11 0x00");
     expect_failure("no_such_file.jpg", "cannot open");
+}
+
+/* ------------------------------------------------------------------------- */
+/* PNG                                                                         */
+
+/* PNG's chunk checksum (CRC-32, as zlib's crc32). */
+static uint32_t crc32_of(const uint8_t *p, size_t n) {
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
+/* Writes w x h pixels with libpng: `type` a PNG colour type, samples given
+ * as 8-bit values (stored at `depth` bits: 16 repeats the byte, below 8
+ * keeps the high bits), an optional palette of 4 colours for palette images. */
+static void write_png(const char *rel, int w, int h, int type, int depth, int interlace, const uint8_t *px,
+                      const uint8_t palette[4][3]) {
+    const char *path = path_in(rel);
+    make_parent(path);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    assert_false(setjmp(png_jmpbuf(png)));
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth, type, interlace, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    if (type == PNG_COLOR_TYPE_PALETTE) {
+        png_color pal[4];
+        for (int i = 0; i < 4; i++) pal[i] = (png_color){palette[i][0], palette[i][1], palette[i][2]};
+        png_set_PLTE(png, info, pal, 4);
+    }
+    png_write_info(png, info);
+    if (depth < 8) png_set_packing(png);
+    int ch = png_get_channels(png, info);
+    size_t row_bytes = (size_t)w * ch * (depth == 16 ? 2 : 1);
+    uint8_t *rows = malloc(row_bytes * h);
+    png_bytep *ptrs = malloc(sizeof(png_bytep) * h);
+    for (int y = 0; y < h; y++) {
+        ptrs[y] = rows + y * row_bytes;
+        for (int i = 0; i < w * ch; i++) {
+            uint8_t v = px[(size_t)y * w * ch + i];
+            if (depth == 16) ptrs[y][2 * i] = v, ptrs[y][2 * i + 1] = v;
+            else ptrs[y][i] = depth < 8 && type != PNG_COLOR_TYPE_PALETTE ? (uint8_t)(v >> (8 - depth)) : v;
+        }
+    }
+    png_write_image(png, ptrs);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    fclose(f);
+    free(rows), free(ptrs);
+}
+
+/* Every colour type and depth decodes to the pixels written: gray and RGB,
+ * 8 and 16 bits, palette, 2-bit gray, alpha dropped (the colour under it
+ * kept), interlaced; to gray by libjpeg's luma, gray replicated to RGB. */
+static void test_png_variants(void **state) {
+    (void)state;
+    enum { W = 13, H = 7 };
+    uint8_t rgb[W * H * 3], rgba[W * H * 4], gray[W * H], ga[W * H * 2], idx[W * H], two[W * H];
+    static const uint8_t pal[4][3] = {{0, 0, 0}, {250, 10, 40}, {20, 200, 90}, {255, 255, 255}};
+    for (int i = 0; i < W * H; i++) {
+        for (int c = 0; c < 3; c++) rgb[3 * i + c] = rgba[4 * i + c] = (uint8_t)(i * (7 + 30 * c) + 11 * c);
+        rgba[4 * i + 3] = (uint8_t)(i * 13); /* any alpha: it is dropped */
+        gray[i] = ga[2 * i] = (uint8_t)(i * 5);
+        ga[2 * i + 1] = (uint8_t)(255 - i);
+        idx[i] = (uint8_t)(i % 4);
+        two[i] = (uint8_t)((i % 4) * 85); /* 0, 85, 170, 255: exact in 2 bits */
+    }
+    write_png("p/rgb8.png", W, H, PNG_COLOR_TYPE_RGB, 8, PNG_INTERLACE_NONE, rgb, NULL);
+    write_png("p/rgb16.png", W, H, PNG_COLOR_TYPE_RGB, 16, PNG_INTERLACE_NONE, rgb, NULL);
+    write_png("p/rgba.png", W, H, PNG_COLOR_TYPE_RGB_ALPHA, 8, PNG_INTERLACE_NONE, rgba, NULL);
+    write_png("p/adam7.png", W, H, PNG_COLOR_TYPE_RGB, 8, PNG_INTERLACE_ADAM7, rgb, NULL);
+    write_png("p/gray.png", W, H, PNG_COLOR_TYPE_GRAY, 8, PNG_INTERLACE_NONE, gray, NULL);
+    write_png("p/gray_alpha16.png", W, H, PNG_COLOR_TYPE_GRAY_ALPHA, 16, PNG_INTERLACE_NONE, ga, NULL);
+    write_png("p/gray2.png", W, H, PNG_COLOR_TYPE_GRAY, 2, PNG_INTERLACE_NONE, two, NULL);
+    write_png("p/palette.png", W, H, PNG_COLOR_TYPE_PALETTE, 8, PNG_INTERLACE_NONE, idx, pal);
+    uint8_t out[W * H * 3];
+    Error e;
+    static const char *const colour[] = {"p/rgb8.png", "p/rgb16.png", "p/rgba.png", "p/adam7.png"};
+    for (int f = 0; f < 4; f++) { /* at their own size: no resize, so exact */
+        if (image_load(path_in(colour[f]), W, H, 3, out, &e) < 0) fail_msg("%s", e.msg);
+        assert_memory_equal(out, rgb, sizeof rgb);
+        assert_int_equal(image_load(path_in(colour[f]), W, H, 1, out, &e), 0);
+        for (int i = 0; i < W * H; i++) assert_int_equal(out[i], pp_luma(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]));
+    }
+    static const char *const grays[] = {"p/gray.png", "p/gray_alpha16.png"};
+    for (int f = 0; f < 2; f++) {
+        assert_int_equal(image_load(path_in(grays[f]), W, H, 1, out, &e), 0);
+        assert_memory_equal(out, gray, sizeof gray);
+        assert_int_equal(image_load(path_in(grays[f]), W, H, 3, out, &e), 0);
+        for (int i = 0; i < W * H; i++) assert_true(out[3 * i] == gray[i] && out[3 * i + 1] == gray[i] && out[3 * i + 2] == gray[i]);
+    }
+    assert_int_equal(image_load(path_in("p/gray2.png"), W, H, 1, out, &e), 0);
+    assert_memory_equal(out, two, sizeof two);
+    assert_int_equal(image_load(path_in("p/palette.png"), W, H, 3, out, &e), 0);
+    for (int i = 0; i < W * H; i++) assert_memory_equal(out + 3 * i, pal[i % 4], 3);
+    /* resized as a JPEG would be: the same bytes as the same pixels resized in memory */
+    uint8_t small[5 * 3 * 3], want[5 * 3 * 3];
+    assert_int_equal(image_load(path_in("p/rgb8.png"), 5, 3, 3, small, &e), 0);
+    image_resize(rgb, W, H, 3, want, 5, 3);
+    assert_memory_equal(small, want, sizeof want);
+
+    /* broken ones: a flipped bit in the image data, the end cut off, a size it will not allocate */
+    size_t n;
+    unsigned char *good = slurp(path_in("p/rgb8.png"), &n);
+    unsigned char *bad = malloc(n);
+    memcpy(bad, good, n);
+    bad[n - 20] ^= 0x10; /* inside IDAT: its CRC no longer matches */
+    write_bytes(path_in("p/crc.png"), bad, n);
+    write_bytes(path_in("p/cut.png"), good, n - 30);
+    memcpy(bad, good, n);
+    bad[18] = 20000 >> 8, bad[19] = 20000 & 255, bad[22] = 20000 >> 8, bad[23] = 20000 & 255; /* IHDR: 20000 x 20000 */
+    uint32_t crc = crc32_of(bad + 12, 17);                                                     /* "IHDR" and its 13 bytes */
+    bad[29] = (uint8_t)(crc >> 24), bad[30] = (uint8_t)(crc >> 16), bad[31] = (uint8_t)(crc >> 8), bad[32] = (uint8_t)crc;
+    write_bytes(path_in("p/huge.png"), bad, n);
+    free(good), free(bad);
+    expect_failure("p/crc.png", "corrupt PNG (libpng: ");
+    expect_failure("p/cut.png", "truncated PNG (libpng: ");
+    expect_failure("p/huge.png", "PNG of 20000x20000 pixels is over the 64 megapixels netc decodes; shrink it");
 }
 
 /* Headers that claim huge sizes: refused by size or memory, or decoded at a
@@ -436,7 +561,7 @@ static void test_dataset_load(void **state) {
     int rc = load_capturing(&ds, path_in("set"), "train", 6, 5, 1, NULL, 0, 2, &e, &warn);
     if (rc < 0) fail_msg("%s", e.msg);
     assert_int_equal(ds.n, 6);
-    assert_int_equal(ds.n_skipped, 2);
+    assert_int_equal(ds.n_skipped, 3); /* README.txt, broken.jpg, picture.jpg */
     assert_int_equal(ds.n_classes, 3);
     assert_int_equal(ds.w * 10 + ds.h, 65);
     assert_int_equal(ds.c, 1);
@@ -453,9 +578,10 @@ static void test_dataset_load(void **state) {
     }
     char want[2048];
     snprintf(want, sizeof want,
+             "netc: warning: %s/train/b/README.txt: not an image (only .jpg, .jpeg and .png files are read); skipped\n"
              "netc: warning: %s/train/b/broken.jpg: empty file (0 bytes); skipped\n"
-             "netc: warning: %s/train/b/picture.jpg: is a PNG, not a JPEG; skipped\n",
-             path_in("set"), path_in("set"));
+             "netc: warning: %s/train/b/picture.jpg: truncated PNG (libpng: the file ends in the middle of the image); skipped\n",
+             path_in("set"), path_in("set"), path_in("set"));
     assert_string_equal(warn, want);
     free(warn);
 
@@ -471,6 +597,34 @@ static void test_dataset_load(void **state) {
     }
     free(warn);
     dataset_free(&one);
+    dataset_free(&ds);
+}
+
+/* PNG and JPEG side by side in a class folder; whatever else is there (a GIF,
+ * a sub-folder) is named on stderr and counted as skipped. */
+static void test_dataset_png_and_skipped(void **state) {
+    (void)state;
+    static const uint8_t g = 60, px[4 * 4] = {90, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90};
+    write_solid("set8/train/a/1.jpg", 4, 4, 1, &g, GRAY);
+    write_png("set8/train/a/2.png", 4, 4, PNG_COLOR_TYPE_GRAY, 8, PNG_INTERLACE_NONE, px, NULL);
+    write_bytes(path_in("set8/train/a/anim.gif"), "GIF89a....", 10);
+    write_solid("set8/train/a/more/3.jpg", 4, 4, 1, &g, GRAY);
+    write_png("set8/train/b/1.PNG", 4, 4, PNG_COLOR_TYPE_GRAY, 8, PNG_INTERLACE_NONE, px, NULL);
+    Dataset ds;
+    Error e;
+    char *warn;
+    if (load_capturing(&ds, path_in("set8"), "train", 4, 4, 1, NULL, 0, 1, &e, &warn) < 0) fail_msg("%s", e.msg);
+    assert_int_equal(ds.n, 3);
+    assert_int_equal(ds.n_skipped, 2);
+    assert_int_equal(ds.labels[1], 0), assert_int_equal(ds.labels[2], 1);
+    assert_int_equal(ds.pixels[16], 90), assert_int_equal(ds.pixels[32 + 15], 90); /* the PNGs, exactly */
+    char want[2048];
+    snprintf(want, sizeof want,
+             "netc: warning: %s/train/a/anim.gif: not an image (only .jpg, .jpeg and .png files are read); skipped\n"
+             "netc: warning: %s/train/a/more: is a folder (images in sub-folders of a class folder are not read); skipped\n",
+             path_in("set8"), path_in("set8"));
+    assert_string_equal(warn, want);
+    free(warn);
     dataset_free(&ds);
 }
 
@@ -531,7 +685,7 @@ static void test_dataset_errors(void **state) {
     static const uint8_t g = 9;
     write_solid("set5/train/x.jpg", 8, 8, 1, &g, GRAY);
     assert_int_equal(dataset_load(&ds, path_in("set5"), "train", 4, 4, 1, NULL, 0, 0, &e), -1);
-    snprintf(want, sizeof want, "'%s/train' has no class folders\n  HINT: its 1 .jpg files must be in one sub-folder per class",
+    snprintf(want, sizeof want, "'%s/train' has no class folders\n  HINT: its 1 image must be in one sub-folder per class",
              path_in("set5"));
     assert_memory_equal(e.msg, want, strlen(want));
     /* a class with no images, and one with only unreadable ones */
@@ -540,13 +694,13 @@ static void test_dataset_errors(void **state) {
     write_bytes(path_in("set6/train/empty/README"), "x", 1);
     assert_int_equal(dataset_load(&ds, path_in("set6"), "train", 4, 4, 1, NULL, 0, 0, &e), -1);
     snprintf(want, sizeof want, "class 'empty' (%s/train/empty) has no readable images\n"
-                                "  HINT: put its .jpg/.jpeg images in it, or remove the folder", path_in("set6"));
+                                "  HINT: put its .jpg, .jpeg or .png images in it, or remove the folder", path_in("set6"));
     assert_string_equal(e.msg, want);
     write_bytes(path_in("set7/train/a/1.jpg"), "", 0);
     write_solid("set7/train/b/1.jpg", 8, 8, 1, &g, GRAY);
     assert_int_equal(load_capturing(&ds, path_in("set7"), "train", 4, 4, 1, NULL, 0, 0, &e, &warn), -1);
     snprintf(want, sizeof want, "class 'a' (%s/train/a) has no readable images\n"
-                                "  HINT: none of its 1 .jpg files could be decoded (see the warnings above)", path_in("set7"));
+                                "  HINT: none of its 1 image could be decoded (see the warnings above)", path_in("set7"));
     assert_string_equal(e.msg, want);
     assert_non_null(strstr(warn, "/train/a/1.jpg: empty file (0 bytes); skipped"));
     free(warn);
@@ -948,9 +1102,11 @@ int main(void) {
         cmocka_unit_test(test_enlarge_bilinear),
         cmocka_unit_test(test_resize_exact),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_png_variants),
         cmocka_unit_test(test_huge_headers),
         cmocka_unit_test(test_dataset_load),
         cmocka_unit_test(test_dataset_test_split),
+        cmocka_unit_test(test_dataset_png_and_skipped),
         cmocka_unit_test(test_dataset_class_mismatch),
         cmocka_unit_test(test_dataset_errors),
         cmocka_unit_test(test_dataset_split),

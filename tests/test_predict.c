@@ -4,13 +4,20 @@
  *   - text: per image its path, then the top 5 classes, most probable first,
  *     probabilities summing to at most 100%;
  *   - --json: valid JSON (json_parse), one object per image with its path and
- *     the top 5 {class, p}; sorted, distinct, known classes, sum <= 1; paths
- *     and class names with quotes and '&' survive the escaping;
+ *     the top 5 {index, class, p}; sorted, distinct, known classes (each
+ *     index the class's place in the weights' order), sum <= 1; paths and
+ *     class names with quotes and '&' survive the escaping; weights without
+ *     class names give the same indices, with "class": null;
  *   - the top class and its probability are exactly the ones the training
  *     run's own evaluation of the test set gave (saved in last.ckpt), and the
  *     share of correct top-1 answers is what `test` prints;
  *   - a checkpoint works as --weights too; a missing or broken image, a
- *     truncated weights file and missing arguments give clear errors. */
+ *     truncated weights file and missing arguments give clear errors, after
+ *     what was printed before them (stdout is flushed first);
+ *   - `test` with another net's weights, and `train` with a missing
+ *     pretrained file, fail before any image is decoded, naming the file and
+ *     what to do;
+ *   - `bench` takes its image counts as options (1,500 and 2,985 by default). */
 #include "report/harness.h"
 
 #include <setjmp.h>
@@ -28,6 +35,7 @@
 
 static char run[512], weights[600];
 static char *test_images[N_IMAGES]; /* in the order of the data set: class index, then file name */
+static char *class_order[N_CLASSES]; /* the weights' class names, in their order */
 static int test_labels[N_IMAGES];
 
 static int class_index(const char *name) {
@@ -50,11 +58,13 @@ static int setup(void **state) {
     char *classes = strdup(st_meta(&f, "classes"));
     st_close(&f);
     int n = 0, k = 0;
-    for (char *save = NULL, *c = strtok_r(classes, "\n", &save); c; c = strtok_r(NULL, "\n", &save), k++)
+    for (char *save = NULL, *c = strtok_r(classes, "\n", &save); c && k < N_CLASSES; c = strtok_r(NULL, "\n", &save), k++) {
+        class_order[k] = strdup(c);
         for (int i = 0; i < N_TEST; i++, n++) {
             test_images[n] = strdup(fmt("%s/data/test/%s/img_%02d.jpg", tmp_root, c, i));
             test_labels[n] = k;
         }
+    }
     free(classes);
     return n == N_IMAGES ? 0 : -1;
 }
@@ -62,6 +72,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     for (int i = 0; i < N_IMAGES; i++) free(test_images[i]);
+    for (int k = 0; k < N_CLASSES; k++) free(class_order[k]);
     harness_cleanup();
     return 0;
 }
@@ -128,9 +139,14 @@ static void check_json(const char *out, char *const *images, int n, int *top, do
         int seen[N_CLASSES] = {0};
         for (int j = 0; j < 5; j++) {
             const Json *c = json_get(&t5->items[j], "class"), *p = json_get(&t5->items[j], "p");
-            assert_non_null(c), assert_non_null(p);
+            const Json *idx = json_get(&t5->items[j], "index");
+            assert_non_null(c), assert_non_null(p), assert_non_null(idx);
             assert_int_equal(c->type, JSON_STRING);
             assert_int_equal(p->type, JSON_NUMBER);
+            int64_t at;
+            assert_int_equal(json_int64(idx, &at), JSON_INT_OK);
+            assert_true(at >= 0 && at < N_CLASSES);
+            assert_string_equal(c->str, class_order[at]); /* the index is the class's place in the weights' order */
             int k = class_index(c->str);
             assert_true(k >= 0);
             assert_false(seen[k]);
@@ -241,12 +257,176 @@ static void bad_inputs_are_named(void **state) {
     free(out), free(err);
 }
 
+/* weights.safetensors without its "classes" metadata, as a file from elsewhere might be. */
+static const char *weights_without_names(void) {
+    static char path[700];
+    snprintf(path, sizeof path, "%s/nameless.safetensors", tmp_root);
+    StFile f;
+    Error e;
+    if (st_open(&f, weights, &e) < 0) fail_msg("%s", e.msg);
+    StWrite *w = calloc((size_t)f.n, sizeof *w);
+    for (int i = 0; i < f.n; i++) {
+        const StTensor *t = &f.tensors[i];
+        w[i] = (StWrite){t->name, t->dtype, t->ndim, {0}, st_bytes(&f, t), t->end - t->begin};
+        memcpy(w[i].shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+    }
+    const char **meta = calloc((size_t)f.n_meta * 2 + 1, sizeof(char *));
+    int m = 0;
+    for (int i = 0; i < 2 * f.n_meta; i += 2)
+        if (strcmp(f.meta[i], "classes") != 0) meta[m++] = f.meta[i], meta[m++] = f.meta[i + 1];
+    if (st_write(path, w, f.n, meta, &e) < 0) fail_msg("%s", e.msg);
+    st_close(&f);
+    free(w), free(meta);
+    return path;
+}
+
+/* Without class names: the same classes by index, "class": null, "class K" in text. */
+static void predict_without_class_names_gives_indices(void **state) {
+    (void)state;
+    char *imgs[] = {test_images[0], test_images[7], test_images[N_IMAGES - 1]}, *out, *err, *out2, *err2;
+    const char *named[] = {"--weights", weights, "--json", NULL};
+    assert_int_equal(predict("named", named, imgs, 3, &out, &err), 0);
+    const char *nameless[] = {"--weights", weights_without_names(), "--json", NULL};
+    assert_int_equal(predict("nameless", nameless, imgs, 3, &out2, &err2), 0);
+    JsonDoc a, b;
+    Error e;
+    assert_int_equal(json_parse(&a, out, strlen(out), NULL, &e), 0);
+    assert_int_equal(json_parse(&b, out2, strlen(out2), NULL, &e), 0);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 5; j++) {
+            const Json *x = &json_get(&a.root->items[i], "top5")->items[j], *y = &json_get(&b.root->items[i], "top5")->items[j];
+            int64_t ix, iy;
+            assert_int_equal(json_int64(json_get(x, "index"), &ix), JSON_INT_OK);
+            assert_int_equal(json_int64(json_get(y, "index"), &iy), JSON_INT_OK);
+            assert_int_equal(ix, iy);
+            assert_int_equal(json_get(y, "class")->type, JSON_NULL);
+            assert_true(json_get(x, "p")->number == json_get(y, "p")->number);
+        }
+    json_free(&a), json_free(&b);
+    assert_null(strstr(out2, "\"?\""));
+    free(out), free(err), free(out2), free(err2);
+    const char *text[] = {"--weights", weights_without_names(), NULL};
+    assert_int_equal(predict("nameless_text", text, imgs, 1, &out, &err), 0);
+    assert_non_null(strstr(out, "%  class "));
+    free(out), free(err);
+}
+
+/* Runs tiny with ARGS, stdout and stderr into the one file <log>.all, as a
+ * terminal or `2>&1` shows them; returns the exit code and the text. */
+static int run_together(const char *log, const char *const *args, char **text) {
+    fflush(stdout), fflush(stderr);
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s.all", tmp_root, log);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) _exit(99);
+        dup2(fd, 1), dup2(fd, 2);
+        char *argv[32];
+        int argc = 0;
+        argv[argc++] = "tiny";
+        for (int i = 0; args[i] && argc < 31; i++) argv[argc++] = (char *)args[i];
+        argv[argc] = NULL;
+        int rc = netc_main(argc, argv, &netc_tiny);
+        fflush(stdout); /* as exit() would; what was printed before an error must have been flushed before it */
+        _exit(rc);
+    }
+    int rc = wait_trainer(pid);
+    *text = slurp(path, NULL);
+    return rc;
+}
+
+/* Errors come after what was printed before them, not before. */
+static void output_and_errors_keep_their_order(void **state) {
+    (void)state;
+    char missing[600], *text;
+    snprintf(missing, sizeof missing, "%s/missing.jpg", tmp_root);
+    const char *args[] = {"predict", "--weights", weights, test_images[0], missing, test_images[1], NULL};
+    assert_int_equal(run_together("order", args, &text), 1);
+    print_message("%s", text);
+    const char *first = strstr(text, test_images[0]), *bad = strstr(text, "missing.jpg: cannot open"),
+               *second = strstr(text, test_images[1]), *summary = strstr(text, "1 of 3 images could not be read");
+    assert_non_null(first), assert_non_null(bad), assert_non_null(second), assert_non_null(summary);
+    assert_true(first < bad && bad < second && second < summary);
+    free(text);
+}
+
+/* Refused before any image is decoded: the data line never appears. */
+static void wrong_weights_fail_before_the_data(void **state) {
+    (void)state;
+    /* weights of another net */
+    StFile f;
+    Error e;
+    if (st_open(&f, weights, &e) < 0) fail_msg("%s", e.msg);
+    StWrite *w = calloc((size_t)f.n, sizeof *w);
+    for (int i = 0; i < f.n; i++) {
+        const StTensor *t = &f.tensors[i];
+        w[i] = (StWrite){t->name, t->dtype, t->ndim, {0}, st_bytes(&f, t), t->end - t->begin};
+        memcpy(w[i].shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+    }
+    const char **meta = calloc((size_t)f.n_meta * 2 + 1, sizeof(char *));
+    for (int i = 0; i < 2 * f.n_meta; i += 2) meta[i] = f.meta[i], meta[i + 1] = strcmp(f.meta[i], "netc.net") ? f.meta[i + 1] : "simplenet";
+    const char *other = fmt("%s/simplenet.safetensors", tmp_root);
+    char other_path[700];
+    snprintf(other_path, sizeof other_path, "%s", other);
+    if (st_write(other_path, w, f.n, meta, &e) < 0) fail_msg("%s", e.msg);
+    st_close(&f);
+    free(w), free(meta);
+    char *text;
+    const char *args[] = {"test", "--weights", other_path, "--data", fmt("%s/data", tmp_root), NULL};
+    assert_int_equal(run_together("other_net", args, &text), 1);
+    print_message("%s", text);
+    assert_null(strstr(text, "data:"));
+    assert_non_null(strstr(text, fmt("netc: %s holds weights of net 'simplenet', not 'tiny'", other_path)));
+    free(text);
+    /* a pretrained file that is not there: the hint names that very file */
+    static const char *const files[] = {"squeezenet1_0.safetensors", "alexnet.safetensors", "mine.safetensors"};
+    static const char *const hints[] = {"HINT: data/get_weights.sh links the shipped ImageNet SqueezeNet 1.0 into weights/; or "
+                                        "convert torchvision's checkpoint: python3 tools/pth2safetensors.py squeezenet1_0-b66bff10.pth ",
+                                        "HINT: AlexNet's weights are not shipped; convert torchvision's checkpoint: python3 "
+                                        "tools/pth2safetensors.py alexnet-owt-7be5be79.pth ",
+                                        "HINT: make it from a PyTorch checkpoint: python3 tools/pth2safetensors.py MODEL.pth "};
+    for (int i = 0; i < 3; i++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/nowhere/%s", tmp_root, files[i]);
+        const char *train[] = {"train", "--data", fmt("%s/data", tmp_root), "--out", fmt("%s/nopre%d", tmp_root, i), "--pretrained",
+                               path, NULL};
+        assert_int_equal(run_together(fmt("nopre%d", i), train, &text), 1);
+        assert_null(strstr(text, "data:"));
+        assert_non_null(strstr(text, fmt("netc: pretrained weights %s not found", path)));
+        assert_non_null(strstr(text, fmt("%s%s", hints[i], path)));
+        free(text);
+    }
+}
+
+/* bench's image counts: options, by default 15-scene's 1,500 and 2,985. */
+static void bench_image_counts_are_options(void **state) {
+    (void)state;
+    char *text;
+    const char *args[] = {"bench", "--iters", "1", "--train-images", "100", "--test-images", "30", "--threads", "1", NULL};
+    assert_int_equal(run_together("bench", args, &text), 0);
+    assert_non_null(strstr(text, "\"train_images\": 100, \"test_images\": 30,"));
+    free(text);
+    const char *defaults[] = {"bench", "--iters", "1", "--threads", "1", NULL};
+    assert_int_equal(run_together("bench_default", defaults, &text), 0);
+    assert_non_null(strstr(text, "\"train_images\": 1500, \"test_images\": 2985,"));
+    free(text);
+    const char *bad[] = {"bench", "--train-images", "0", NULL};
+    assert_int_equal(run_together("bench_bad", bad, &text), 2);
+    assert_non_null(strstr(text, "--train-images needs a whole number from 1 to 10000000, got '0'"));
+    free(text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(text_output),
         cmocka_unit_test(json_output_matches_the_training_runs_evaluation),
         cmocka_unit_test(a_checkpoint_works_as_weights),
         cmocka_unit_test(bad_inputs_are_named),
+        cmocka_unit_test(predict_without_class_names_gives_indices),
+        cmocka_unit_test(output_and_errors_keep_their_order),
+        cmocka_unit_test(wrong_weights_fail_before_the_data),
+        cmocka_unit_test(bench_image_counts_are_options),
     };
     alarm(300); /* a hung trainer fails the test instead of stalling CI */
     return cmocka_run_group_tests_name("predict", tests, setup, teardown);
