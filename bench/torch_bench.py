@@ -57,13 +57,15 @@ class Graph(nn.Module):
                 src = self.find(l["inputs"][0])
                 self.mods[key] = nn.Linear(src["size"][0] * src["size"][1] * src["size"][2], l["out"], bias=l["bias"])
             elif k == "maxpool":
-                self.mods[key] = nn.MaxPool2d(tuple(reversed(l["kernel"])), tuple(reversed(l["stride"])),
-                                              tuple(reversed(l["pad"])), ceil_mode=l["ceil"])
+                self.mods[key] = nn.AdaptiveMaxPool2d(1) if l["global"] else nn.MaxPool2d(
+                    tuple(reversed(l["kernel"])), tuple(reversed(l["stride"])), tuple(reversed(l["pad"])), ceil_mode=l["ceil"])
             elif k == "avgpool":
                 self.mods[key] = nn.AdaptiveAvgPool2d(1) if l["global"] else nn.AvgPool2d(
                     tuple(reversed(l["kernel"])), tuple(reversed(l["stride"])), tuple(reversed(l["pad"])), ceil_mode=l["ceil"])
             elif k == "relu":
-                self.mods[key] = nn.ReLU(inplace=True)
+                self.mods[key] = nn.LeakyReLU(l["slope"], inplace=True) if l["slope"] else nn.ReLU(inplace=True)
+            elif k == "lrn":
+                self.mods[key] = nn.LocalResponseNorm(l["window"], alpha=l["alpha"], beta=l["beta"], k=l["k"])
             elif k == "dropout":
                 self.mods[key] = nn.Dropout(l["p"])
             elif k == "batchnorm":

@@ -212,7 +212,7 @@ static const Case layer_cases[] = {
      "t.net:2:5: error: c1: unknown layer kind 'frobnicate'\n"
      "    2 | c1: frobnicate 3x3\n"
      "      |     ^~~~~~~~~~\n"
-     "  HINT: layer kinds: conv, linear, maxpool, avgpool, relu, dropout, batchnorm, flatten, concat, add, softmax\n"},
+     "  HINT: layer kinds: conv, linear, maxpool, avgpool, relu, dropout, batchnorm, lrn, flatten, concat, add, softmax\n"},
     {"unknown option, did you mean",
      H "c1: conv 3x3 -> 4 strid 2\n" T,
      "t.net:2:19: error: c1: conv has no option 'strid'\n"
@@ -312,6 +312,33 @@ static const Case layer_cases[] = {
      "    2 | c: conv global -> 4\n"
      "      |         ^~~~~~\n"
      "  HINT: global pooling: avgpool global, or maxpool global\n"},
+    {"lrn without a size",
+     H "n: lrn alpha 0.001\n" T,
+     "t.net:2:8: error: n: lrn needs its window size, the number of channels each value is normalised over\n"
+     "    2 | n: lrn alpha 0.001\n"
+     "      |        ^~~~~\n"
+     "  HINT: e.g. lrn 5 (AlexNet's: lrn 5 alpha 0.0001 beta 0.75 k 2)\n"},
+    {"lrn size 0",
+     H "n: lrn 0\n" T,
+     "t.net:2:8: error: n: the window size must be a whole number from 1 to 255, got 0\n"
+     "    2 | n: lrn 0\n"
+     "      |        ^\n"},
+    {"lrn k 0",
+     H "n: lrn 5 k 0\n" T,
+     "t.net:2:12: error: n: k must be from 1e-09 to 1000000, got 0\n"
+     "    2 | n: lrn 5 k 0\n"
+     "      |            ^\n"},
+    {"lrn option misspelt",
+     H "n: lrn 5 aplha 0.001\n" T,
+     "t.net:2:10: error: n: lrn has no option 'aplha'\n"
+     "    2 | n: lrn 5 aplha 0.001\n"
+     "      |          ^~~~~\n"
+     "  HINT: did you mean 'alpha'?\n"},
+    {"relu slope 2",
+     H "r: relu slope 2\n" T,
+     "t.net:2:15: error: r: slope must be from 0 to 1, got 2\n"
+     "    2 | r: relu slope 2\n"
+     "      |               ^\n"},
     {"concat of one",
      H "j: concat input\n" T,
      "t.net:2:11: error: j: concat needs at least two inputs\n"

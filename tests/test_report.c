@@ -663,6 +663,51 @@ static void test_block_input(void **state) {
     fe_done(&r);
 }
 
+/* lrn, leaky relu and global max pooling: their figures. FLOPs per value:
+ * lrn 2 * size + 4 (the window's squares and sum, scale, power, product),
+ * leaky relu 2 (a compare and a multiply), global max pool one compare per
+ * input value. None has parameters; lrn and relu keep the receptive field,
+ * a global pool sees its whole input. */
+static void test_new_kinds(void **state) {
+    (void)state;
+    FeResult r = compile_ok("input 8x8x3\n"
+                            "c: conv 3x3 -> 4 pad 1\n"
+                            "n: lrn 5 alpha 0.001 beta 0.75 k 2\n"
+                            "r: relu slope 0.1\n"
+                            "g: maxpool global\n"
+                            "fc: linear -> 15\n"
+                            "loss: softmax\n");
+    const Net *net = &r.net;
+    const Layer *n = fe_layer(net, "n"), *rl = fe_layer(net, "r"), *g = fe_layer(net, "g");
+    expect_shape(n, 8, 8, 4);
+    expect_rf(n, 3, 1);
+    assert_int_equal(n->params, 0);
+    assert_true(n->flops == 8 * 8 * 4 * (2 * 5 + 4));
+    assert_true(rl->flops == 8 * 8 * 4 * 2);
+    assert_true(RELU(rl)->slope == 0.1f);
+    expect_shape(g, 1, 1, 4);
+    expect_rf(g, 3 + 7, 1);
+    assert_true(g->flops == 8 * 8 * 4);
+    assert_true(POOL(g)->global);
+    assert_int_equal(net->total_params, 3 * 9 * 4 + 4 + 4 * 15 + 15);
+    char *table = fe_report(net, REPORT_TABLE);
+    static const char *const rows[][6] = {{"n", "8x8", "4", "3/1", "0", "3.58 K"}, /* 3,584 */
+                                          {"r", "8x8", "4", "3/1", "0", "512"},
+                                          {"g", "1x1", "4", "10/1", "0", "256"}};
+    for (int i = 0; i < 3; i++) {
+        expect_row(table, rows[i][0], rows[i][1], rows[i][2], rows[i][3], rows[i][4]);
+        assert_string_equal(table_row(table, rows[i][0]).cell[6], rows[i][5]);
+    }
+    free(table);
+    char *json = fe_report(net, REPORT_JSON);
+    assert_non_null(strstr(json, "\"kind\": \"lrn\", \"desc\": \"lrn 5 alpha 0.001 beta 0.75 k 2\""));
+    assert_non_null(strstr(json, ", \"window\": 5, \"alpha\": 0.00100000005, \"beta\": 0.75, \"k\": 2}"));
+    assert_non_null(strstr(json, ", \"slope\": 0.100000001}"));
+    assert_non_null(strstr(json, "\"kind\": \"maxpool\", \"desc\": \"maxpool global\""));
+    free(json);
+    fe_done(&r);
+}
+
 /* flatten, dropout default, batch norm eps, settings kept for the runtime. */
 static void test_misc_layers(void **state) {
     (void)state;
@@ -781,7 +826,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simplenet),    cmocka_unit_test(test_alexnet),      cmocka_unit_test(test_squeezenet),
         cmocka_unit_test(test_deepernet),    cmocka_unit_test(test_pool_sizes),   cmocka_unit_test(test_conv_options),
-        cmocka_unit_test(test_freeze_and_rates), cmocka_unit_test(test_blocks), cmocka_unit_test(test_block_input),   cmocka_unit_test(test_misc_layers),
+        cmocka_unit_test(test_freeze_and_rates), cmocka_unit_test(test_blocks), cmocka_unit_test(test_block_input), cmocka_unit_test(test_new_kinds),   cmocka_unit_test(test_misc_layers),
         cmocka_unit_test(test_warnings),     cmocka_unit_test(test_dumps),        cmocka_unit_test(test_repeatable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

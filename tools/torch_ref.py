@@ -185,10 +185,13 @@ def forward_generic(net, params, x, train, seed, step):
         elif k == "linear":
             y = F.linear(ins[0].reshape(n, -1), P("weight"), P("bias")).reshape(n, -1, 1, 1)
         elif k == "maxpool":
-            kw, kh = l["kernel"]
-            sw, sh = l["stride"]
-            pw, ph = l["pad"]
-            y = F.max_pool2d(ins[0], (kh, kw), (sh, sw), (ph, pw), ceil_mode=l["ceil"])
+            if l["global"]:
+                y = F.adaptive_max_pool2d(ins[0], 1)
+            else:
+                kw, kh = l["kernel"]
+                sw, sh = l["stride"]
+                pw, ph = l["pad"]
+                y = F.max_pool2d(ins[0], (kh, kw), (sh, sw), (ph, pw), ceil_mode=l["ceil"])
         elif k == "avgpool":
             if l["global"]:
                 y = ins[0].mean(dim=(2, 3), keepdim=True)
@@ -198,7 +201,9 @@ def forward_generic(net, params, x, train, seed, step):
                 pw, ph = l["pad"]
                 y = F.avg_pool2d(ins[0], (kh, kw), (sh, sw), (ph, pw), ceil_mode=l["ceil"], count_include_pad=True)
         elif k == "relu":
-            y = F.relu(ins[0])
+            y = F.leaky_relu(ins[0], l["slope"]) if l["slope"] else F.relu(ins[0])
+        elif k == "lrn":
+            y = F.local_response_norm(ins[0], l["window"], alpha=l["alpha"], beta=l["beta"], k=l["k"])
         elif k == "dropout":
             if train:
                 mask = netc_mask(i, l["p"], n, ins[0][0].numel(), seed, step)

@@ -3,6 +3,8 @@
  * this folder defining `const Kind kind_<name>` (kind.h), and a line here. */
 #include "kind.h"
 
+extern const Kind kind_lrn;
+
 const Kind *const kind_table[] = {
     &kind_conv,      /* conv.c */
     &kind_linear,    /* linear.c */
@@ -11,6 +13,7 @@ const Kind *const kind_table[] = {
     &kind_relu,      /* relu.c */
     &kind_dropout,   /* dropout.c */
     &kind_batchnorm, /* batchnorm.c */
+    &kind_lrn,       /* lrn.c */
     &kind_flatten,   /* flatten.c */
     &kind_concat,    /* concat.c */
     &kind_add,       /* add.c */
