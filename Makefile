@@ -169,8 +169,8 @@ $(BUILD)/tests/torchref_%: tests/test_torchref.c $(GEN_DIR)/%.o $(BUILD)/libnetc
 
 # References: the test nets at batch 4; the shipped nets at batch 2 with sampled
 # gradients and weights of Kaiming's scale, so deep gradients do not vanish
-# into float32 noise (AlexNet, and tests/torchvision/squeezenet_tv.net, through
-# torchvision's own models; the shipped SqueezeNet, whose head differs, through
+# into float32 noise (AlexNet, and tests/torchvision/squeezenet_tv.net and
+# resnet18.net, through torchvision's own models; the shipped SqueezeNet, whose head differs, through
 # the generic graph).
 # A float32 forward can fall on the other side of a relu or max-pool kink than
 # PyTorch's float64 one; deepernet's seed 1 did after the channel-major layout
@@ -184,6 +184,7 @@ refs: $(NETC)
 	$(TORCH_PYTHON) tools/torch_ref.py nets/squeezenet_ft.net --batch 2 --sample 4096 --gain 2.449 --grad-tol 2e-2
 	$(TORCH_PYTHON) tools/torch_ref.py tests/torchvision/squeezenet_tv.net --batch 2 --sample 4096 --gain 2.449 --grad-tol 2e-2 --torchvision squeezenet1_0
 	$(TORCH_PYTHON) tools/torch_ref.py nets/alexnet_ft.net --batch 2 --sample 4096 --gain 2.449 --torchvision alexnet
+	$(TORCH_PYTHON) tools/torch_ref.py tests/torchvision/resnet18.net --batch 2 --sample 4096 --gain 2.449 --grad-metric l2 --grad-tol 5e-2 --torchvision resnet18
 
 # --- report, checkpoint and predict tests ------------------------------------------------
 # tests/report/tiny.net is compiled by bin/netc into $(BUILD)/tests/report/tiny.c and

@@ -84,6 +84,8 @@ const char *arg_grad(const Layer *l);
 const char *arg_param(const Layer *l, const char *suffix);
 const char *arg_pgrad(const Layer *l, const char *suffix);
 void fn_n_cap(Fn *f); /* the "int n, int cap" every layer function ends with */
+/* forward(out, in, n, cap) and backward(din, dout, n, cap): a layer that reads one input and keeps nothing */
+void fns_unary(const Emitter *e, const Layer *l, LayerFns *f);
 
 /* The trainer's emitter of one kind. */
 typedef struct TrainEmit {

@@ -117,6 +117,19 @@ void fn_param(Fn *f, const char *decl, const char *arg) {
     f->p[f->n++] = (Param){decl, arg};
 }
 
+void fns_unary(const Emitter *e, const Layer *l, LayerFns *f) {
+    const Layer *s = &e->net->layers[l->in[0]];
+    fn_init(&f->forward, l, "forward");
+    fn_param(&f->forward, "float *out", arg_act(l));
+    fn_param(&f->forward, "const float *in", arg_act(s));
+    fn_n_cap(&f->forward);
+    if (!l->run_backward) return;
+    fn_init(&f->backward, l, "backward");
+    fn_param(&f->backward, "float *din", arg_grad(s));
+    fn_param(&f->backward, "const float *dout", arg_grad(l));
+    fn_n_cap(&f->backward);
+}
+
 void fn_n_cap(Fn *f) {
     fn_param(f, "int n", "n");
     fn_param(f, "int cap", "cap");

@@ -324,6 +324,52 @@ static void test_alexnet(void **state) {
     fe_done(&r);
 }
 
+/* ---- ResNet-18 --------------------------------------------------------------------------- */
+
+/* torchvision's resnet18 written with blocks: 11,689,512 parameters (as
+ * torchvision counts them), 1.82 G multiply-adds per image, and the
+ * receptive field of layer4's last output, 435 pixels at stride 32. The
+ * blocks' `in` is the instance's input: the identity of layer1_0.sum is the
+ * max pool, the projection of layer2_0 reads layer1_1's output. */
+static int64_t basic_params(int64_t c) { return 2 * (c * c * 9 + 2 * c); }
+static int64_t down_params(int64_t in, int64_t c) { return c * in * 9 + 2 * c + c * c * 9 + 2 * c + c * in + 2 * c; }
+
+static void test_resnet18(void **state) {
+    (void)state;
+    FeResult r = compile_file("tests/torchvision/resnet18.net");
+    const Net *net = &r.net;
+    int64_t params = 64 * 3 * 49 + 2 * 64 + 2 * basic_params(64) + down_params(64, 128) + basic_params(128) +
+                     down_params(128, 256) + basic_params(256) + down_params(256, 512) + basic_params(512) + 512 * 1000 + 1000;
+    assert_int_equal(params, 11689512);
+    assert_int_equal(net->total_params, params);
+    assert_int_equal(net->classes, 1000);
+    expect_shape(fe_layer(net, "maxpool"), 56, 56, 64);
+    expect_shape(fe_layer(net, "layer2_0.proj"), 28, 28, 128);
+    expect_shape(fe_layer(net, "layer4_1.relu2"), 7, 7, 512);
+    expect_rf(fe_layer(net, "layer4_1.relu2"), 435, 32);
+    const Layer *sum = fe_layer(net, "layer1_0.sum");
+    assert_int_equal(sum->in[1], layer_index(net, "maxpool"));
+    assert_int_equal(fe_layer(net, "layer2_0.proj")->in[0], layer_index(net, "layer1_1.relu2"));
+    assert_int_equal(fe_layer(net, "layer2_0.sum")->in[1], layer_index(net, "layer2_0.projbn"));
+    assert_string_equal(fe_layer(net, "layer2_0.proj")->load, "layer2.0.downsample.0");
+    assert_string_equal(fe_layer(net, "layer2_0.projbn")->load, "layer2.0.downsample.1");
+    assert_string_equal(fe_layer(net, "layer3_1.bn2")->load, "layer3.1.bn2");
+
+    char *table = fe_report(net, REPORT_TABLE);
+    expect_row(table, "conv1", "112x112", "64", "7/2", "9,408");
+    expect_row(table, "layer4_1.conv2", "7x7", "512", "435/32", "2,359,296");
+    expect_row(table, "fc", "1x1", "1000", "627/32", "513,000");
+    expect_total(table, "69 layers", "11,689,512");
+    assert_string_equal(table_row(table, "total").cell[3], "3.64 G");
+    free(table);
+    JsonDoc doc;
+    parse_json_report(net, &doc);
+    assert_int_equal(json_int(json_get(doc.root, "total"), "params"), 11689512);
+    assert_int_equal(json_int(json_get(doc.root, "total"), "buffers"), 9600);
+    json_free(&doc);
+    fe_done(&r);
+}
+
 /* ---- SqueezeNet-FT -------------------------------------------------------------------- */
 
 /* A fire module on `in` channels: squeeze 1x1, expand 1x1 and 3x3, all with bias. */
@@ -824,7 +870,7 @@ static void test_repeatable(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_simplenet),    cmocka_unit_test(test_alexnet),      cmocka_unit_test(test_squeezenet),
+        cmocka_unit_test(test_simplenet),    cmocka_unit_test(test_alexnet),      cmocka_unit_test(test_resnet18),      cmocka_unit_test(test_squeezenet),
         cmocka_unit_test(test_deepernet),    cmocka_unit_test(test_pool_sizes),   cmocka_unit_test(test_conv_options),
         cmocka_unit_test(test_freeze_and_rates), cmocka_unit_test(test_blocks), cmocka_unit_test(test_block_input), cmocka_unit_test(test_new_kinds),   cmocka_unit_test(test_misc_layers),
         cmocka_unit_test(test_warnings),     cmocka_unit_test(test_dumps),        cmocka_unit_test(test_repeatable),

@@ -2,7 +2,7 @@
 """torch_ref.py: PyTorch's answer for a .net file, as a small reference file.
 
     /usr/bin/python3 tools/torch_ref.py NET.net [-o tests/ref/NAME.safetensors]
-        [--batch 4] [--seed 1234] [--step 7] [--sample K] [--torchvision alexnet|squeezenet1_0]
+        [--batch 4] [--seed 1234] [--step 7] [--sample K] [--torchvision alexnet|squeezenet1_0|resnet18]
 
 It asks `bin/netc --report=json` for every layer and its hyperparameters,
 builds the same network in PyTorch, fills it with the portable weights and
@@ -28,9 +28,9 @@ ones; their sum is stored as a check) plus the tensor's L2 norm. That keeps
 AlexNet's and SqueezeNet's references small.
 
 --torchvision MODEL: instead of the generic graph, torchvision's own
-alexnet(num_classes=15) or squeezenet1_0(num_classes=15), with tensors mapped
-through the report's `load` names (the new classifier, which loads nothing,
-maps to classifier.6 / classifier.1). This shows the .net file describes
+alexnet(num_classes=15), squeezenet1_0(num_classes=15) or resnet18 (1,000
+classes), with tensors mapped through the report's `load` names (the new
+classifier, which loads nothing, maps to classifier.6 / classifier.1). This shows the .net file describes
 torchvision's network, not just something netc and this script agree on.
 
 Tolerance: 1e-4 of each tensor's largest magnitude, for everything. One
@@ -42,6 +42,20 @@ their share of the gradient elsewhere. Those shares add up layer by layer to
 about 1% in the first layers' gradients (the last layers stay near 1e-6, and
 the logits, loss and evaluation logits at 1e-4 as everywhere else). AlexNet
 has far fewer such decisions and passes at 1e-4.
+
+ResNet-18 at 224x224 is the extreme case: 4.6M relu decisions per 2 images,
+each followed by a batch norm whose statistics at layer4 cover 2 x 7 x 7
+values per channel, so one decision taken the other way moves its channel's
+sums by about 1% and that spreads to every gradient below it. On the same
+weights and inputs PyTorch's own float32 backward differs from its float64 one
+by 4.7e-2 of a tensor's largest entry and 6.7e-3 in relative L2; netc's by
+3.0e-2 and 7.2e-3 (over seeds 1-9 and 1234, netc's worst entry ranged from
+9.7e-3 to 6.5e-2 and its worst relative L2 from 2.9e-3 to 1.4e-2, so a bound
+on single entries would pass or fail with the seed and the CPU's rounding).
+--grad-metric l2 --grad-tol 5e-2 measures its gradients by their relative L2
+distance, 3.5 times the worst seen; everything else (logits, loss, running
+statistics, evaluation) stays at 1e-4 per entry, and the small test nets
+check every layer kind's backward at 1e-4.
 
 Dropout: netc's masks come from rng_for(seed, step, layer << 32 | image),
 one rng_uniform() per element, kept where u >= p, and kept values scaled by
@@ -74,6 +88,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TORCHVISION = {
     "alexnet": ("alexnet", {"fc8": "classifier.6"}),
     "squeezenet1_0": ("squeezenet1_0", {"conv10": "classifier.1"}),
+    "resnet18": ("resnet18", {}),
 }
 
 
@@ -251,14 +266,16 @@ def torchvision_model(net, which, params, seed, step):
                 if f"{l['name']}.{suffix}" in params:
                     names[f"{l['name']}.{suffix}"] = f"{prefix}.{suffix}"
     state = model.state_dict()
-    missing = set(state) - set(names.values())
+    # batch norms' num_batches_tracked only counts steps (used when momentum is None; netc's is fixed)
+    counters = {k: v for k, v in state.items() if k.endswith("num_batches_tracked")}
+    missing = set(state) - set(names.values()) - set(counters)
     if missing:
         fail(f"torchvision's {which} has tensors the .net file does not: {sorted(missing)}")
     with torch.no_grad():
         for ours, theirs in names.items():
             if tuple(state[theirs].shape) != tuple(params[ours].shape):
                 fail(f"{ours} is {tuple(params[ours].shape)}, torchvision's {theirs} is {tuple(state[theirs].shape)}")
-    model.load_state_dict({names_t: params[ours].detach().clone() for ours, names_t in names.items()}, strict=True)
+    model.load_state_dict({**counters, **{names_t: params[ours].detach().clone() for ours, names_t in names.items()}}, strict=True)
     tvp = dict(model.named_parameters())
     for ours, theirs in names.items():
         if theirs in tvp:
@@ -313,7 +330,9 @@ def main():
                     help="weight bound gain / sqrt(fan_in); sqrt(6) keeps deep relu nets' gradients from vanishing")
     ap.add_argument("--grad-tol", type=float, default=1e-4,
                     help="the C test's bound for gradients (SqueezeNet at 227x227 needs more: see the README of this script)")
-    ap.add_argument("--netc", default=os.path.join(ROOT, "bin", "netc"))
+    ap.add_argument("--grad-metric", choices=("max", "l2"), default="max",
+                    help="how the C test measures gradients: the largest entry's error (max) or relative L2 (ResNet-18, see above)")
+    ap.add_argument("--netc", default=os.environ.get("NETC_BIN") or os.path.join(ROOT, "bin", "netc"))
     a = ap.parse_args()
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -389,7 +408,7 @@ def main():
 
     meta = {
         "net": net["net"], "source": a.net, "batch": str(n), "seed": str(seed), "step": str(step),
-        "label_smoothing": repr(smoothing), "gain": repr(a.gain), "grad_tol": repr(a.grad_tol), "sample": str(a.sample), "model": a.torchvision or "generic",
+        "label_smoothing": repr(smoothing), "gain": repr(a.gain), "grad_tol": repr(a.grad_tol), "grad_metric": a.grad_metric, "sample": str(a.sample), "model": a.torchvision or "generic",
         "torch": torch.__version__, "made_by": "tools/torch_ref.py " + " ".join(sys.argv[1:]),
     }
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)

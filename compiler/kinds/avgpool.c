@@ -8,19 +8,6 @@
 
 /* ---- the trainer ------------------------------------------------------------------------ */
 
-static void avgpool_fns(const Emitter *e, const Layer *l, LayerFns *f) {
-    const Layer *s = &e->net->layers[l->in[0]];
-    fn_init(&f->forward, l, "forward");
-    fn_param(&f->forward, "float *out", arg_act(l));
-    fn_param(&f->forward, "const float *in", arg_act(s));
-    fn_n_cap(&f->forward);
-    if (!l->run_backward) return;
-    fn_init(&f->backward, l, "backward");
-    fn_param(&f->backward, "float *din", arg_grad(s));
-    fn_param(&f->backward, "const float *dout", arg_grad(l));
-    fn_n_cap(&f->backward);
-}
-
 static void emit_global_avgpool(Emitter *e, const Layer *l, const LayerFns *f) {
     emit(e, "/* $NAME: $DESC\n"
             " *   in [$C][cap][$H][$W] -> out [$C][cap]: the mean of each plane */\n");
@@ -88,7 +75,7 @@ static void avgpool_define(Emitter *e, const Layer *l, const LayerFns *f) {
             "}\n\n");
 }
 
-static const TrainEmit avgpool_train = {avgpool_fns, avgpool_define};
+static const TrainEmit avgpool_train = {fns_unary, avgpool_define};
 
 const Kind kind_avgpool = {
     .name = "avgpool",

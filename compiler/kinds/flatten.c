@@ -26,15 +26,7 @@ static void flatten_fns(const Emitter *e, const Layer *l, LayerFns *f) {
         f->backward_note = pool_printf("/* %s: flatten, its gradient is %s's */", l->name, s->name);
         return;
     }
-    fn_init(&f->forward, l, "forward");
-    fn_param(&f->forward, "float *out", arg_act(l));
-    fn_param(&f->forward, "const float *in", arg_act(s));
-    fn_n_cap(&f->forward);
-    if (!l->run_backward) return;
-    fn_init(&f->backward, l, "backward");
-    fn_param(&f->backward, "float *din", arg_grad(s));
-    fn_param(&f->backward, "const float *dout", arg_grad(l));
-    fn_n_cap(&f->backward);
+    fns_unary(e, l, f);
 }
 
 static void flatten_define(Emitter *e, const Layer *l, const LayerFns *f) {

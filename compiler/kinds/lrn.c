@@ -66,18 +66,10 @@ static void lrn_json(const Layer *l, FILE *f) {
 
 /* ---- the trainer ------------------------------------------------------------------------ */
 
+/* the usual forward and backward; backward recomputes from the input */
 static void lrn_fns(const Emitter *e, const Layer *l, LayerFns *f) {
-    const Layer *s = &e->net->layers[l->in[0]];
-    fn_init(&f->forward, l, "forward");
-    fn_param(&f->forward, "float *out", arg_act(l));
-    fn_param(&f->forward, "const float *in", arg_act(s));
-    fn_n_cap(&f->forward);
-    if (!l->run_backward) return;
-    fn_init(&f->backward, l, "backward");
-    fn_param(&f->backward, "float *din", arg_grad(s));
-    fn_param(&f->backward, "const float *dout", arg_grad(l));
-    fn_param(&f->backward, "const float *in", arg_act(s));
-    fn_n_cap(&f->backward);
+    fns_unary(e, l, f);
+    if (l->run_backward) fn_param(&f->backward, "const float *in", arg_act(&e->net->layers[l->in[0]]));
 }
 
 /* The strip of pixels one task takes: its rings (2 x SIZE strips) fit in 32 KB of stack. */
