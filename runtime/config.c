@@ -22,6 +22,8 @@ const ConfigKey config_keys[] = {
     {"test", "train", CFG_BOOL, 0, 0, 0, "on", "off: never evaluate on the test set (runs that choose a recipe on validation)"},
     {"val_split", "train", CFG_FLOAT, 0, 0, 0.9, "0",
      "fraction of each class's training images held out for validation (chosen by the seed, never augmented)"},
+    {"val_fold", "train", CFG_INT, 0, 0, 99, "0",
+     "which of the 1/val_split disjoint validation sets to hold out (k-fold cross-validation: 0, 1, ...)"},
     {"early_stop", "train", CFG_INT, 0, 0, 100000, "0", "stop after N epochs without a better validation top-1 (0: off)"},
     {"optimizer", "train", CFG_WORD, "sgd|adam", 0, 0, "sgd", "sgd (with momentum) or adam"},
     {"lr", "train", CFG_FLOAT, 0, 0, 100, "0.01", "peak learning rate"},
@@ -194,7 +196,7 @@ static void *field(Config *c, const char *key, ConfigType *t) {
 #define F(k, f, t) {k, offsetof(Config, f), t}
         F("epochs", epochs, CFG_INT), F("batch", batch, CFG_INT), F("seed", seed, CFG_INT),
         F("threads", threads, CFG_INT), F("eval_every", eval_every, CFG_INT), F("test", test, CFG_INT),
-        F("val_split", val_split, CFG_FLOAT), F("early_stop", early_stop, CFG_INT), F("optimizer", optimizer, CFG_INT),
+        F("val_split", val_split, CFG_FLOAT), F("val_fold", val_fold, CFG_INT), F("early_stop", early_stop, CFG_INT), F("optimizer", optimizer, CFG_INT),
         F("lr", lr, CFG_FLOAT), F("momentum", momentum, CFG_FLOAT), F("nesterov", nesterov, CFG_INT),
         F("weight_decay", weight_decay, CFG_FLOAT), F("beta1", beta1, CFG_FLOAT), F("beta2", beta2, CFG_FLOAT),
         F("adam_eps", adam_eps, CFG_FLOAT), F("schedule", schedule, CFG_INT), F("step_every", step_every, CFG_INT),

@@ -51,6 +51,7 @@ typedef struct {
     int epochs, batch, threads, eval_every;
     int test;               /* 0: the test set is never evaluated */
     float val_split;        /* fraction of each class held out for validation */
+    int val_fold;           /* which of the disjoint validation sets of that size (k-fold) */
     int early_stop;         /* epochs without a better validation top-1 before stopping; 0: never */
     uint64_t seed;
     int optimizer;

@@ -36,13 +36,15 @@ int dataset_load(Dataset *ds, const char *root, const char *split, int w, int h,
                  char *const *classes, int n_classes, int threads, Error *e);
 void dataset_free(Dataset *ds);
 
-/* Holds out a validation set: moves round(fraction * n) images of each class
- * of ds (at least one, and never all) into val, keeping the rest in ds. Which
- * images is decided by the seed alone (a shuffle per class), so a run and its
- * resumption, or two recipes with the same seed, hold out the same images;
- * both parts keep ds's order. A class with a single image cannot be split:
- * that is an error naming it. fraction 0 leaves val empty. */
-int dataset_split(Dataset *ds, Dataset *val, float fraction, uint64_t seed, Error *e);
+/* Holds out a validation set: moves m = round(fraction * n) images of each
+ * class of ds (at least one, and never all) into val, keeping the rest in ds.
+ * Which images is decided by the seed alone (a shuffle per class: places
+ * [fold m, (fold + 1) m) of it), so a run and its resumption, or two recipes
+ * with the same seed, hold out the same images, and folds 0, 1, ... of one
+ * seed are disjoint: k-fold cross-validation. Both parts keep ds's order. A
+ * class with a single image, or too few for that fold, is an error naming
+ * it. fraction 0 leaves val empty. */
+int dataset_split(Dataset *ds, Dataset *val, float fraction, int fold, uint64_t seed, Error *e);
 
 /* Decodes one image file (JPEG: grayscale, RGB or CMYK, baseline or
  * progressive; PNG: any colour type and depth, alpha dropped) and resizes it

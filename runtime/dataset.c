@@ -304,19 +304,28 @@ static int held_out(int n, float fraction) {
     return m < 1 ? 1 : m > n - 1 ? n - 1 : m;
 }
 
-int dataset_split(Dataset *ds, Dataset *val, float fraction, uint64_t seed, Error *e) {
+int dataset_split(Dataset *ds, Dataset *val, float fraction, int fold, uint64_t seed, Error *e) {
     *val = (Dataset){.w = ds->w, .h = ds->h, .c = ds->c};
     if (fraction <= 0) return 0;
     int *count = xcalloc((size_t)ds->n_classes, sizeof(int));
     for (int i = 0; i < ds->n; i++) count[ds->labels[i]]++;
-    for (int k = 0; k < ds->n_classes; k++)
+    for (int k = 0; k < ds->n_classes; k++) {
         if (count[k] < 2) {
             errorf(e, "class '%s' has %d training image%s: none can be held out for validation", ds->class_names[k], count[k],
                    count[k] == 1 ? "" : "s");
             free(count);
             return error_hint(e, "give every class at least 2 images, or train without a validation set (val_split 0)");
         }
-    /* mark the held-out images: per class, the first m of a seeded shuffle of its images */
+        int m = held_out(count[k], fraction), folds = count[k] / m; /* disjoint sets of m that fit */
+        if (fold >= folds) {
+            errorf(e, "val_fold %d: class '%s' has %d training images, %d disjoint validation sets of %d (val_fold 0 to %d)", fold,
+                   ds->class_names[k], count[k], folds, m, folds - 1);
+            free(count);
+            return error_hint(e, "k-fold cross-validation with val_split %g runs val_fold 0 to %d", fraction, folds - 1);
+        }
+    }
+    /* mark the held-out images: per class, places [fold m, (fold + 1) m) of a seeded shuffle of its
+     * images, so folds 0, 1, ... of one seed are disjoint (k-fold cross-validation) */
     char *out = xcalloc((size_t)ds->n, 1);
     int *members = xmalloc(sizeof(int) * (size_t)ds->n);
     for (int k = 0; k < ds->n_classes; k++) {
@@ -325,11 +334,11 @@ int dataset_split(Dataset *ds, Dataset *val, float fraction, uint64_t seed, Erro
             if (ds->labels[i] == k) members[n++] = i;
         Rng rng = rng_for(seed, (uint64_t)k, 0x5A11D47Aull);
         int m = held_out(n, fraction);
-        for (int j = 0; j < m; j++) { /* a partial Fisher-Yates shuffle: members[0..m) are the chosen */
+        for (int j = 0; j < (fold + 1) * m; j++) { /* a partial Fisher-Yates shuffle: members[0..(fold+1) m) are drawn */
             int pick = j + (int)rng_below(&rng, (uint32_t)(n - j));
             int t = members[j];
             members[j] = members[pick], members[pick] = t;
-            out[members[j]] = 1;
+            if (j >= fold * m) out[members[j]] = 1;
         }
         val->n += m;
     }

@@ -508,9 +508,10 @@ static void settings(JsonBuf *b, const Run *r) {
         P(&v, "/train</code>: %s images, %d classes%s", html_grouped(r->train.n + r->val.n, n1, sizeof n1), r->train.n_classes,
           r->train.n_skipped ? " (some files skipped: not images, or unreadable)" : ""));
     if (r->have_val)
-        ROW("validation", P(&v, "%s of them held out, %s trained on (val_split %g of each class, chosen by seed %llu; never augmented)",
+        ROW("validation", P(&v, "%s of them held out, %s trained on (val_split %g of each class, val_fold %d, chosen by seed %llu; "
+                                "never augmented)",
                             html_grouped(r->val.n, n1, sizeof n1), html_grouped(r->train.n, n2, sizeof n2), c->val_split,
-                            (unsigned long long)c->seed));
+                            c->val_fold, (unsigned long long)c->seed));
     if (r->have_test)
         ROW("test data", jbuf_puts(&v, "<code>"), html_esc(&v, c->data),
             P(&v, "/test</code>: %s images%s", html_grouped(r->test.n, n2, sizeof n2), r->test.n_skipped ? " (some files skipped: not images, or unreadable)" : ""));

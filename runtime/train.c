@@ -51,7 +51,7 @@ static int load_split(Run *r, Dataset *ds, const char *split, char *const *class
     }
     double t0 = now_seconds();
     if (dataset_load(ds, r->cfg.data, split, w, h, net->in_c, classes, n_classes, r->cfg.threads, e) < 0) return -1;
-    if (val && dataset_split(ds, val, r->cfg.val_split, r->cfg.seed, e) < 0) {
+    if (val && dataset_split(ds, val, r->cfg.val_split, r->cfg.val_fold, r->cfg.seed, e) < 0) {
         char *hint = strstr(e->msg, "\n  HINT:"), msg[sizeof e->msg]; /* name the folder before the hint */
         snprintf(msg, sizeof msg, "%s/%s: %.*s%s", r->cfg.data, split, hint ? (int)(hint - e->msg) : (int)strlen(e->msg), e->msg,
                  hint ? hint : "");
@@ -60,8 +60,11 @@ static int load_split(Run *r, Dataset *ds, const char *split, char *const *class
     }
     if (!r->quiet) {
         printf("data: %s/%s: %d images", r->cfg.data, split, ds->n + (val ? val->n : 0));
-        if (val && val->n) printf(" (%d to train on, %d held out for validation: val_split %g, seed %llu)", ds->n, val->n,
-                                  r->cfg.val_split, (unsigned long long)r->cfg.seed);
+        if (val && val->n) {
+            printf(" (%d to train on, %d held out for validation: val_split %g", ds->n, val->n, r->cfg.val_split);
+            if (r->cfg.val_fold) printf(", val_fold %d", r->cfg.val_fold);
+            printf(", seed %llu)", (unsigned long long)r->cfg.seed);
+        }
         printf(", %d classes, cached at %dx%dx%d in %.1f s", ds->n_classes, w, h, net->in_c, now_seconds() - t0);
         if (ds->n_skipped) printf(" (%d file%s skipped: see the warnings)", ds->n_skipped, ds->n_skipped == 1 ? "" : "s");
         printf("\n");

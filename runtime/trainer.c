@@ -189,10 +189,11 @@ static int cmd_train(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
         if (checkpoint_apply_settings(cfg, path, e) < 0) return damaged_checkpoint(e, a->resume);
         Config started = *cfg;
         if (config_apply(cfg, a->settings, e) < 0) return -1;
-        if (cfg->val_split != started.val_split || cfg->seed != started.seed) { /* they decide the validation set */
-            errorf(e, "%s was started with val_split %g and seed %llu; a resumed run keeps them", a->resume, started.val_split,
-                   (unsigned long long)started.seed);
-            return error_hint(e, "drop --val_split and --seed, or start a new run (--out DIR)");
+        if (cfg->val_split != started.val_split || cfg->val_fold != started.val_fold || cfg->seed != started.seed) {
+            /* they decide the validation set */
+            errorf(e, "%s was started with val_split %g, val_fold %d and seed %llu; a resumed run keeps them", a->resume,
+                   started.val_split, started.val_fold, (unsigned long long)started.seed);
+            return error_hint(e, "drop --val_split, --val_fold and --seed, or start a new run (--out DIR)");
         }
     }
     bool explicit_out = cfg->out[0] != 0;

@@ -1032,41 +1032,68 @@ static void test_dataset_split(void **state) {
     /* 20%: round(2), round(1), and at least one of c's two */
     static const int want20[3] = {2, 1, 1}, want50[3] = {5, 3, 1};
     Dataset ds = labelled_set(counts, 3), val;
-    assert_int_equal(dataset_split(&ds, &val, 0.2f, 7, &e), 0);
+    assert_int_equal(dataset_split(&ds, &val, 0.2f, 0, 7, &e), 0);
     uint64_t held = check_parts(&ds, &val, 17, counts, want20);
     dataset_free(&ds), dataset_free(&val);
     /* the same seed holds out the same images; other seeds others */
     ds = labelled_set(counts, 3);
-    assert_int_equal(dataset_split(&ds, &val, 0.2f, 7, &e), 0);
+    assert_int_equal(dataset_split(&ds, &val, 0.2f, 0, 7, &e), 0);
     assert_true(check_parts(&ds, &val, 17, counts, want20) == held);
     dataset_free(&ds), dataset_free(&val);
     int differ = 0;
     for (uint64_t seed = 8; seed < 12; seed++) {
         ds = labelled_set(counts, 3);
-        assert_int_equal(dataset_split(&ds, &val, 0.2f, seed, &e), 0);
+        assert_int_equal(dataset_split(&ds, &val, 0.2f, 0, seed, &e), 0);
         differ += check_parts(&ds, &val, 17, counts, want20) != held;
         dataset_free(&ds), dataset_free(&val);
     }
     assert_true(differ >= 3);
     /* half (b: 2.5 rounds up), and c still keeps one to train on */
     ds = labelled_set(counts, 3);
-    assert_int_equal(dataset_split(&ds, &val, 0.5f, 7, &e), 0);
+    assert_int_equal(dataset_split(&ds, &val, 0.5f, 0, 7, &e), 0);
     check_parts(&ds, &val, 17, counts, want50);
     dataset_free(&ds), dataset_free(&val);
     /* no split: nothing moves */
     ds = labelled_set(counts, 3);
-    assert_int_equal(dataset_split(&ds, &val, 0, 7, &e), 0);
+    assert_int_equal(dataset_split(&ds, &val, 0, 0, 7, &e), 0);
     assert_int_equal(ds.n, 17), assert_int_equal(val.n, 0);
     dataset_free(&ds), dataset_free(&val);
     /* a class of one image cannot give one away */
     static const int one[3] = {4, 1, 3};
     ds = labelled_set(one, 3);
-    assert_int_equal(dataset_split(&ds, &val, 0.25f, 7, &e), -1);
+    assert_int_equal(dataset_split(&ds, &val, 0.25f, 0, 7, &e), -1);
     print_message("%s\n", e.msg);
     assert_non_null(strstr(e.msg, "class 'b' has 1 training image: none can be held out for validation"));
     assert_non_null(strstr(e.msg, "HINT: give every class at least 2 images, or train without a validation set (val_split 0)"));
     assert_int_equal(ds.n, 8); /* untouched */
     dataset_free(&ds), dataset_free(&val);
+    /* k-fold: folds 0..4 of 20% (a: 2 of 10 each; b: 1 of 5 each) are disjoint and cover a and b */
+    static const int two[3] = {10, 5, 2};
+    uint64_t all = 0;
+    for (int fold = 0; fold < 5; fold++) {
+        ds = labelled_set(two, 3);
+        if (fold < 2) {
+            assert_int_equal(dataset_split(&ds, &val, 0.2f, fold, 7, &e), 0);
+            uint64_t h = check_parts(&ds, &val, 17, two, want20);
+            assert_true((h & all) == 0);
+            all |= h;
+        } else { /* c has 2 images, so 2 folds of 1 */
+            assert_int_equal(dataset_split(&ds, &val, 0.2f, fold, 7, &e), -1);
+            assert_non_null(strstr(e.msg, "class 'c' has 2 training images, 2 disjoint validation sets of 1 (val_fold 0 to 1)"));
+        }
+        dataset_free(&ds), dataset_free(&val);
+    }
+    static const int big[3] = {10, 5, 5}, want_big[3] = {2, 1, 1};
+    all = 0;
+    for (int fold = 0; fold < 5; fold++) {
+        ds = labelled_set(big, 3);
+        assert_int_equal(dataset_split(&ds, &val, 0.2f, fold, 7, &e), 0);
+        uint64_t h = check_parts(&ds, &val, 20, big, want_big);
+        assert_true((h & all) == 0); /* disjoint */
+        all |= h;
+        dataset_free(&ds), dataset_free(&val);
+    }
+    assert_true(all == (1ull << 20) - 1); /* and together every image */
 }
 
 /* ------------------------------------------------------------------------- */

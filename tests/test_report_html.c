@@ -343,7 +343,7 @@ static void report_has_every_section(void **state) {
     assert_non_null(strstr(page, "netc version</th><td class=\"l\">" NETC_VERSION));
     assert_non_null(strstr(page, fmt("/train</code>: %d images, 15 classes", N_TRAIN * N_CLASSES)));
     /* val_split 0.34 of 6 images a class: 2 held out, 4 trained on */
-    assert_non_null(strstr(page, fmt("%d of them held out, %d trained on (val_split 0.34 of each class, chosen by seed 1",
+    assert_non_null(strstr(page, fmt("%d of them held out, %d trained on (val_split 0.34 of each class, val_fold 0, chosen by seed 1",
                                      2 * N_CLASSES, 4 * N_CLASSES)));
     assert_non_null(strstr(page, fmt("/test</code>: %d images", N_TEST * N_CLASSES)));
     assert_non_null(strstr(page, "1 (OpenMP; OpenBLAS runs inside it)"));

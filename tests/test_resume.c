@@ -355,7 +355,7 @@ static void validation_split_survives_resume(void **state) {
     const char *other[] = {"train", "--resume", out_dir("term_val"), "--val_split", "0.5", NULL};
     assert_int_equal(run_trainer(fmt("%s/term_val_other", tmp_root), other), 1);
     char *err = slurp(fmt("%s/term_val_other.err", tmp_root), NULL);
-    assert_non_null(strstr(err, "was started with val_split 0.34 and seed 1; a resumed run keeps them"));
+    assert_non_null(strstr(err, "was started with val_split 0.34, val_fold 0 and seed 1; a resumed run keeps them"));
     free(err);
 }
 
