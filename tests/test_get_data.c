@@ -13,46 +13,23 @@
  *   - name the file it leaves out, say "(already)" when run again, and give
  *     a set the trainer's loader reads;
  *   - refuse a category of 100 images or fewer, making nothing. */
-#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "report/harness.h"
+
 #include <cmocka.h>
 
 #include <dirent.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "data.h"
-#include "imgenc.h"
 
-static char root[256];
+#define root tmp_root /* the harness's fresh folder, made without its data set */
 static const char *const folders[] = {"bedroom", "MITcoast", "CALsuburb"};
 static const char *const categories[] = {"bedroom", "coast", "suburb"};
 static const int counts[] = {101, 103, 102};
-
-static const char *path(const char *fmt, ...) {
-    static char ring[8][1024];
-    static int k;
-    char *b = ring[k++ % 8];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(b, 1024, fmt, ap);
-    va_end(ap);
-    return b;
-}
-
-static void write_file(const char *p, const void *data, size_t n) {
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
 
 /* A 12x12 JPEG whose pixels depend on (k, i): no two images alike. */
 static void write_image(const char *p, int k, int i) {
@@ -60,26 +37,26 @@ static void write_image(const char *p, int k, int i) {
     for (int j = 0; j < 12 * 12 * 3; j++) px[j] = (uint8_t)((j * (k + 3) + i * 37 + (j / 3) * i) % 251);
     size_t len;
     uint8_t *jpg = jpeg_encode(px, 12, 12, 3, 90, &len);
-    write_file(p, jpg, len);
+    write_bytes(p, jpg, len);
     free(jpg);
 }
 
 /* <dir>/scene_categories/<folder>/<name>: names image_0001.jpg ..., or
  * renamed ones (x<reversed number>.jpg), the same bytes either way. */
 static void make_download(const char *dir_arg, int renamed, int short_class) {
-    char dir[512]; /* path()'s buffers are reused */
+    char dir[512]; /* fmt()'s buffers are reused */
     snprintf(dir, sizeof dir, "%s", dir_arg);
     Error e;
     for (int k = 0; k < 3; k++) {
-        const char *d = path("%s/scene_categories/%s", dir, folders[k]);
+        const char *d = fmt("%s/scene_categories/%s", dir, folders[k]);
         char dcopy[1024];
         snprintf(dcopy, sizeof dcopy, "%s", d);
         if (make_dirs(dcopy, &e) < 0) fail_msg("%s", e.msg);
         int n = k == short_class ? 100 : counts[k];
         for (int i = n; i >= 1; i--) /* created in reverse: order on disk means nothing */
-            write_image(renamed ? path("%s/x%04d.jpg", dcopy, 9999 - i) : path("%s/image_%04d.jpg", dcopy, i), k, i);
+            write_image(renamed ? fmt("%s/x%04d.jpg", dcopy, 9999 - i) : fmt("%s/image_%04d.jpg", dcopy, i), k, i);
     }
-    write_file(path("%s/scene_categories/MITcoast/notes.txt", dir), "hi\n", 3);
+    write_bytes(fmt("%s/scene_categories/MITcoast/notes.txt", dir), "hi\n", 3);
 }
 
 static int run_script(const char *download, const char *dest, const char *log) {
@@ -88,13 +65,6 @@ static int run_script(const char *download, const char *dest, const char *log) {
              root, log, root, log);
     int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static char *slurp_text(const char *p) {
-    Error e;
-    char *s = read_file(p, NULL, &e);
-    if (!s) fail_msg("%s", e.msg);
-    return s;
 }
 
 /* The visible files of a folder. */
@@ -132,7 +102,7 @@ static int hashes(const char *dir, uint64_t *out, int max) {
     char copy[1024];
     snprintf(copy, sizeof copy, "%s", dir);
     for (struct dirent *de; (de = readdir(d)) && n < max;)
-        if (de->d_name[0] != '.') out[n++] = file_hash(path("%s/%s", copy, de->d_name));
+        if (de->d_name[0] != '.') out[n++] = file_hash(fmt("%s/%s", copy, de->d_name));
     closedir(d);
     qsort(out, (size_t)n, sizeof *out, cmp_u64);
     return n;
@@ -140,38 +110,38 @@ static int hashes(const char *dir, uint64_t *out, int max) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(root, sizeof root, "/tmp/netc_test_get_data_XXXXXX");
-    return mkdtemp(root) ? 0 : -1;
+    snprintf(tmp_root, sizeof tmp_root, "/tmp/netc_test_get_data_XXXXXX");
+    return mkdtemp(tmp_root) ? 0 : -1;
 }
 
 static int teardown(void **state) {
     (void)state;
-    if (!getenv("NETC_KEEP_TEST_FILES") && system(path("rm -rf '%s'", root)) != 0) return -1;
+    harness_cleanup();
     return 0;
 }
 
 static void standard_split_of_a_download(void **state) {
     (void)state;
-    make_download(path("%s/dl", root), 0, -1);
-    const char *dest = path("%s/set", root);
+    make_download(fmt("%s/dl", root), 0, -1);
+    const char *dest = fmt("%s/set", root);
     char dest_copy[1024];
     snprintf(dest_copy, sizeof dest_copy, "%s", dest);
-    assert_int_equal(run_script(path("%s/dl", root), dest_copy, "split"), 0);
-    char *out = slurp_text(path("%s/split.out", root)), *err = slurp_text(path("%s/split.err", root));
+    assert_int_equal(run_script(fmt("%s/dl", root), dest_copy, "split"), 0);
+    char *out = slurp(fmt("%s/split.out", root), NULL), *err = slurp(fmt("%s/split.err", root), NULL);
     print_message("%s%s", out, err);
     assert_non_null(strstr(out, "the standard split of "));
     assert_non_null(strstr(out, "3 categories, 300 training and 6 test images"));
     assert_non_null(strstr(err, "scene_categories/MITcoast/notes.txt: not a .jpg, .jpeg or .png image; left out"));
     free(out), free(err);
     for (int k = 0; k < 3; k++) {
-        assert_int_equal(count_files(path("%s/train/%s", dest_copy, categories[k])), 100);
-        assert_int_equal(count_files(path("%s/test/%s", dest_copy, categories[k])), counts[k] - 100);
+        assert_int_equal(count_files(fmt("%s/train/%s", dest_copy, categories[k])), 100);
+        assert_int_equal(count_files(fmt("%s/test/%s", dest_copy, categories[k])), counts[k] - 100);
         /* every image once: the two parts' names are the download's, none twice */
         for (int i = 1; i <= counts[k]; i++) {
-            const char *name = path("image_%04d.jpg", i);
+            const char *name = fmt("image_%04d.jpg", i);
             struct stat st;
-            int in_train = stat(path("%s/train/%s/%s", dest_copy, categories[k], name), &st) == 0;
-            int in_test = stat(path("%s/test/%s/%s", dest_copy, categories[k], name), &st) == 0;
+            int in_train = stat(fmt("%s/train/%s/%s", dest_copy, categories[k], name), &st) == 0;
+            int in_test = stat(fmt("%s/test/%s/%s", dest_copy, categories[k], name), &st) == 0;
             assert_int_equal(in_train + in_test, 1);
         }
     }
@@ -184,40 +154,40 @@ static void standard_split_of_a_download(void **state) {
     assert_string_equal(ds.class_names[1], "coast");
     dataset_free(&ds);
     /* again: nothing to do */
-    assert_int_equal(run_script(path("%s/dl", root), dest_copy, "again"), 0);
-    out = slurp_text(path("%s/again.out", root));
+    assert_int_equal(run_script(fmt("%s/dl", root), dest_copy, "again"), 0);
+    out = slurp(fmt("%s/again.out", root), NULL);
     assert_non_null(strstr(out, "(already)"));
     free(out);
 
     /* the same images under other names: the same images train */
-    make_download(path("%s/dl_renamed", root), 1, -1);
-    const char *dest2 = path("%s/set_renamed", root);
+    make_download(fmt("%s/dl_renamed", root), 1, -1);
+    const char *dest2 = fmt("%s/set_renamed", root);
     char dest2_copy[1024];
     snprintf(dest2_copy, sizeof dest2_copy, "%s", dest2);
-    assert_int_equal(run_script(path("%s/dl_renamed", root), dest2_copy, "renamed"), 0);
+    assert_int_equal(run_script(fmt("%s/dl_renamed", root), dest2_copy, "renamed"), 0);
     for (int k = 0; k < 3; k++) {
         uint64_t a[128], b[128];
-        assert_int_equal(hashes(path("%s/train/%s", dest_copy, categories[k]), a, 128), 100);
-        assert_int_equal(hashes(path("%s/train/%s", dest2_copy, categories[k]), b, 128), 100);
+        assert_int_equal(hashes(fmt("%s/train/%s", dest_copy, categories[k]), a, 128), 100);
+        assert_int_equal(hashes(fmt("%s/train/%s", dest2_copy, categories[k]), b, 128), 100);
         assert_memory_equal(a, b, sizeof(uint64_t) * 100);
     }
 }
 
 static void too_few_images_refused(void **state) {
     (void)state;
-    make_download(path("%s/dl_short", root), 0, 2);
-    const char *dest = path("%s/set_short", root);
+    make_download(fmt("%s/dl_short", root), 0, 2);
+    const char *dest = fmt("%s/set_short", root);
     char dest_copy[1024];
     snprintf(dest_copy, sizeof dest_copy, "%s", dest);
-    assert_int_equal(run_script(path("%s/dl_short", root), dest_copy, "short"), 1);
-    char *err = slurp_text(path("%s/short.err", root));
+    assert_int_equal(run_script(fmt("%s/dl_short", root), dest_copy, "short"), 1);
+    char *err = slurp(fmt("%s/short.err", root), NULL);
     print_message("%s", err);
     assert_non_null(strstr(err, "category CALsuburb ("));
     assert_non_null(strstr(err, "has 100 images; the standard split trains on 100 of each and tests on the rest"));
     free(err);
     struct stat st;
     assert_int_not_equal(stat(dest_copy, &st), 0); /* nothing made */
-    assert_int_equal(system(path("ls -A '%s' | grep -q 15scene.tmp", root)) == 0, 0); /* and nothing left aside */
+    assert_int_equal(system(fmt("ls -A '%s' | grep -q 15scene.tmp", root)) == 0, 0); /* and nothing left aside */
 }
 
 int main(void) {

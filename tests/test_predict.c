@@ -261,22 +261,7 @@ static void bad_inputs_are_named(void **state) {
 static const char *weights_without_names(void) {
     static char path[700];
     snprintf(path, sizeof path, "%s/nameless.safetensors", tmp_root);
-    StFile f;
-    Error e;
-    if (st_open(&f, weights, &e) < 0) fail_msg("%s", e.msg);
-    StWrite *w = calloc((size_t)f.n, sizeof *w);
-    for (int i = 0; i < f.n; i++) {
-        const StTensor *t = &f.tensors[i];
-        w[i] = (StWrite){t->name, t->dtype, t->ndim, {0}, st_bytes(&f, t), t->end - t->begin};
-        memcpy(w[i].shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
-    }
-    const char **meta = calloc((size_t)f.n_meta * 2 + 1, sizeof(char *));
-    int m = 0;
-    for (int i = 0; i < 2 * f.n_meta; i += 2)
-        if (strcmp(f.meta[i], "classes") != 0) meta[m++] = f.meta[i], meta[m++] = f.meta[i + 1];
-    if (st_write(path, w, f.n, meta, &e) < 0) fail_msg("%s", e.msg);
-    st_close(&f);
-    free(w), free(meta);
+    copy_with_meta(weights, path, "classes", NULL);
     return path;
 }
 
@@ -355,23 +340,9 @@ static void output_and_errors_keep_their_order(void **state) {
 static void wrong_weights_fail_before_the_data(void **state) {
     (void)state;
     /* weights of another net */
-    StFile f;
-    Error e;
-    if (st_open(&f, weights, &e) < 0) fail_msg("%s", e.msg);
-    StWrite *w = calloc((size_t)f.n, sizeof *w);
-    for (int i = 0; i < f.n; i++) {
-        const StTensor *t = &f.tensors[i];
-        w[i] = (StWrite){t->name, t->dtype, t->ndim, {0}, st_bytes(&f, t), t->end - t->begin};
-        memcpy(w[i].shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
-    }
-    const char **meta = calloc((size_t)f.n_meta * 2 + 1, sizeof(char *));
-    for (int i = 0; i < 2 * f.n_meta; i += 2) meta[i] = f.meta[i], meta[i + 1] = strcmp(f.meta[i], "netc.net") ? f.meta[i + 1] : "simplenet";
-    const char *other = fmt("%s/simplenet.safetensors", tmp_root);
     char other_path[700];
-    snprintf(other_path, sizeof other_path, "%s", other);
-    if (st_write(other_path, w, f.n, meta, &e) < 0) fail_msg("%s", e.msg);
-    st_close(&f);
-    free(w), free(meta);
+    snprintf(other_path, sizeof other_path, "%s/simplenet.safetensors", tmp_root);
+    copy_with_meta(weights, other_path, "netc.net", "simplenet");
     char *text;
     const char *args[] = {"test", "--weights", other_path, "--data", fmt("%s/data", tmp_root), NULL};
     assert_int_equal(run_together("other_net", args, &text), 1);

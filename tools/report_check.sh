@@ -68,15 +68,37 @@ chrome() { # chrome TAG ARGS...: chromium with a fresh profile, no network, its 
         --host-resolver-rules="MAP * ~NOTFOUND" --user-data-dir="$TMP/profile.$ctag" "$@" 2> "$TMP/chrome.$ctag.log"
 }
 
-# the checking page: the report plus a script that writes its verdicts into the DOM
-sed '$d' "$REPORT" | sed 's#</body>##' > "$TMP/check.html"
-cat >> "$TMP/check.html" <<EOF
-<pre id="netc-check"></pre>
-<script>
-(function () {
-  var out = [], rows = $rows, valrows = $valrows, top1 = "$last_top1", classes = [$classes];
-  function check(name, ok, detail) { out.push((ok ? "OK   " : "FAIL ") + name + (ok ? "" : ": " + detail)); }
-  function visible(el) { var r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; }
+# checking_page PAGE TAG LABEL < JS: writes $TMP/check.TAG.html, PAGE with a
+# script appended (the pages themselves have none) that runs JS, then the
+# checks every page gets (LABEL starts their names), and writes its verdicts
+# into the DOM. JS has check(name, ok, detail) and visible(element) at hand.
+checking_page() {
+    sed '$d' "$1" | sed 's#</body>##' > "$TMP/check.$2.html"
+    {
+        printf '<pre id="netc-check"></pre>\n<script>\n(function () {\n  var out = [];\n'
+        printf '  function check(name, ok, detail) { out.push((ok ? "OK   " : "FAIL ") + name + (ok ? "" : ": " + detail)); }\n'
+        printf '  function visible(el) { var r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; }\n'
+        cat
+        cat <<JS
+  var net = performance.getEntriesByType("resource").filter(function (r) { return !/^data:/.test(r.name); });
+  check("$3nothing fetched", net.length === 0, net.map(function (r) { return r.name; }).join(" "));
+  check("$3no web fonts", document.fonts.size === 0, document.fonts.size + " font faces");
+  check("$3fits the window", document.documentElement.scrollWidth <= window.innerWidth,
+        document.documentElement.scrollWidth + " > " + window.innerWidth);
+  check("$3no reload once its runs have ended", !document.querySelector('meta[http-equiv="refresh"]'), "it reloads");
+  out.push("HEIGHT " + document.getElementById("netc-check").getBoundingClientRect().top);
+  document.getElementById("netc-check").textContent = out.join("\\n");
+})();
+</script>
+</body>
+</html>
+JS
+    } >> "$TMP/check.$2.html"
+}
+
+# the report with its checking script
+checking_page "$REPORT" report "" <<EOF
+  var rows = $rows, valrows = $valrows, top1 = "$last_top1", classes = [$classes];
   ["loss", "top1", "top5"].forEach(function (m) {
     var svg = document.querySelector('svg.plot[data-metric="' + m + '"]');
     check("plot " + m + " drawn", svg && visible(svg), "missing or invisible");
@@ -136,18 +158,6 @@ cat >> "$TMP/check.html" <<EOF
   }
   ["curves", "epochs", "filters", "confusion", "mistakes", "speed", "network", "settings"].forEach(function (id) {
     var s = document.getElementById(id); check("section " + id, s && visible(s), "missing or hidden"); });
-  var net = performance.getEntriesByType("resource").filter(function (r) { return !/^data:/.test(r.name); });
-  check("nothing fetched", net.length === 0, net.map(function (r) { return r.name; }).join(" "));
-  check("no web fonts", document.fonts.size === 0, document.fonts.size + " font faces");
-  check("fits the window", document.documentElement.scrollWidth <= window.innerWidth,
-        document.documentElement.scrollWidth + " > " + window.innerWidth);
-  check("no reload once the run has ended", !document.querySelector('meta[http-equiv="refresh"]'), "it reloads");
-  out.push("HEIGHT " + document.getElementById("netc-check").getBoundingClientRect().top);
-  document.getElementById("netc-check").textContent = out.join("\n");
-})();
-</script>
-</body>
-</html>
 EOF
 
 # look PAGE TAG: runs $TMP/check.TAG.html (PAGE with its checking script) in
@@ -177,7 +187,6 @@ look() {
     fails=$((fails + $(echo "$verdicts" | grep -c '^FAIL' || true)))
     passed=$((passed + $(echo "$verdicts" | grep -c '^OK' || true)))
 }
-mv "$TMP/check.html" "$TMP/check.report.html"
 look "$REPORT" report
 
 # the runs index beside the run folder, when there is one
@@ -200,14 +209,8 @@ if [ -f "$INDEX" ]; then
         if [ -f "$folder/$file" ]; then passed=$((passed + 1)); else echo "  FAIL link $href: no $folder/$file"; fails=$((fails + 1)); fi
     done
     echo "report-check: $INDEX ($nruns runs)"
-    sed '$d' "$INDEX" | sed 's#</body>##' > "$TMP/check.index.html"
-    cat >> "$TMP/check.index.html" <<EOF
-<pre id="netc-check"></pre>
-<script>
-(function () {
-  var out = [], runs = {$runs}, nruns = $nruns;
-  function check(name, ok, detail) { out.push((ok ? "OK   " : "FAIL ") + name + (ok ? "" : ": " + detail)); }
-  function visible(el) { var r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; }
+    checking_page "$INDEX" index "index: " <<EOF
+  var runs = {$runs}, nruns = $nruns;
   var trs = document.querySelectorAll('table.runs tbody tr');
   check("index: a row per run", trs.length === nruns, trs.length + " rows, " + nruns + " runs");
   var svg = document.querySelector('svg.plot[data-metric="val_top1"]');
@@ -226,17 +229,6 @@ if [ -f "$INDEX" ]; then
   var colours = {};
   Array.prototype.forEach.call(document.querySelectorAll('td.swatch span'), function (s) { colours[getComputedStyle(s).backgroundColor] = 1; });
   check("index: each curve its own colour", Object.keys(colours).length === Math.min(withval.length, 10), Object.keys(colours).join(" "));
-  var net = performance.getEntriesByType("resource").filter(function (r) { return !/^data:/.test(r.name); });
-  check("index: nothing fetched", net.length === 0, net.map(function (r) { return r.name; }).join(" "));
-  check("index: fits the window", document.documentElement.scrollWidth <= window.innerWidth,
-        document.documentElement.scrollWidth + " > " + window.innerWidth);
-  check("index: no reload once every run has ended", !document.querySelector('meta[http-equiv="refresh"]'), "it reloads");
-  out.push("HEIGHT " + document.getElementById("netc-check").getBoundingClientRect().top);
-  document.getElementById("netc-check").textContent = out.join("\n");
-})();
-</script>
-</body>
-</html>
 EOF
     look "$INDEX" index
 fi

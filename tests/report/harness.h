@@ -241,6 +241,30 @@ HARNESS_FN int same_tensors(const char *a, const char *b, const char *prefix) {
     return ok;
 }
 
+/* Copies the safetensors file src to dst, every tensor as it is, with the
+ * metadata `key` set to `value` (dropped when value is NULL). */
+HARNESS_FN void copy_with_meta(const char *src, const char *dst, const char *key, const char *value) {
+    StFile f;
+    Error e;
+    if (st_open(&f, src, &e) < 0) fprintf(stderr, "%s\n", e.msg), exit(1);
+    StWrite *w = calloc((size_t)f.n, sizeof *w);
+    for (int i = 0; i < f.n; i++) {
+        const StTensor *t = &f.tensors[i];
+        w[i] = (StWrite){t->name, t->dtype, t->ndim, {0}, st_bytes(&f, t), t->end - t->begin};
+        memcpy(w[i].shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+    }
+    const char **meta = calloc((size_t)f.n_meta * 2 + 1, sizeof(char *));
+    int m = 0;
+    for (int i = 0; i < 2 * f.n_meta; i += 2) {
+        int ours = strcmp(f.meta[i], key) == 0;
+        if (ours && !value) continue;
+        meta[m++] = f.meta[i], meta[m++] = ours ? value : f.meta[i + 1];
+    }
+    if (st_write(dst, w, f.n, meta, &e) < 0) fprintf(stderr, "%s\n", e.msg), exit(1);
+    st_close(&f);
+    free(w), free(meta);
+}
+
 /* The text between the first `open` at or after `from` and the following `close`
  * (malloc'd), or NULL. */
 HARNESS_FN char *between(const char *s, const char *open, const char *close) {
