@@ -40,6 +40,19 @@ BLAS_LIB := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 
 DEB_PACKAGES := gcc make flex bison pkg-config libopenblas-openmp-dev libjpeg62-turbo-dev libpng-dev libcmocka-dev
 
+# MPI: trainers link Open MPI (1, the default) and train on several processes
+# when started by mpirun; started without it they never call MPI and run as
+# alone (runtime/dist.h; README, "Training on several processes and machines"). MPI=0 builds
+# a runtime without MPI (for machines without Open MPI), whose trainers refuse
+# to run under mpirun. Switching rebuilds what depends on it.
+MPI      ?= 1
+ifeq ($(MPI),1)
+MPI_DIR  := /usr/lib/x86_64-linux-gnu/openmpi
+MPI_CFLAGS := -DNETC_MPI -I$(MPI_DIR)/include
+MPI_LIBS := -L$(MPI_DIR)/lib -lmpi
+DEB_PACKAGES += libopenmpi-dev openmpi-bin
+endif
+
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
 # SANITIZE: instrumentation for every object and link (make test-asan and make fuzz set it)
@@ -65,7 +78,7 @@ export ONEDNN_MAX_CPU_ISA ?= AVX2
 export ATEN_CPU_CAPABILITY ?= avx2
 endif
 RT_FLAGS := -O3 $(MARCH) -fopenmp -fno-math-errno -I/usr/include/x86_64-linux-gnu/openblas-openmp
-LDLIBS   := $(BLAS_LIB) -ljpeg -lpng -lm
+LDLIBS   := $(BLAS_LIB) $(MPI_LIBS) -ljpeg -lpng -lm
 
 RT_SRC   := $(filter-out runtime/trainer_main.c,$(wildcard runtime/*.c))
 RT_OBJ   := $(RT_SRC:%.c=$(BUILD)/%.o)
@@ -73,10 +86,10 @@ CC_SRC   := $(filter-out compiler/main.c,$(wildcard compiler/*.c)) $(wildcard co
 CC_OBJ   := $(CC_SRC:%.c=$(BUILD)/%.o) $(BUILD)/compiler/lexer.o $(BUILD)/compiler/parser.o
 
 .PHONY: all deps run test bench accuracy data install clean
-all: deps $(NETC) $(BUILD)/libnetcrt.a
+all: deps $(NETC) $(BUILD)/libnetcrt.a $(BUILD)/libnetcrt.libs
 
 deps: $(BUILD)/.deps
-$(BUILD)/.deps: tools/deps.sh
+$(BUILD)/.deps: tools/deps.sh Makefile
 	@mkdir -p $(BUILD)
 	tools/deps.sh $(DEB_PACKAGES)
 	@touch $@
@@ -88,6 +101,17 @@ $(BUILD)/runtime/%.o: runtime/%.c | $(BUILD)/.deps
 
 $(BUILD)/libnetcrt.a: $(RT_OBJ)
 	ar rcs $@ $^
+
+# libnetcrt.libs: the libraries a trainer linking this runtime needs besides
+# OpenBLAS, libjpeg and libpng (netc reads it: MPI's, or none with MPI=0)
+$(BUILD)/runtime/dist.o: CFLAGS += $(MPI_CFLAGS)
+$(BUILD)/runtime/dist.o: $(BUILD)/mpi.flag
+$(BUILD)/libnetcrt.libs: $(BUILD)/mpi.flag
+	echo '$(MPI_LIBS)' > $@
+$(BUILD)/mpi.flag: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(MPI)' | cmp -s - $@ || echo '$(MPI)' > $@
+.PHONY: FORCE
 
 # --- compiler ------------------------------------------------------------------
 $(BUILD)/compiler/parser.c $(BUILD)/compiler/parser.h &: compiler/parser.y | $(BUILD)/.deps
@@ -188,12 +212,13 @@ refs: $(NETC)
 
 # --- report, checkpoint and predict tests ------------------------------------------------
 # tests/report/tiny.net is compiled by bin/netc into $(BUILD)/tests/report/tiny.c and
-# linked, without its main, into test_report_html, test_resume, test_predict, test_diverge
-# and test_run_index: they run netc_main (train, predict) in forked children on a
-# generated set of small JPEGs.
+# linked, without its main, into test_report_html, test_resume, test_predict, test_diverge,
+# test_run_index and test_mpi: they run netc_main (train, predict) in forked children on
+# a generated set of small JPEGs (test_mpi under mpirun: 2 processes over TCP; it says
+# it skipped where mpirun is missing).
 REPORT_GEN   := $(BUILD)/tests/report
 REPORT_TESTS := $(BUILD)/tests/test_report_html $(BUILD)/tests/test_resume $(BUILD)/tests/test_predict $(BUILD)/tests/test_diverge \
-                $(BUILD)/tests/test_run_index
+                $(BUILD)/tests/test_run_index $(BUILD)/tests/test_mpi
 $(REPORT_GEN)/tiny.c: tests/report/tiny.net $(NETC)
 	@mkdir -p $(REPORT_GEN)
 	$(NETC) -q -S --out-dir $(REPORT_GEN) $<
@@ -280,7 +305,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/netc $(DESTDIR)$(PREFIX)/lib/netc
 	install -m 755 bin/netc $(DESTDIR)$(PREFIX)/bin/netc
 	install -m 644 runtime/*.h $(DESTDIR)$(PREFIX)/include/netc
-	install -m 644 $(BUILD)/libnetcrt.a $(DESTDIR)$(PREFIX)/lib/netc
+	install -m 644 $(BUILD)/libnetcrt.a $(BUILD)/libnetcrt.libs $(DESTDIR)$(PREFIX)/lib/netc
 
 clean:
 	rm -rf build build-* bin

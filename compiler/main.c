@@ -156,6 +156,21 @@ static int find_runtime(const Target *t, char *inc, char *lib, size_t len) {
     return -1;
 }
 
+/* What else a trainer linking the runtime library lib must link, as the
+ * Makefile wrote it beside the library (libnetcrt.libs: Open MPI's flags, or
+ * nothing in a build without MPI). */
+static const char *runtime_libs(const char *lib) {
+    char path[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%.*s.libs", (int)(strlen(lib) - strlen(".a")), lib);
+    Error e;
+    char *text = read_file(path, NULL, &e);
+    if (!text) return "";
+    text[strcspn(text, "\n")] = 0;
+    const char *libs = pool_strdup(text);
+    free(text);
+    return libs;
+}
+
 static int build_trainer(const Options *o, const char *c_file, const char *exe) {
     char inc[PATH_MAX], lib[PATH_MAX];
     const Target *t = o->target;
@@ -167,8 +182,8 @@ static int build_trainer(const Options *o, const char *c_file, const char *exe) 
     }
     const char *blas = pool_printf("/usr/lib/%s/openblas-openmp", t->triplet);
     char *cmd = pool_printf("%s %s -std=gnu11 -fopenmp -Wall -Wextra -I%s -I/usr/include/%s/openblas-openmp %s %s "
-                            "-L%s -Wl,-rpath,%s -lopenblas -ljpeg -lpng -lm -o %s",
-                            o->cc, o->cflags, inc, t->triplet, c_file, lib, blas, blas, exe);
+                            "-L%s -Wl,-rpath,%s -lopenblas %s -ljpeg -lpng -lm -o %s",
+                            o->cc, o->cflags, inc, t->triplet, c_file, lib, blas, blas, runtime_libs(lib), exe);
     printf("%s\n", cmd);
     fflush(stdout);
     double t0 = now_seconds();

@@ -60,6 +60,8 @@ typedef struct {
     int schedule, step_every;
     float step_gamma, warmup, final_lr;
     float label_smoothing, bn_momentum, clip_grad;
+    int sync_bn;            /* data-parallel: batch norm statistics over every process's share */
+    float bucket_mb;        /* data-parallel: gradients summed in buckets of this many MB (0: one) */
     int tta;
     int init_head;          /* 1: the classifier starts as a linear probe's solution */
     /* preprocess */

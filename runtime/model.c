@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist.h"
 #include "gemm.h"
 #include "rng.h"
 #include "safetensors.h"
@@ -174,6 +175,11 @@ int model_save_weights(const Model *m, const char *path, const char *const *meta
     int rc = st_write(path, w, net->n_tensors, all, e);
     free(w);
     return rc;
+}
+
+void netc_layer_done(Model *m, int k, int pass) {
+    if (m->profile) netc_profile_tick(m, k, pass);
+    if (m->dist && pass == 1) dist_layer_done(m->dist, k);
 }
 
 void netc_profile_tick(Model *m, int k, int pass) {

@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#define NETC_ABI 1
+#define NETC_ABI 2
 #define NETC_VERSION "0.1.0"
 
 typedef enum {
@@ -58,6 +58,10 @@ typedef struct {
 } NetcLayer;
 
 typedef struct Model Model;
+
+/* Sums x[0..n) over every process of a data-parallel run, in place (dist.c).
+ * Batch norm calls it, when set, to normalise with the whole batch's statistics. */
+typedef void (*NetcAllreduce)(double *x, int n);
 
 /* forward's train argument */
 enum { NETC_EVAL = 0, NETC_TRAIN = 1, NETC_EVAL_ALL = 2 };
@@ -108,14 +112,25 @@ struct Model {
     float loss;         /* mean cross-entropy of the last forward (with labels) */
     float label_smoothing;
     float bn_momentum;
-    uint64_t seed;      /* dropout masks draw from rng_for(seed, step, layer) */
+    uint64_t seed;      /* dropout masks draw from rng_for(seed, step, layer, image) */
     long step;
+    /* data-parallel training (dist.h): this process holds a share of each step's batch */
+    int first_image;    /* where its n images start in the step's whole batch (dropout draws by it); 0 alone */
+    int batch_images;   /* images in the whole batch, whose mean loss backward differentiates; 0: n, alone */
+    NetcAllreduce sync_bn; /* NULL, or batch norm's statistics summed over every process (sync_bn on) */
+    /* after each layer (netc_layer_done), when set */
     double *profile;    /* NULL, or [2][n_layers] seconds: forward, backward (the profile command) */
     double profile_t;
+    struct DistStep *dist; /* NULL, or the gradient allreduce in flight, started bucket by bucket in backward */
 };
 
-/* Called between layers when m->profile is set: adds the time since the last
- * call to layer k's forward (pass 0) or backward (pass 1) total. */
+/* Called after each layer k's forward (pass 0) or backward (pass 1), and with
+ * k = -1 before the first, when m->profile or m->dist is set: the profile
+ * command's timer, and the start of each bucket of gradients' allreduce as
+ * soon as backward has finished its layers. */
+void netc_layer_done(Model *m, int k, int pass);
+/* The profile command's part: adds the time since the last call to layer k's
+ * forward (pass 0) or backward (pass 1) total. */
 void netc_profile_tick(Model *m, int k, int pass);
 
 /* The trainer's main: every generated trainer is `main` calling this. */

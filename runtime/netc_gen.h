@@ -25,10 +25,12 @@
 #define PGRAD(off) (m->grads + (off))
 #define SAVED(off) (m->saved + (off))
 
-/* The profile command times every layer; otherwise this is one branch per layer. */
-#define PROFILE(k, pass)                                  \
-    do {                                                  \
-        if (m->profile) netc_profile_tick(m, (k), (pass)); \
+/* After each layer: the profile command times it, and data-parallel training
+ * starts the allreduce of the gradients backward has finished (netc.h);
+ * otherwise this is one branch per layer. */
+#define PROFILE(k, pass)                                             \
+    do {                                                             \
+        if (m->profile || m->dist) netc_layer_done(m, (k), (pass)); \
     } while (0)
 
 /* max(v, 0) as a compare and select, which vectorises (fmaxf's NaN rules keep it scalar) */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "model.h"
 #include "report_html.h"
 #include "run_index.h"
@@ -19,11 +20,22 @@
  * quits at once: checkpoints are written to a temporary file and renamed, so
  * last.ckpt is never left half-written; only the epoch in progress is lost. */
 static volatile sig_atomic_t interrupted;
+static char ranks_stopping[1400]; /* under mpirun: what rank 0 says, with the run folder (set by run_train) */
+static size_t ranks_stopping_len;
 static void on_signal(int sig) {
     (void)sig;
     static const char again[] = "\nnetc: stopped at once; last.ckpt holds the last checkpoint saved\n";
     static const char first[] = "\nnetc: stopping after this batch to save a checkpoint (Ctrl-C again quits at once)\n";
-    ssize_t w = interrupted ? write(STDERR_FILENO, again, sizeof again - 1) : write(STDERR_FILENO, first, sizeof first - 1);
+    /* under mpirun: Ctrl-C, or mpirun ending the job because a rank failed; it kills what has not
+     * stopped soon after (odls_base_sigkill_timeout), so the save may not happen, but a
+     * checkpoint is never left half-written */
+    ssize_t w = 0;
+    if (dist.size > 1) { /* mpirun may signal twice (SIGINT, SIGTERM): the ranks must stop together */
+        if (dist.rank == 0 && !interrupted) w = write(STDERR_FILENO, ranks_stopping, ranks_stopping_len);
+        interrupted = 1;
+        return;
+    }
+    w = interrupted ? write(STDERR_FILENO, again, sizeof again - 1) : write(STDERR_FILENO, first, sizeof first - 1);
     (void)w;
     if (interrupted) _exit(130);
     interrupted = 1;
@@ -95,7 +107,8 @@ int run_setup(Run *r, const NetcNet *net, const Config *cfg, bool need_train, bo
     r->net = net;
     r->cfg = *cfg;
     r->started = time(NULL), r->wall_t0 = now_seconds();
-    if (r->cfg.threads <= 0) r->cfg.threads = omp_get_num_procs();
+    r->quiet = dist.rank != 0;
+    if (r->cfg.threads <= 0) r->cfg.threads = dist_default_threads();
     omp_set_num_threads(r->cfg.threads);
 
     struct stat st;
@@ -130,7 +143,8 @@ int run_setup(Run *r, const NetcNet *net, const Config *cfg, bool need_train, bo
     }
     resolve_normalisation(&r->cfg, r->train.n ? &r->train : NULL, net->in_c, r->mean, r->std);
 
-    r->model = model_new(net, r->cfg.batch, r->cfg.threads);
+    /* under mpirun each process holds its share of a batch (dist.h) */
+    r->model = model_new(net, (r->cfg.batch + dist.size - 1) / dist.size, r->cfg.threads);
     r->model->label_smoothing = r->cfg.label_smoothing;
     r->model->bn_momentum = r->cfg.bn_momentum;
     r->model->seed = r->cfg.seed;
@@ -145,6 +159,28 @@ int run_setup(Run *r, const NetcNet *net, const Config *cfg, bool need_train, bo
     metrics_init(&r->val_m, net->classes);
     metrics_init(&r->test_m, net->classes);
     return 0;
+}
+
+void run_share_state(Run *r) {
+    if (dist.size == 1) return;
+    long n = r->net->param_floats;
+    dist_bcast(r->model->params, sizeof(float) * (size_t)n);
+    if (r->opt.m) dist_bcast(r->opt.m, sizeof(float) * (size_t)n);
+    if (r->opt.v) dist_bcast(r->opt.v, sizeof(float) * (size_t)n);
+    struct {
+        int epoch, batch, n_rows;
+        long step, t;
+        float mean[3], std[3];
+    } at = {r->epoch, r->batch, r->n_rows, r->step, r->opt.t, {0}, {0}};
+    memcpy(at.mean, r->mean, sizeof at.mean), memcpy(at.std, r->std, sizeof at.std);
+    dist_bcast(&at, sizeof at);
+    r->epoch = at.epoch, r->batch = at.batch, r->step = at.step, r->opt.t = at.t;
+    memcpy(r->mean, at.mean, sizeof at.mean), memcpy(r->std, at.std, sizeof at.std);
+    if (dist.rank != 0) { /* the finished epochs' rows: early stopping reads them */
+        r->rows = xrealloc(r->rows, sizeof(EpochRow) * (size_t)(at.n_rows + 1));
+        r->n_rows = r->cap_rows = at.n_rows;
+    }
+    dist_bcast(r->rows, sizeof(EpochRow) * (size_t)at.n_rows);
 }
 
 void run_free(Run *r) {
@@ -178,7 +214,7 @@ static void epoch_order(int *perm, int n, uint64_t seed, int epoch) {
 void run_evaluate_range(Run *r, const Dataset *ds, int first, int count, Metrics *mt, int *predicted, float *confidence) {
     Model *m = r->model;
     const NetcNet *net = r->net;
-    int B = r->cfg.batch, K = net->classes, end = first + count;
+    int B = m->batch, K = net->classes, end = first + count;
     int *idx = xmalloc(sizeof(int) * (size_t)B), *labels = xmalloc(sizeof(int) * (size_t)B);
     float *avg = xmalloc(sizeof(float) * (size_t)B * (size_t)K);
     for (int start = first; start < end; start += B) {
@@ -214,8 +250,13 @@ void run_evaluate_range(Run *r, const Dataset *ds, int first, int count, Metrics
 }
 
 void run_evaluate(Run *r, const Dataset *ds, Metrics *mt, int *predicted, float *confidence) {
+    int lo, hi;
     metrics_reset(mt);
-    run_evaluate_range(r, ds, 0, ds->n, mt, predicted, confidence);
+    dist_share(ds->n, &lo, &hi); /* under mpirun each process evaluates its share; the sums are summed */
+    run_evaluate_range(r, ds, lo, hi - lo, mt, predicted, confidence);
+    dist_sum_metrics(mt);
+    if (predicted) dist_gather_shares(predicted, ds->n, sizeof(int));
+    if (confidence) dist_gather_shares(confidence, ds->n, sizeof(float));
 }
 
 int run_best_epoch(const Run *r) {
@@ -389,24 +430,106 @@ static int check_weights(const Run *r, Error *e) {
     return diverged(r, e, what);
 }
 
+/* Under mpirun with sync_bn off, each process kept batch norm's running
+ * statistics from its own shares: their mean, so that every process
+ * evaluates and rank 0 saves the same ones. */
+static void average_bn_statistics(Run *r) {
+    const NetcNet *net = r->net;
+    if (dist.size == 1 || r->cfg.sync_bn) return;
+    long n = 0;
+    for (int t = 0; t < net->n_tensors; t++)
+        if (net->tensors[t].role == ROLE_RUNNING_MEAN || net->tensors[t].role == ROLE_RUNNING_VAR) n += net->tensors[t].size;
+    double *sum = xmalloc(sizeof(double) * (size_t)(n + 1));
+    for (int pass = 0; pass < 2; pass++) { /* gather, then scatter back */
+        long k = 0;
+        for (int t = 0; t < net->n_tensors; t++) {
+            const NetcTensor *x = &net->tensors[t];
+            if (x->role != ROLE_RUNNING_MEAN && x->role != ROLE_RUNNING_VAR) continue;
+            float *p = r->model->params + x->offset;
+            for (long i = 0; i < x->size; i++, k++)
+                if (pass == 0) sum[k] = p[i];
+                else p[i] = (float)(sum[k] / dist.size);
+        }
+        if (pass == 0) dist_sum_doubles(sum, (int)n);
+    }
+    free(sum);
+}
+
+/* Every process took the same steps from the same sums, so they hold the
+ * same weights to the bit, as long as MPI gave all of them the same sums
+ * (the MPI standard advises it; Open MPI's algorithms do it). Checked after
+ * each epoch by a hash of the weights; if they differ, rank 0's weights and
+ * optimiser state go to every process. */
+static void check_same_weights(Run *r) {
+    if (dist.size == 1) return;
+    const unsigned char *p = (const unsigned char *)r->model->params;
+    size_t bytes = sizeof(float) * (size_t)r->net->param_floats;
+    uint64_t h = 0x9E3779B97F4A7C15ull, w = 0;
+    for (size_t i = 0; i < bytes; i += 8) {
+        memcpy(&w, p + i, bytes - i < 8 ? bytes - i : 8);
+        h = (h ^ w) * 0x100000001B3ull;
+    }
+    if (dist_all_equal(h)) return;
+    if (!r->quiet) fprintf(stderr, "warning: epoch %d: the processes' weights differ (MPI's sums were not the same bits on every "
+                                   "process): rank 0's are given to all\n", r->epoch + 1);
+    run_share_state(r);
+}
+
+/* A step whose input or loss was not finite: flags as dist_step_finish
+ * returns them (rank + 1 where it happened), or this process's alone. */
+static int bad_step(const Run *r, Error *e, const int *flags) {
+    char where[64] = "";
+    int rank = (flags[DIST_INPUT_BAD] ? flags[DIST_INPUT_BAD] : flags[DIST_LOSS_BAD]) - 1;
+    if (dist.size > 1) snprintf(where, sizeof where, " (on rank %d)", rank);
+    if (flags[DIST_INPUT_BAD]) {
+        const Config *c = &r->cfg;
+        errorf(e, "epoch %d, batch %d: the input images are NaN or infinite after normalisation%s", r->epoch + 1, r->batch + 1,
+               where);
+        return error_hint(e, "check the preprocess settings: range %g, mean and std (%g %g %g, %g %g %g)", c->range, r->mean[0],
+                          r->mean[1], r->mean[2], r->std[0], r->std[1], r->std[2]);
+    }
+    char what[128];
+    snprintf(what, sizeof what, "the loss is %s%s",
+             dist.size > 1 ? "NaN or infinite" : isnan(r->model->loss) ? "NaN" : "infinite", where);
+    return diverged(r, e, what);
+}
+
 int run_train(Run *r, Error *e) {
     const NetcNet *net = r->net;
     Model *m = r->model;
     const Config *c = &r->cfg;
     int N = r->train.n, B = c->batch, batches = (N + B - 1) / B;
-    int *perm = xmalloc(sizeof(int) * (size_t)N), *labels = xmalloc(sizeof(int) * (size_t)B);
+    if (B < dist.size) { /* every process finds it: rank 0 says it */
+        errorf(e, "batch %d is smaller than the %d processes mpirun started: each needs a share of every batch", B, dist.size);
+        error_hint(e, "--batch %d or more, or mpirun -np %d or fewer", dist.size, B);
+        if (dist.rank != 0) e->msg[0] = 0;
+        return -1;
+    }
+    /* under mpirun the same: a last batch with fewer images than processes is left out */
+    if (dist.size > 1 && N % B && N % B < dist.size) batches--;
+    int *perm = xmalloc(sizeof(int) * (size_t)N), *labels = xmalloc(sizeof(int) * (size_t)m->batch);
     int rc = 0;
     bool warned_loss = false;
+    DistStep *ds = dist_step_new(net, m->grads, c->bucket_mb); /* NULL alone */
+    m->sync_bn = ds && c->sync_bn ? dist_sum_doubles : NULL;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     interrupted = 0;
+    ranks_stopping_len = (size_t)snprintf(ranks_stopping, sizeof ranks_stopping,
+             "\nnetc: the job is ending (Ctrl-C, or a rank failed: mpirun says which); every rank stops after this batch and "
+             "rank 0 saves, if they can in time; %s/last.ckpt is whole either way: train --resume %s continues, on any "
+             "number of processes\n",
+             r->out, r->out);
+    if (ranks_stopping_len >= sizeof ranks_stopping) ranks_stopping_len = sizeof ranks_stopping - 1;
+    bool stop = false; /* after this batch: alone, once interrupted; under mpirun, once any process was */
 
     capture_first_filters(r);
     r->running = true;
-    if (write_pages(r, e) < 0) rc = -1; /* the settings and the "before" filters, open from the start */
+    if (dist.rank == 0 && write_pages(r, e) < 0) rc = -1; /* the settings and the "before" filters, open from the start */
+    rc = dist_agree(rc, e);
     if (!r->quiet && rc == 0) print_header(r);
     for (int i = 0; i < r->n_rows && !r->quiet; i++) print_row(r, &r->rows[i]);
     while (rc == 0 && !run_finished(r)) {
@@ -415,31 +538,45 @@ int run_train(Run *r, Error *e) {
         double t0 = now_seconds();
         float lr = 0;
         for (; r->batch < batches; r->batch++) {
-            int start = r->batch * B, n = N - start < B ? N - start : B;
-            for (int i = 0; i < n; i++) labels[i] = r->train.labels[perm[start + i]];
-            batch_fill(m->input, net->in_c, net->in_h, net->in_w, m->batch, &r->train, perm + start, n, c, r->mean, r->std, 1, 0,
+            int start = r->batch * B, n = N - start < B ? N - start : B, lo, hi;
+            dist_share(n, &lo, &hi); /* this process's images of the batch: all of them alone */
+            const int *mine = perm + start + lo;
+            for (int i = 0; i < hi - lo; i++) labels[i] = r->train.labels[mine[i]];
+            batch_fill(m->input, net->in_c, net->in_h, net->in_w, m->batch, &r->train, mine, hi - lo, c, r->mean, r->std, 1, 0,
                        c->seed, r->epoch);
             m->labels = labels;
             m->step = r->step;
-            bool input_ok = true; /* [in_c][batch][h][w]: the first n images of each channel */
+            m->first_image = lo, m->batch_images = ds ? n : 0;
+            int flags[DIST_NFLAGS] = {0};
+            bool input_ok = true; /* [in_c][batch][h][w]: the first images of each channel */
             for (int ch = 0; ch < net->in_c; ch++)
-                input_ok &= all_finite(m->input + (long)ch * m->batch * net->in_h * net->in_w, (long)n * net->in_h * net->in_w);
-            if (!input_ok) {
-                errorf(e, "epoch %d, batch %d: the input images are NaN or infinite after normalisation", r->epoch + 1,
-                       r->batch + 1);
-                error_hint(e, "check the preprocess settings: range %g, mean and std (%g %g %g, %g %g %g)", c->range, r->mean[0],
-                           r->mean[1], r->mean[2], r->std[0], r->std[1], r->std[2]);
-                rc = -1;
+                input_ok &= all_finite(m->input + (long)ch * m->batch * net->in_h * net->in_w, (long)(hi - lo) * net->in_h * net->in_w);
+            if (!input_ok) flags[DIST_INPUT_BAD] = dist.rank + 1;
+            if (!ds && !input_ok) { /* under mpirun every process goes on to the step's end, where all learn of it */
+                rc = bad_step(r, e, flags);
                 break;
             }
-            net->forward(m, n, 1);
-            if (!isfinite(m->loss)) {
-                diverged(r, e, isnan(m->loss) ? "the loss is NaN" : "the loss is infinite");
-                rc = -1;
+            net->forward(m, hi - lo, 1);
+            if (!isfinite(m->loss)) flags[DIST_LOSS_BAD] = dist.rank + 1;
+            if (!ds && flags[DIST_LOSS_BAD]) {
+                rc = bad_step(r, e, flags);
                 break;
             }
-            metrics_add(&r->train_m, m->probs, labels, n, m->loss);
-            net->backward(m, n);
+            metrics_add(&r->train_m, m->probs, labels, hi - lo, m->loss);
+            dist_step_begin(ds);
+            m->dist = ds; /* backward's layers start the allreduce of their gradients */
+            net->backward(m, hi - lo);
+            m->dist = NULL;
+            stop = interrupted;
+            if (ds) { /* the sum of every process's gradients, and whether any must stop: all stop together */
+                flags[DIST_STOP] = interrupted;
+                dist_step_finish(ds, flags);
+                stop = flags[DIST_STOP];
+                if (flags[DIST_INPUT_BAD] || flags[DIST_LOSS_BAD]) {
+                    rc = bad_step(r, e, flags);
+                    break;
+                }
+            }
             if (c->clip_grad > 0) {
                 double norm = grad_norm(net, m->grads);
                 if (norm > c->clip_grad)
@@ -449,11 +586,11 @@ int run_train(Run *r, Error *e) {
             optim_step(&r->opt, m->params, m->grads, lr);
             r->step++;
             progress(r, r->epoch, r->batch + 1, batches, metrics_loss(&r->train_m), t0);
-            if (check_weights(r, e) < 0) {
+            if (check_weights(r, e) < 0) { /* every process has the same weights: all stop here */
                 rc = -1;
                 break;
             }
-            if (interrupted) { /* this batch is done: the checkpoint's position is the next one */
+            if (stop) { /* this batch is done: the checkpoint's position is the next one */
                 r->batch++;
                 break;
             }
@@ -461,17 +598,20 @@ int run_train(Run *r, Error *e) {
         m->labels = NULL;
         r->part_seconds += now_seconds() - t0;
         if (rc < 0) break;
-        if (interrupted) {
+        dist_sum_metrics(&r->train_m); /* the epoch's (so far) over every process */
+        average_bn_statistics(r);
+        check_same_weights(r);
+        if (stop) {
             char path[1200];
             snprintf(path, sizeof path, "%s/last.ckpt", r->out);
-            if (checkpoint_save(r, path, e) < 0) rc = -1;
+            if (dist_agree(dist.rank == 0 ? checkpoint_save(r, path, e) : 0, e) < 0) rc = -1;
             else {
                 if (!r->quiet) fprintf(stderr, "\ninterrupted in epoch %d after batch %d; saved %s\n  resume with: train --resume %s\n",
                                        r->epoch + 1, r->batch, path, r->out);
                 rc = 130;
                 r->running = false;
                 Error ignored;
-                write_pages(r, &ignored); /* best effort: the run is already safe */
+                if (dist.rank == 0) write_pages(r, &ignored); /* best effort: the run is already safe */
             }
             break;
         }
@@ -485,7 +625,7 @@ int run_train(Run *r, Error *e) {
         row.images_per_sec = row.seconds > 0 ? r->train_m.n / row.seconds : 0;
         row.val_top1 = row.val_loss = row.val_top5 = -1;
         row.test_top1 = -1;
-        if (r->have_val) { /* every epoch: what best.ckpt and early stopping go by */
+        if (r->have_val) { /* every epoch: what best.ckpt and early stopping go by (shared out under mpirun) */
             run_evaluate(r, &r->val, &r->val_m, NULL, NULL);
             row.val_loss = metrics_loss(&r->val_m), row.val_top1 = metrics_top1(&r->val_m), row.val_top5 = metrics_top5(&r->val_m);
         }
@@ -505,15 +645,23 @@ int run_train(Run *r, Error *e) {
             row = *w;
         }
         if (!r->quiet) print_row(r, &row);
+        if (!r->quiet && ds) {
+            DistStats st = dist_step_stats(ds, true);
+            printf("        %d processes: %.1f MB of gradients summed per step in %d bucket%s; per step %.1f ms in backward's "
+                   "layer hooks, %.1f ms waiting after it\n",
+                   dist.size, 4e-6 * st.floats, st.buckets, st.buckets == 1 ? "" : "s", 1e3 * st.hook_seconds / st.steps,
+                   1e3 * st.wait_seconds / st.steps);
+        }
         /* finite but absurd: a guess scores ln(classes); a loss 100 times that has diverged, NaN or not */
-        if (row.train_loss > 100 * log(net->classes) && !warned_loss) {
+        if (row.train_loss > 100 * log(net->classes) && !warned_loss && !r->quiet) {
             fprintf(stderr, "warning: epoch %d: the training loss is %.4g, where guessing scores %.2f (ln %d): the run has "
                             "probably diverged\n  HINT: try a smaller rate (--lr %g), or clip the gradients (--clip_grad 5)\n",
                     row.epoch, row.train_loss, log(net->classes), net->classes, c->lr / 10);
             warned_loss = true;
         }
-        /* best by validation top-1, or by training loss without a validation set: never by the test set */
-        if (save_epoch_files(r, run_best_epoch(r) == row.epoch, e) < 0) {
+        /* best by validation top-1, or by training loss without a validation set: never by the test set;
+         * rank 0 writes, and every process learns how it went */
+        if (dist_agree(dist.rank == 0 ? save_epoch_files(r, run_best_epoch(r) == row.epoch, e) : 0, e) < 0) {
             rc = -1;
             break;
         }
@@ -523,12 +671,15 @@ int run_train(Run *r, Error *e) {
     }
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    m->sync_bn = NULL;
+    dist_step_free(ds);
     free(perm), free(labels);
     r->running = false;
-    if (rc < 0) { /* the report says the run ended, and stops reloading; best effort, e says why already */
+    if (rc < 0 && dist.rank == 0) { /* the report says the run ended, and stops reloading; best effort, e says why already */
         r->failed = true;
         Error ignored;
         write_pages(r, &ignored);
     }
+    if (rc < 0 && dist.rank != 0) e->msg[0] = 0; /* every error here is every process's: rank 0 says it */
     return rc;
 }

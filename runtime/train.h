@@ -59,6 +59,10 @@ typedef struct Run {
 int run_setup(Run *r, const NetcNet *net, const Config *cfg, bool need_train, bool need_test, Error *e);
 void run_free(Run *r);
 
+/* Under mpirun: rank 0's weights, optimiser state, position and
+ * normalisation to every process (after a resume, or init_head, on rank 0). */
+void run_share_state(Run *r);
+
 /* Trains to cfg.epochs, evaluating, logging, checkpointing; returns 0, or
  * -1 with e set (NaN loss, I/O failure), or 130 when interrupted. */
 int run_train(Run *r, Error *e);

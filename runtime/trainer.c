@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "json.h"
 #include "model.h"
 #include "probe.h"
@@ -47,7 +48,8 @@ static void usage(const NetcNet *net, FILE *f) {
             "  predict  --weights FILE [--json] IMAGE...\n"
             "  dump     [--weights FILE] --input FILE --out FILE\n"
             "  probe    --at LAYER [--weights FILE] [--data DIR]\n"
-            "  profile  [--iters N]   time each layer's forward and backward\n"
+            "  profile  [--iters N]   time each layer's forward and backward (under mpirun: a data-parallel\n"
+            "                         step's compute and allreduce, with and without overlap)\n"
             "  bench    [--iters N] [--train-images N] [--test-images N]\n"
             "           time N epochs (1500 images) and N test passes (2985) on random data in memory (JSON; see bench/run)\n"
             "  report   the shape report and the settings\n"
@@ -161,7 +163,13 @@ static void print_settings(const Run *r) {
     }
     printf("normalisation: mean %.4g %.4g %.4g, std %.4g %.4g %.4g%s\n", r->mean[0], r->mean[1], r->mean[2], r->std[0],
            r->std[1], r->std[2], c->normalize_auto ? " (from the training images)" : "");
-    printf("threads: %d (OpenMP; OpenBLAS runs inside it)\n", c->threads);
+    printf("threads: %d (OpenMP; OpenBLAS runs inside it)%s\n", c->threads, dist.size > 1 ? " in each process" : "");
+    if (dist.size > 1)
+        printf("processes: %d on %d host%s (mpirun), each with %d or %d images of every batch of %d; batch norm statistics "
+               "%s; gradients summed in buckets of %g MB\n",
+               dist.size, dist.hosts, dist.hosts == 1 ? "" : "s", c->batch / dist.size, (c->batch + dist.size - 1) / dist.size,
+               c->batch, c->sync_bn ? "over the whole batch (sync_bn on)" : "over each process's share (sync_bn off)",
+               c->bucket_mb);
 }
 
 /* A last.ckpt that cannot be read. The trainer writes checkpoints atomically,
@@ -174,8 +182,9 @@ static int damaged_checkpoint(Error *e, const char *dir) {
                       dir, dir);
 }
 
-static int cmd_train(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
-    Run r;
+/* The run's folder and settings: a resumed run's own, then the command
+ * line's. Under mpirun rank 0 decides (the run folder is on its disk). */
+static int train_folder(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
     if (a->resume) { /* the run's own settings, then the command line's (e.g. more --epochs) */
         char path[1200];
         snprintf(path, sizeof path, "%s/last.ckpt", a->resume);
@@ -207,34 +216,41 @@ static int cmd_train(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
         errorf(e, "%s holds a previous run", out);
         return error_hint(e, "--resume %s continues it; --force overwrites it; another --out starts elsewhere", out);
     }
-    if (make_dirs(out, e) < 0) return -1;
+    return make_dirs(out, e);
+}
 
-    if (run_setup(&r, net, cfg, true, cfg->test, e) < 0) {
+static int cmd_train(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
+    Run r;
+    if (dist_agree(dist.rank == 0 ? train_folder(net, cfg, a, e) : 0, e) < 0) return -1;
+    dist_bcast(cfg, sizeof *cfg); /* rank 0's settings and run folder, to every process */
+    const char *out = cfg->out;
+    if (dist_agree(run_setup(&r, net, cfg, true, cfg->test, e), e) < 0) {
         run_free(&r);
         return -1;
     }
-    r.quiet = a->quiet;
+    r.quiet = a->quiet || dist.rank != 0;
     snprintf(r.out, sizeof r.out, "%s", out);
-    if (a->resume) {
+    if (a->resume) { /* rank 0 reads the checkpoint; run_share_state below gives it to the others */
         char path[1200];
         snprintf(path, sizeof path, "%s/last.ckpt", a->resume);
-        if (checkpoint_load(&r, path, e) < 0) {
+        if (dist_agree(dist.rank == 0 ? checkpoint_load(&r, path, e) : 0, e) < 0) {
             run_free(&r);
             return -1;
         }
-        if (!a->quiet) printf("resumed %s at epoch %d, batch %d\n", path, r.epoch, r.batch);
+        if (!r.quiet) printf("resumed %s at epoch %d, batch %d\n", path, r.epoch, r.batch);
     }
-    if (!a->quiet) {
+    if (!r.quiet) {
         printf("\n%s", net->report);
         print_settings(&r);
         printf("run folder: %s\n", out);
     }
-    if (!a->resume && r.cfg.init_head && probe_init_head(&r, e) < 0) {
+    if (!a->resume && r.cfg.init_head && dist_agree(dist.rank == 0 ? probe_init_head(&r, e) : 0, e) < 0) {
         run_free(&r);
         return -1;
     }
+    run_share_state(&r);
     int rc = run_train(&r, e);
-    if (rc == 0 && !a->quiet) {
+    if (rc == 0 && !r.quiet) {
         int best = run_best_epoch(&r);
         printf("\nweights: %s/weights.safetensors (last), checkpoints: %s/last.ckpt, %s/best.ckpt (epoch %d, by %s)\n", out, out,
                out, best, r.have_val ? "validation top-1" : "training loss");
@@ -279,14 +295,20 @@ static int cmd_test(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
     char **classes;
     int n_classes;
     int has_norm = weights_context(a->weights, mean, std, &classes, &n_classes, e);
-    if (has_norm < 0 || checkpoint_apply_settings(cfg, a->weights, e) < 0 || config_apply(cfg, a->settings, e) < 0) return -1;
+    if (has_norm < 0) return dist_agree(-1, e);
+    /* under mpirun every process reads the weights and evaluates its share of the test set */
+    if (dist_agree(checkpoint_apply_settings(cfg, a->weights, e) < 0 || config_apply(cfg, a->settings, e) < 0 ? -1 : 0, e) < 0) {
+        for (int i = 0; i < n_classes; i++) free(classes[i]);
+        free(classes);
+        return -1;
+    }
     if (has_norm) cfg->normalize_auto = 0; /* the training run's numbers, not recomputed */
     cfg->pretrained[0] = 0;                /* every weight comes from the file */
     /* the weights are read (and refused if they are another net's) before any image is decoded */
     float *params = xalloc_floats((size_t)net->param_floats);
     Model weights = {.net = net, .params = params}; /* model_load_weights fills params only */
-    int rc = model_load_weights(&weights, a->weights, e);
-    if (rc == 0) rc = run_setup(&r, net, cfg, false, true, e);
+    int rc = dist_agree(model_load_weights(&weights, a->weights, e), e);
+    if (rc == 0) rc = dist_agree(run_setup(&r, net, cfg, false, true, e), e);
     else memset(&r, 0, sizeof r);
     if (rc == 0 && has_norm) memcpy(r.mean, mean, sizeof mean), memcpy(r.std, std, sizeof std);
     if (rc == 0) memcpy(r.model->params, params, sizeof(float) * (size_t)net->param_floats);
@@ -295,11 +317,13 @@ static int cmd_test(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
         double t0 = now_seconds();
         run_evaluate(&r, &r.test, &r.test_m, NULL, NULL);
         double dt = now_seconds() - t0;
-        printf("%s on %s/test (%d images): loss %.4f, top-1 %.2f%%, top-5 %.2f%%, mean per class %.2f%% (%.1f s, %.0f img/s)\n",
-               a->weights, cfg->data, r.test.n, metrics_loss(&r.test_m), metrics_top1(&r.test_m), metrics_top5(&r.test_m),
-               metrics_mean_class(&r.test_m), dt, r.test.n / dt);
-        printf("per class top-1:\n");
-        for (int c = 0; c < net->classes; c++) printf("  %-16s %6.2f%%\n", r.test.class_names[c], metrics_class_acc(&r.test_m, c));
+        if (dist.rank == 0) { /* under mpirun every process has the sums: rank 0 prints them */
+            printf("%s on %s/test (%d images): loss %.4f, top-1 %.2f%%, top-5 %.2f%%, mean per class %.2f%% (%.1f s, %.0f img/s)\n",
+                   a->weights, cfg->data, r.test.n, metrics_loss(&r.test_m), metrics_top1(&r.test_m), metrics_top5(&r.test_m),
+                   metrics_mean_class(&r.test_m), dt, r.test.n / dt);
+            printf("per class top-1:\n");
+            for (int c = 0; c < net->classes; c++) printf("  %-16s %6.2f%%\n", r.test.class_names[c], metrics_class_acc(&r.test_m, c));
+        }
     }
     for (int i = 0; i < n_classes; i++) free(classes[i]);
     free(classes);
@@ -470,20 +494,27 @@ int netc_main(int argc, char **argv, const NetcNet *net) {
                 net->name, net->abi, NETC_ABI, net->source);
         return 2;
     }
+    if (dist_init(&argc, &argv, &e) < 0) {
+        fprintf(stderr, "netc: %s\n", e.msg);
+        return 2;
+    }
     Config cfg;
     config_defaults(&cfg);
-    if (config_apply(&cfg, net->settings, &e) < 0) {
-        fprintf(stderr, "netc: %s's settings: %s\n", net->source, e.msg);
-        return 2;
-    }
-    Args a;
-    if (parse_args(argc, argv, net, &a, &e) < 0 || config_apply(&cfg, a.settings, &e) < 0) {
-        fprintf(stderr, "netc: %s\n", e.msg);
-        free(a.images), free(a.settings);
-        return 2;
-    }
+    Args a = {0};
     int rc = 0;
-    if (strcmp(a.command, "help") == 0) usage(net, stdout);
+    if (config_apply(&cfg, net->settings, &e) < 0) {
+        if (dist.rank == 0) fprintf(stderr, "netc: %s's settings: %s\n", net->source, e.msg);
+        rc = 2;
+    } else if (parse_args(argc, argv, net, &a, &e) < 0 || config_apply(&cfg, a.settings, &e) < 0) {
+        if (dist.rank == 0) fprintf(stderr, "netc: %s\n", e.msg);
+        rc = 2;
+    } else if (dist.size > 1 && strcmp(a.command, "train") && strcmp(a.command, "test") && strcmp(a.command, "profile")) {
+        /* the others are one process's work */
+        if (dist.rank == 0)
+            fprintf(stderr, "netc: %s runs in one process, not under mpirun (it started %d)\n  HINT: run %s %s without mpirun\n",
+                    a.command, dist.size, argv[0], a.command);
+        rc = 2;
+    } else if (strcmp(a.command, "help") == 0) usage(net, stdout);
     else if (strcmp(a.command, "report") == 0) {
         printf("%s", net->report);
         config_print(&cfg, stdout);
@@ -492,16 +523,17 @@ int netc_main(int argc, char **argv, const NetcNet *net) {
     else if (strcmp(a.command, "predict") == 0) rc = cmd_predict(net, &cfg, &a, &e);
     else if (strcmp(a.command, "dump") == 0) rc = cmd_dump(net, &cfg, &a, &e);
     else if (strcmp(a.command, "probe") == 0) rc = cmd_probe(net, &cfg, a.at, a.weights, &e);
+    else if (strcmp(a.command, "profile") == 0 && dist.size > 1) rc = dist_agree(cmd_profile_dist(net, &cfg, a.iters ? a.iters : 10, &e), &e);
     else if (strcmp(a.command, "profile") == 0) rc = cmd_profile(net, &cfg, a.iters ? a.iters : 10, &e);
     else if (strcmp(a.command, "bench") == 0) /* by default the sizes of 15-scene's training and test sets */
         rc = cmd_bench(net, &cfg, a.iters ? a.iters : 2, a.train_images ? a.train_images : 1500, a.test_images ? a.test_images : 2985,
                        &e);
     free(a.images), free(a.settings);
-    if (rc == 130) return 130;
-    if (rc < 0) {
-        fflush(stdout); /* what was printed comes before the error, also when both go to one file */
-        fprintf(stderr, "netc: %s\n", e.msg);
-        return 1;
-    }
-    return 0;
+    fflush(stdout); /* what was printed comes before the error, also when both go to one file */
+    if (rc < 0 && e.msg[0]) fprintf(stderr, "netc: %s\n", e.msg); /* under mpirun, from the rank that should say it (dist_agree) */
+    /* before any process exits: mpirun ends the job when the first exits with an error */
+    fflush(stderr);
+    if (rc != 0) dist_barrier();
+    dist_finalize();
+    return rc == 130 || rc == 2 ? rc : rc < 0 ? 1 : 0;
 }

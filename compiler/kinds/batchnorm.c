@@ -3,7 +3,10 @@
  * running ones updated, momentum from the trainer's bn_momentum, unbiased
  * variance) and by the running ones in evaluation; then scaled by gamma
  * ("weight") and shifted by beta ("bias"). A relu after it may be fused in;
- * in evaluation the plan may fold it into the conv before it (conv.c). */
+ * in evaluation the plan may fold it into the conv before it (conv.c).
+ * In data-parallel training (runtime/dist.h) the trainer may pass a sync
+ * function that sums the statistics' sums over every process's share of the
+ * batch (sync_bn), as PyTorch's SyncBatchNorm does. */
 #include "emit.h"
 #include "kind.h"
 #include "pool.h"
@@ -62,6 +65,7 @@ static void bn_fns(const Emitter *e, const Layer *l, LayerFns *f) {
     fn_n_cap(&f->forward);
     fn_param(&f->forward, "int train", "train");
     fn_param(&f->forward, "float momentum", "m->bn_momentum");
+    fn_param(&f->forward, "NetcAllreduce sync", "m->sync_bn");
     if (!l->run_backward) return;
     bool dw = !l->frozen, din = s->needs_grad;
     Fn *b = &f->backward;
@@ -74,6 +78,7 @@ static void bn_fns(const Emitter *e, const Layer *l, LayerFns *f) {
     if (din) fn_param(b, "const float *gamma", arg_param(l, "weight"));
     fn_param(b, "const float *saved", saved);
     fn_n_cap(b);
+    if (din) fn_param(b, "NetcAllreduce sync", "m->sync_bn");
 }
 
 static void bn_define(Emitter *e, const Layer *l, const LayerFns *f) {
@@ -82,26 +87,35 @@ static void bn_define(Emitter *e, const Layer *l, const LayerFns *f) {
     emit(e, "/* $NAME: $DESC$RELUDOC\n"
             " *   in [$C][cap][$H][$W] -> out, per channel: gamma [$C], beta [$C], running mean and var [$C]\n"
             " *   training: normalise with the batch's statistics (kept in saved[2][$C] for backward) and\n"
-            " *   update the running ones; evaluation: normalise with the running statistics */\n");
+            " *   update the running ones; sync (sync_bn, or NULL) sums them over every process's share of\n"
+            " *   the batch; evaluation: normalise with the running statistics */\n");
     fn_define(e, &f->forward);
     emit(e, "    const long count = (long)n * $HW; /* channel c's values: count floats from c * cap * $HW */\n"
+            "    if (train) { /* the mean of each channel, then the variance around it, over total values */\n"
+            "        double sum[$C + 1], dev[$C];\n"
+            "#pragma omp parallel for schedule(static)\n"
+            "        for (int c = 0; c < $C; c++) sum[c] = netc_sum(in + (long)c * cap * $HW, count);\n"
+            "        sum[$C] = (double)count;\n"
+            "        if (sync) sync(sum, $C + 1);\n"
+            "        const long total = (long)sum[$C];\n"
+            "#pragma omp parallel for schedule(static)\n"
+            "        for (int c = 0; c < $C; c++)\n"
+            "            dev[c] = netc_sum_sq_dev(in + (long)c * cap * $HW, count, (float)(sum[c] / (double)total));\n"
+            "        if (sync) sync(dev, $C);\n"
+            "        for (int c = 0; c < $C; c++) {\n"
+            "            float mean = (float)(sum[c] / (double)total), var = (float)(dev[c] / (double)total);\n"
+            "            saved[c] = mean, saved[$C + c] = 1.0f / sqrtf(var + $EPS);\n"
+            "            /* the running variance is unbiased, as in PyTorch */\n"
+            "            running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;\n"
+            "            running_var[c] = (1.0f - momentum) * running_var[c] + momentum * var * (float)total / (float)netc_max(total - 1, 1);\n"
+            "        }\n"
+            "    }\n"
             "#pragma omp parallel for schedule(static)\n"
             "    for (int c = 0; c < $C; c++) {\n"
             "        const float *x = in + (long)c * cap * $HW;\n"
             "        float *y = out + (long)c * cap * $HW;\n"
-            "        float mean, invstd;\n"
-            "        if (train) {\n"
-            "            mean = (float)(netc_sum(x, count) / (double)count);\n"
-            "            float var = (float)(netc_sum_sq_dev(x, count, mean) / (double)count);\n"
-            "            invstd = 1.0f / sqrtf(var + $EPS);\n"
-            "            saved[c] = mean, saved[$C + c] = invstd;\n"
-            "            /* the running variance is unbiased, as in PyTorch */\n"
-            "            running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;\n"
-            "            running_var[c] = (1.0f - momentum) * running_var[c] + momentum * var * (float)count / (float)netc_max(count - 1, 1);\n"
-            "        } else {\n"
-            "            mean = running_mean[c];\n"
-            "            invstd = 1.0f / sqrtf(running_var[c] + $EPS);\n"
-            "        }\n"
+            "        float mean = train ? saved[c] : running_mean[c];\n"
+            "        float invstd = train ? saved[$C + c] : 1.0f / sqrtf(running_var[c] + $EPS);\n"
             "        float scale = gamma[c] * invstd, shift = beta[c];\n"
             "        for (long i = 0; i < count; i++) y[i] = $BNOUT;\n"
             "    }\n"
@@ -112,7 +126,7 @@ static void bn_define(Emitter *e, const Layer *l, const LayerFns *f) {
     ev_str(e, "LEAKY", l->relu_fused && l->relu_slope ? "_leaky" : "");
     if (l->relu_fused) {
         ev_str(e, "DYDOC", pool_printf(" (dy: the %s's gradient, where the output is positive)", l->relu_slope ? "leaky relu" : "relu"));
-        ev_str(e, "YO", l->relu_slope ? pool_printf("yo, %s", float_lit(l->relu_slope)) : "yo");
+        ev_str(e, "YO", l->relu_slope ? pool_printf("out + at, %s", float_lit(l->relu_slope)) : "out + at");
         ev_str(e, "DY", pool_printf("(%s)", fused_relu_grad(l, "yo[i]", "dy[i]")));
     } else {
         ev_str(e, "DYDOC", "");
@@ -120,24 +134,35 @@ static void bn_define(Emitter *e, const Layer *l, const LayerFns *f) {
         ev_str(e, "DY", "dy[i]");
     }
     emit(e, "/* $NAME backward$DYDOC: dgamma = sum dy * xhat, dbeta = sum dy,\n"
-            " *   din $ACC gamma * invstd / N * (N dy - sum dy - xhat * sum dy * xhat) */\n");
+            " *   din $ACC gamma * invstd / N * (N dy - sum dy - xhat * sum dy * xhat)");
+    if (din) emit(e, ",\n *   its sums and N over every process's share of the batch when sync is set (sync_bn)");
+    emit(e, " */\n");
     fn_define(e, &f->backward);
     emit(e, "    const long count = (long)n * $HW;\n"
+            "    double sums[2 * $C + 1]; /* per channel: sum dy, then sum dy * xhat */\n"
             "#pragma omp parallel for schedule(static)\n"
             "    for (int c = 0; c < $C; c++) {\n"
-            "        const float *x = in + (long)c * cap * $HW, *dy = dout + (long)c * cap * $HW;\n");
-    if (l->relu_fused) emit(e, "        const float *yo = out + (long)c * cap * $HW;\n");
-    emit(e, "        float mean = saved[c], invstd = saved[$C + c];\n"
+            "        const long at = (long)c * cap * $HW;\n"
             "        double sdy, sdyx;\n"
-            "        netc_dy_sums$LEAKY(dy, $YO, x, count, mean, &sdy, &sdyx);\n"
-            "        sdyx *= invstd;\n");
-    if (dw) emit(e, "        dgamma[c] = (float)sdyx, dbeta[c] = (float)sdy;\n");
-    if (din)
-        emit(e, "        float *dx = din + (long)c * cap * $HW;\n"
-                "        float k = gamma[c] * invstd / (float)count, mdy = (float)sdy, mdyx = (float)sdyx;\n"
-                "        for (long i = 0; i < count; i++) dx[i] $ACC k * ((float)count * $DY - mdy - (x[i] - mean) * invstd * mdyx);\n");
-    emit(e, "    }\n"
-            "}\n\n");
+            "        netc_dy_sums$LEAKY(dout + at, $YO, in + at, count, saved[c], &sdy, &sdyx);\n"
+            "        sums[c] = sdy, sums[$C + c] = sdyx * saved[$C + c];\n"
+            "    }\n");
+    if (dw) emit(e, "    for (int c = 0; c < $C; c++) dgamma[c] = (float)sums[$C + c], dbeta[c] = (float)sums[c];\n");
+    if (din) {
+        emit(e, "    sums[2 * $C] = (double)count;\n"
+                "    if (sync) sync(sums, 2 * $C + 1);\n"
+                "    const long total = (long)sums[2 * $C];\n"
+                "#pragma omp parallel for schedule(static)\n"
+                "    for (int c = 0; c < $C; c++) {\n"
+                "        const long at = (long)c * cap * $HW;\n"
+                "        const float *x = in + at, *dy = dout + at;\n");
+        if (l->relu_fused) emit(e, "        const float *yo = out + at;\n");
+        emit(e, "        float mean = saved[c], invstd = saved[$C + c], *dx = din + at;\n"
+                "        float k = gamma[c] * invstd / (float)total, mdy = (float)sums[c], mdyx = (float)sums[$C + c];\n"
+                "        for (long i = 0; i < count; i++) dx[i] $ACC k * ((float)total * $DY - mdy - (x[i] - mean) * invstd * mdyx);\n"
+                "    }\n");
+    }
+    emit(e, "}\n\n");
 }
 
 static const TrainEmit bn_train = {bn_fns, bn_define};

@@ -1,8 +1,10 @@
 /* dropout.c: "dropout P" (P defaults to 0.5). In training each value is
  * kept with probability 1 - P and scaled by 1 / (1 - P), so evaluation is
  * the identity. Image b's mask comes from rng_for(seed, step, layer << 32 |
- * b), so a run is reproducible and tools/torch_ref.py can make the same
- * masks. */
+ * first + b), so a run is reproducible and tools/torch_ref.py can make the
+ * same masks; first is where the n images start in the step's whole batch
+ * when processes share it (runtime/dist.h), so the masks are those one
+ * process would draw. */
 #include "emit.h"
 #include "kind.h"
 #include "pool.h"
@@ -47,6 +49,7 @@ static void dropout_fns(const Emitter *e, const Layer *l, LayerFns *f) {
     fn_param(&f->forward, "int train", "train");
     fn_param(&f->forward, "uint64_t seed", "m->seed");
     fn_param(&f->forward, "long step", "m->step");
+    fn_param(&f->forward, "int first", "m->first_image");
     if (!l->run_backward) return;
     fn_init(&f->backward, l, "backward");
     if (l->in_place) fn_param(&f->backward, "float *restrict d", arg_grad(l));
@@ -61,7 +64,8 @@ static void dropout_define(Emitter *e, const Layer *l, const LayerFns *f) {
     ev_str(e, "P", float_lit(p));
     ev_str(e, "SCALE", float_lit(1.0 / (1.0 - p)));
     ev_int(e, "LAYER", (long long)(l - e->net->layers));
-    emit(e, "/* $NAME: $DESC, [$OC][cap][$OH][$OW]; image b's mask from rng_for(seed, step, $LAYER << 32 | b) */\n");
+    emit(e, "/* $NAME: $DESC, [$OC][cap][$OH][$OW]; image b's mask from rng_for(seed, step, $LAYER << 32 | first + b),\n"
+            " * first: where these n images start in the step's whole batch (data-parallel training; else 0) */\n");
     fn_define(e, &f->forward);
     emit(e, l->in_place ? "    if (!train) return; /* evaluation: the identity */\n"
                         : "    if (!train) {\n"
@@ -71,7 +75,7 @@ static void dropout_define(Emitter *e, const Layer *l, const LayerFns *f) {
                           "    }\n");
     emit(e, "#pragma omp parallel for schedule(static)\n"
             "    for (int b = 0; b < n; b++) {\n"
-            "        Rng r = rng_for(seed, (uint64_t)step, (uint64_t)$LAYER << 32 | (uint64_t)b);\n"
+            "        Rng r = rng_for(seed, (uint64_t)step, (uint64_t)$LAYER << 32 | (uint64_t)(first + b));\n"
             "        for (long c = 0; c < $OC; c++)\n"
             "            for (long i = (c * cap + b) * $OHW; i < (c * cap + b + 1) * $OHW; i++) {\n"
             "                mask[i] = rng_uniform(&r) >= $P;\n");

@@ -47,6 +47,7 @@ static void softmax_fns(const Emitter *e, const Layer *l, LayerFns *f) {
     fn_param(&f->backward, "const float *probs", arg_act(l));
     fn_param(&f->backward, "const int *labels", "m->labels");
     fn_n_cap(&f->backward);
+    fn_param(&f->backward, "int total", "m->batch_images ? m->batch_images : n");
     fn_param(&f->backward, "float smoothing", "m->label_smoothing");
 }
 
@@ -75,12 +76,13 @@ static void softmax_define(Emitter *e, const Layer *l, const LayerFns *f) {
             "}\n\n");
     if (!l->run_backward) return;
     ev_acc(e, l, 0);
-    emit(e, "/* $NAME backward: dlogits $ACC (probs - targets) / n */\n");
+    emit(e, "/* $NAME backward: dlogits $ACC (probs - targets) / total, the gradient of the mean loss over total\n"
+            " * images: these n, or in data-parallel training the step's whole batch, of which they are a share */\n");
     fn_define(e, &f->backward);
     emit(e, "    for (int b = 0; b < n; b++)\n"
             "        for (int k = 0; k < $K; k++) {\n"
             "            float t = smoothing / $K + (k == labels[b] ? 1.0f - smoothing : 0.0f);\n"
-            "            dlogits[(long)k * cap + b] $ACC (probs[(long)b * $K + k] - t) / (float)n;\n"
+            "            dlogits[(long)k * cap + b] $ACC (probs[(long)b * $K + k] - t) / (float)total;\n"
             "        }\n"
             "}\n\n");
 }
