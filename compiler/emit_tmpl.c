@@ -90,9 +90,15 @@ void ev_layer(Emitter *e, const Layer *l) {
     ev_str(e, "RELUDOC", l->relu_fused ? pool_printf(", then %s (%s, fused)", relu, net->layers[l->fused_relu].name) : "");
 }
 
+/* The shortest decimal that reads back as the same float: 1e-05f, not
+ * 9.99999975e-06f (what the float nearest 1e-5 is to nine digits). */
 const char *float_lit(double v) {
+    float f = (float)v;
     char buf[48];
-    snprintf(buf, sizeof buf, "%.9g", v);
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
+        if (strtof(buf, NULL) == f) break;
+    }
     if (!strpbrk(buf, ".eEn")) strcat(buf, ".0");
     return pool_printf("%sf", buf);
 }
