@@ -131,6 +131,15 @@ $(BUILD)/compiler/%.o: compiler/%.c $(BUILD)/compiler/parser.h | $(BUILD)/.deps
 	$(CC) $(CFLAGS) -Icompiler -Iruntime -I$(BUILD)/compiler -c $< -o $@
 $(BUILD)/compiler/main.o: CFLAGS += -DNETC_ISA='"$(ISA)"'
 
+# netc --deploy copies these into what it writes; they are built into netc,
+# so an installed netc needs no source tree
+EMBEDDED := deploy/nn.c deploy/predict.c deploy/deploy.mk runtime/preprocess.h runtime/preprocess.c runtime/jpeg.h runtime/jpeg.c \
+            runtime/pngread.h runtime/pngread.c
+$(BUILD)/compiler/embedded.c: tools/embed.sh $(EMBEDDED) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	tools/embed.sh $@ $(EMBEDDED)
+CC_OBJ += $(BUILD)/compiler/embedded.o
+
 $(BUILD)/libnetcc.a: $(CC_OBJ)
 	ar rcs $@ $^
 
@@ -191,6 +200,35 @@ $(BUILD)/tests/gradcheck_%: tests/test_gradcheck.c $(GEN_DIR)/%.o $(BUILD)/libne
 $(BUILD)/tests/torchref_%: tests/test_torchref.c $(GEN_DIR)/%.o $(BUILD)/libnetcrt.a
 	$(CC) $(CFLAGS) $(RT_FLAGS) -Iruntime -Itests -DNET=netc_$* $< $(GEN_DIR)/$*.o $(BUILD)/libnetcrt.a -o $@ $(LDLIBS) -lcmocka
 
+# --- deployed nets against PyTorch (netc --deploy) ------------------------------------
+# For each net with a reference: tests/deploy/state.c (linked with its generated
+# trainer code) writes the state the reference evaluated it in, bin/netc --deploy
+# writes $(DEPLOY_DIR)/<net>/ from it (with --weights-file for nets of megabytes),
+# the deployed <net>.c is compiled as a user would, warnings as errors, and
+# tests/test_deploy_ref.c compares its logits with PyTorch's.
+DEPLOY_DIR    := $(BUILD)/tests/deploy
+DEPLOY_BIG    := deepernet squeezenet_ft squeezenet_tv alexnet_ft
+DEPLOY_CFLAGS := -std=c99 -Wall -Wextra -pedantic -Werror -O2 $(MARCH) $(SANITIZE)
+DEPLOYREFS    := $(patsubst tests/ref/%.safetensors,$(BUILD)/tests/deployref_%,$(wildcard tests/ref/*.safetensors))
+TESTS         := $(filter-out $(BUILD)/tests/test_deploy_ref,$(TESTS)) $(DEPLOYREFS)
+.PRECIOUS: $(DEPLOY_DIR)/%.safetensors $(DEPLOY_DIR)/%.stamp $(DEPLOY_DIR)/%.o
+
+$(DEPLOY_DIR)/state_%: tests/deploy/state.c $(GEN_DIR)/%.o $(BUILD)/libnetcrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(RT_FLAGS) -Iruntime -Itests -DNET=netc_$* $< $(GEN_DIR)/$*.o $(BUILD)/libnetcrt.a -o $@ $(LDLIBS)
+$(DEPLOY_DIR)/%.safetensors: $(DEPLOY_DIR)/state_% tests/ref/%.safetensors
+	$< $@
+.SECONDEXPANSION:
+$(DEPLOY_DIR)/%.stamp: $(DEPLOY_DIR)/%.safetensors $$(firstword $$(wildcard tests/nets/$$*.net nets/$$*.net tests/torchvision/$$*.net)) $(NETC)
+	$(NETC) -q --deploy $< $(if $(filter $*,$(DEPLOY_BIG)),--weights-file) --out-dir $(DEPLOY_DIR)/$* $(word 2,$^)
+	@touch $@
+$(DEPLOY_DIR)/%.o: $(DEPLOY_DIR)/%.stamp
+	$(CC) $(DEPLOY_CFLAGS) -c $(DEPLOY_DIR)/$*/$*.c -o $@
+$(BUILD)/tests/deployref_%: tests/test_deploy_ref.c $(DEPLOY_DIR)/%.o $(BUILD)/libnetcrt.a
+	$(CC) $(CFLAGS) $(RT_FLAGS) -I. -Iruntime -DNET=$* -DUNET=$(shell echo $* | tr a-z A-Z) -DDEPLOY_H='"$(DEPLOY_DIR)/$*/$*.h"' \
+	    -DSTATE='"$(DEPLOY_DIR)/$*.safetensors"' $(if $(filter $*,$(DEPLOY_BIG)),-DWEIGHTS_FILE='"$(DEPLOY_DIR)/$*/$*.weights"') \
+	    $< $(DEPLOY_DIR)/$*.o $(BUILD)/libnetcrt.a -o $@ $(LDLIBS) -lcmocka
+
 # References: the test nets at batch 4; the shipped nets at batch 2 with sampled
 # gradients and weights of Kaiming's scale, so deep gradients do not vanish
 # into float32 noise (AlexNet, and tests/torchvision/squeezenet_tv.net and
@@ -213,12 +251,12 @@ refs: $(NETC)
 # --- report, checkpoint and predict tests ------------------------------------------------
 # tests/report/tiny.net is compiled by bin/netc into $(BUILD)/tests/report/tiny.c and
 # linked, without its main, into test_report_html, test_resume, test_predict, test_diverge,
-# test_run_index and test_mpi: they run netc_main (train, predict) in forked children on
-# a generated set of small JPEGs (test_mpi under mpirun: 2 processes over TCP; it says
-# it skipped where mpirun is missing).
+# test_run_index, test_mpi and test_deploy: they run netc_main (train, predict) in forked
+# children on a generated set of small JPEGs (test_mpi under mpirun: 2 processes over TCP;
+# it says it skipped where mpirun is missing).
 REPORT_GEN   := $(BUILD)/tests/report
 REPORT_TESTS := $(BUILD)/tests/test_report_html $(BUILD)/tests/test_resume $(BUILD)/tests/test_predict $(BUILD)/tests/test_diverge \
-                $(BUILD)/tests/test_run_index $(BUILD)/tests/test_mpi
+                $(BUILD)/tests/test_run_index $(BUILD)/tests/test_mpi $(BUILD)/tests/test_deploy
 $(REPORT_GEN)/tiny.c: tests/report/tiny.net $(NETC)
 	@mkdir -p $(REPORT_GEN)
 	$(NETC) -q -S --out-dir $(REPORT_GEN) $<
@@ -255,7 +293,7 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 600
 FUZZ_FLAGS   ?= -max_len=8192 -timeout=10 -rss_limit_mb=2048
 FUZZ_SEEDS   := nets nets/ablation tests/nets tests/report tests/torchvision tests/fuzz_regress
-FUZZ_RT      := $(addprefix $(BUILD)/runtime/,config.o util.o safetensors.o json.o)
+FUZZ_RT      := $(addprefix $(BUILD)/runtime/,config.o util.o safetensors.o json.o preprocess.o weights_meta.o)
 .PHONY: fuzz fuzz-build
 fuzz-build:
 	tools/deps.sh clang libclang-rt-14-dev

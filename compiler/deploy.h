@@ -4,12 +4,108 @@
  * uses), its weights as static const arrays (or a file the caller loads),
  * the preprocessing the trainer evaluates with (runtime/preprocess.c), and
  * forward and predict functions over one arena whose layout netc plans
- * here: every activation at an offset, reused once dead. */
+ * here: every activation at an offset, reused once dead. Beside it, <net>.h
+ * (the API), predict.c (a command line over it, with libjpeg) and a Makefile.
+ *
+ * The pass (deploy.c) reads the weights file a trainer wrote, decides for
+ * every layer whether it runs or is another's buffer (a dropout, a flatten,
+ * a relu its producer applies, a batch norm folded into the conv before it,
+ * a concat's inputs written into its slices), plans the arena and writes the
+ * files; each kind's part is its DeployEmit (kind.h's .deploy), which
+ * prepares its weights, names the kernels it needs and writes its calls. */
 #ifndef NETC_DEPLOY_H
 #define NETC_DEPLOY_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "net.h"
+
+/* ---- the pass (deploy.c) -------------------------------------------------------------- */
+
+typedef struct {
+    const char *weights;  /* the safetensors file a trainer wrote */
+    const char *out_dir;  /* default deploy/<net> */
+    bool weights_file;    /* --weights-file: weights in <net>.weights, loaded by the caller, not C arrays */
+    bool quiet;
+} DeployOptions;
+
+/* After plan_net: writes out_dir/<net>.h, <net>.c, predict.c, Makefile (and
+ * <net>.weights). Returns 0, or -1 after printing what is wrong. */
+int deploy_net(Net *net, const DeployOptions *o);
+
+/* ---- what the pass decides per layer, and the kinds' part -------------------------------- */
+
+typedef struct Deploy Deploy;
+
+/* The activation a layer applies as it stores (deploy/nn.c's NN_LINEAR, NN_RELU). */
+enum { DEPLOY_LINEAR, DEPLOY_RELU };
+
+typedef struct {
+    bool runs;            /* forward calls something for it; else its output is `alias`'s */
+    int alias;            /* the layer whose buffer holds its output, or -1: its own */
+    int slice_of;         /* its own buffer is this concat's, from byte slice_off; or -1 */
+    int64_t slice_off;
+    int act;              /* DEPLOY_LINEAR or DEPLOY_RELU (with slope), applied as it stores */
+    float slope;
+    int relu;             /* the relu layer it applies, or -1 (for comments) */
+    int fold_bn;          /* the batch norm folded into its weights, or -1 */
+    const char *how;      /* how it runs, for comments: "winograd", "direct", ... */
+    int algo;             /* the kind's own choice (a conv's kernel) */
+    float *w, *b;         /* weights after folding and packing (pool), for define; NULL: none */
+    int64_t nw;
+    int64_t scratch;      /* bytes of scratch it needs per thread */
+    int last_use;         /* the last layer that reads its output */
+} DeployLayer;
+
+typedef struct DeployEmit {
+    bool identity;   /* its output is its input (dropout in evaluation, flatten): nothing runs */
+    bool output;     /* the loss: its input is the logits forward returns */
+    bool act;        /* can apply a relu as it stores */
+    bool absorbs_bn; /* a batch norm right after it can fold into its weights */
+    bool folds;      /* a batch norm: folds into the layer before it where that one absorbs it */
+    bool slices;     /* its inputs can be written into slices of its output (concat) */
+    bool in_place;   /* can write its output over an input it is the last to read (relu, add) */
+    /* its weights (folded, packed), how it runs, its scratch and kernels */
+    int (*prepare)(Deploy *d, const Layer *l);
+    /* its descriptor (a static const struct) and the arrays it reads */
+    void (*define)(Deploy *d, const Layer *l);
+    /* its lines in forward */
+    void (*forward)(Deploy *d, const Layer *l);
+} DeployEmit;
+
+/* For the kinds' emitters. */
+const Net *deploy_net_of(const Deploy *d);
+DeployLayer *deploy_layer(Deploy *d, const Layer *l);
+FILE *deploy_file(Deploy *d);
+/* The tensor's values from the weights file (a pool copy the emitter may change); NULL if l has none by that name. */
+float *deploy_tensor(Deploy *d, const Layer *l, const char *suffix);
+/* Asks for a section of deploy/nn.c (and, through it, the sections it needs). */
+void deploy_need(Deploy *d, const char *section);
+/* Writes `static const float <name>[n]` (declared here, its values at the
+ * end of the file, or in <net>.weights), with a comment on its layout;
+ * returns name, for the calls. */
+const char *deploy_array(Deploy *d, const char *name, const float *v, int64_t n, const char *layout);
+/* Where layer l's output is, as forward's code names it ("ACT(A_conv1)", "input"). */
+const char *deploy_out(Deploy *d, const Layer *l);
+/* Was s's output written straight into its slice of concat cat? */
+bool deploy_in_slice(const Deploy *d, const Layer *s, const Layer *cat);
+/* ".act = NN_RELU, .slope = 0.1f" for a descriptor (nothing for NN_LINEAR) */
+const char *deploy_act_fields(const DeployLayer *dl);
+/* "NN_RELU, 0.0f": the two arguments of a kernel that takes them */
+const char *deploy_act_args(const DeployLayer *dl);
+/* The scratch argument of a call ("SCRATCH"). */
+const char *deploy_scratch(Deploy *d);
+/* The name of layer l's descriptor and arrays in the file (its id, unless
+ * that is a name the file's code uses itself). */
+const char *deploy_name(const Deploy *d, const Layer *l);
+/* Folds l's batch norm (dl->fold_bn) into weights w ([oc][per_out]) and
+ * bias *b (made, zero, if NULL). */
+void deploy_fold(Deploy *d, const Layer *l, float *w, float **b, long oc, long per_out);
+/* The widest vector a deployed net may be compiled for (AVX-512's 16
+ * floats), for choices that need a width: a strip of direct outputs. */
+enum { DEPLOY_MAX_VW = 16 };
 
 /* ---- weights (deploy_weights.c) -------------------------------------------------- */
 
@@ -48,5 +144,10 @@ typedef struct {
 int64_t arena_plan(ArenaBuf *b, int n, int64_t align);
 /* The most bytes live at any one step: no plan can be smaller. */
 int64_t arena_lower_bound(const ArenaBuf *b, int n, int64_t align);
+
+/* ---- the files deploy/ copies (tools/embed.sh, built into netc) ---------------------------- */
+
+extern const char embed_nn_c[], embed_predict_c[], embed_deploy_mk[];
+extern const char embed_preprocess_h[], embed_preprocess_c[], embed_jpeg_h[], embed_jpeg_c[], embed_pngread_h[], embed_pngread_c[];
 
 #endif

@@ -99,6 +99,7 @@ static inline Shape in_shape(const Net *net, const Layer *l) { return net->layer
 /* ---- the kind ---------------------------------------------------------------------------- */
 
 struct TrainEmit;  /* emit.h: the trainer's emitter (generated/<net>.c) */
+struct DeployEmit; /* deploy.h: netc --deploy's (deploy/<net>/<net>.c) */
 
 struct Kind {
     const char *name;             /* as the report, JSON and the runtime's tables name it */
@@ -143,6 +144,7 @@ struct Kind {
 
     /* emitters, one per target */
     const struct TrainEmit *train;
+    const struct DeployEmit *deploy; /* NULL: netc --deploy cannot deploy it */
 };
 
 /* The kinds a .net file can name, in the order the hints list them (kinds/kinds.c). */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ast.h"
+#include "deploy.h"
 #include "net.h"
 #include "netc.h"
 #include "pool.h"
@@ -22,7 +23,10 @@
 
 typedef struct {
     const char *input;
-    const char *out_dir;    /* where <net>.c goes */
+    const char *out_dir;    /* where <net>.c goes (with --deploy: the deployed net's folder) */
+    const char *deploy;     /* --deploy WEIGHTS: the trained net as plain C, not a trainer */
+    bool weights_file;      /* --weights-file: ... with its weights in a file of their own */
+    bool out_dir_given;
     const char *output;     /* the trainer; default <out_dir>/<net> */
     const char *cc, *cflags;
     const Target *target; /* --isa */
@@ -49,6 +53,11 @@ static void usage(FILE *f) {
                "  --cc CC                    C compiler (default $CC, else cc; aarch64-linux-gnu-gcc for aarch64)\n"
                "  --cflags FLAGS             replaces the optimisation flags (default -O3 and the ISA's -march)\n"
                "  --no-winograd              3x3 convolutions by im2col and sgemm, not Winograd's F(4x4, 3x3)\n"
+               "  --deploy WEIGHTS           the net trained into WEIGHTS (a trainer's weights.safetensors) as\n"
+               "                             one dependency-free C file: writes deploy/<net>/ (or --out-dir):\n"
+               "                             <net>.h, <net>.c, predict.c and a Makefile\n"
+               "  --weights-file             with --deploy: the weights in <net>.weights, loaded by the caller,\n"
+               "                             not C arrays (for nets of many megabytes)\n"
                "  --version, --help\n",
             NETC_ISA);
 }
@@ -79,18 +88,21 @@ static int parse_options(int argc, char **argv, Options *o) {
             o->quiet = true;
         } else if (strcmp(a, "--no-winograd") == 0) {
             o->no_winograd = true;
+        } else if (strcmp(a, "--weights-file") == 0) {
+            o->weights_file = true;
         } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--out-dir") == 0 || strcmp(a, "-d") == 0 || strcmp(a, "--cc") == 0 ||
-                    strcmp(a, "--cflags") == 0 || strcmp(a, "--isa") == 0)) {
+                    strcmp(a, "--cflags") == 0 || strcmp(a, "--isa") == 0 || strcmp(a, "--deploy") == 0)) {
             if (!next) {
                 fprintf(stderr, "netc: %s needs a value\n", a);
                 return -1;
             }
             i++;
             if (strcmp(a, "-o") == 0) o->output = next;
-            else if (strcmp(a, "--out-dir") == 0) o->out_dir = next;
+            else if (strcmp(a, "--out-dir") == 0) o->out_dir = next, o->out_dir_given = true;
             else if (strcmp(a, "--cc") == 0) o->cc = next;
             else if (strcmp(a, "--cflags") == 0) o->cflags = next;
             else if (strcmp(a, "--isa") == 0) isa = next;
+            else if (strcmp(a, "--deploy") == 0) o->deploy = next;
             else if (strcmp(next, "ast") == 0) o->dump_ast = true;
             else if (strcmp(next, "net") == 0) o->dump_net = true;
             else if (strcmp(next, "plan") == 0) o->dump_plan = true;
@@ -110,6 +122,10 @@ static int parse_options(int argc, char **argv, Options *o) {
     }
     if (!o->input) {
         usage(stderr);
+        return -1;
+    }
+    if (o->weights_file && !o->deploy) {
+        fprintf(stderr, "netc: --weights-file goes with --deploy WEIGHTS\n");
         return -1;
     }
     o->target = target_find(isa);
@@ -230,6 +246,11 @@ static int compile(const Options *o) {
     net.vector_floats = o->target->vector_floats;
     plan_net(&net);
     if (o->dump_plan) dump_net(&net, stdout);
+    if (o->deploy) {
+        DeployOptions d = {o->deploy, o->out_dir_given ? o->out_dir : NULL, o->weights_file, o->quiet};
+        rc = deploy_net(&net, &d) < 0 ? 1 : 0;
+        goto out;
+    }
 
     if (make_dirs(o->out_dir, &err) < 0) {
         fprintf(stderr, "netc: %s\n", err.msg);

@@ -129,20 +129,25 @@ static void nn_gemm_block(int K, const float *a, const float *b, long ldb, float
     }
 }
 
-/* ---- nn:conv (needs gemm) ------------------------------------------------------------ */
+/* ---- nn:convspec (needs common) -------------------------------------------------------- */
 
-/* Any convolution: out [oc][oh][ow] from in [c][h][w]. Columns of its
- * im2col matrix (rows (channel, ky, kx), one column per output pixel) are
- * built NN_NB at a time in a panel, then multiplied by each block of
- * weights; a 1x1 conv with stride 1 and no padding reads its input rows
- * as they are. Weights: per group, packed blocks of NN_MR output channels,
- * [k = (c, ky, kx)][NN_MR]. Scratch: NN_CONV_SCRATCH floats per thread. */
+/* A convolution: out [oc][oh][ow] from in [c][h][w], kernel kh x kw, stride,
+ * padding, groups, and the activation it applies as it stores. */
 typedef struct {
     int c, h, w, oc, oh, ow;
     int kh, kw, sh, sw, ph, pw, groups;
     int act;
     float slope;
 } NnConv;
+
+/* ---- nn:conv (needs gemm convspec) ------------------------------------------------------ */
+
+/* Any convolution: columns of its im2col matrix (rows (channel, ky, kx),
+ * one column per output pixel) are built NN_NB at a time in a panel, then
+ * multiplied by each block of weights; a 1x1 conv with stride 1 and no
+ * padding reads its input rows as they are. Weights: per group, packed
+ * blocks of NN_MR output channels, [k = (c, ky, kx)][NN_MR]. Scratch:
+ * NN_CONV_SCRATCH floats per thread. */
 
 #define NN_CONV_SCRATCH(c_per_group, kh, kw) ((long)(c_per_group) * (kh) * (kw) * NN_NB)
 
@@ -191,7 +196,7 @@ static void nn_conv(const NnConv *p, float *out, const float *in, const float *w
     }
 }
 
-/* ---- nn:direct (needs common) --------------------------------------------------------- */
+/* ---- nn:direct (needs convspec) ------------------------------------------------------- */
 
 /* A stride-1 convolution with few taps per output (a first layer: SimpleNet's
  * 9x9 on one channel, DeeperNet's 3x3 from one channel), whose im2col panels
@@ -355,23 +360,22 @@ static void nn_wino(const NnWino *p, float *out, const float *in, const float *u
 /* out[o] = act(bias[o] + sum over i of w[o][i] * x[i]): w as PyTorch lays it
  * out, [out][in]; four rows at a time, each row's sum in vector lanes. */
 static void nn_linear(int in, int outs, float *out, const float *x, const float *w, const float *bias, int act, float slope) {
-    int o;
+    int o, body = in - in % NN_VW;
     NN_PARALLEL_FOR
     for (o = 0; o < outs; o += 4) {
         int rows = nn_min(4, outs - o), r, i, l;
         nn_vf acc[4];
-        float s[4];
         for (r = 0; r < 4; r++) acc[r] = nn_vsplat(0.0f);
-        for (i = 0; i + NN_VW <= in; i += NN_VW) {
+        for (i = 0; i < body; i += NN_VW) {
             nn_vf xv = nn_vload(x + i);
             for (r = 0; r < rows; r++) acc[r] += nn_vload(w + (long)(o + r) * in + i) * xv;
         }
         for (r = 0; r < rows; r++) {
-            int k;
-            s[r] = 0.0f;
-            for (l = 0; l < NN_VW; l++) s[r] += nn_vlane(acc[r], l);
-            for (k = i; k < in; k++) s[r] += w[(long)(o + r) * in + k] * x[k];
-            out[o + r] = nn_act(s[r] + (bias ? bias[o + r] : 0.0f), act, slope);
+            const float *row = w + (long)(o + r) * in;
+            float s = 0.0f;
+            for (l = 0; l < NN_VW; l++) s += nn_vlane(acc[r], l);
+            for (i = body; i < in; i++) s += row[i] * x[i];
+            out[o + r] = nn_act(s + (bias ? bias[o + r] : 0.0f), act, slope);
         }
     }
 }
@@ -454,14 +458,14 @@ static void nn_global_avgpool(int c, int hw, float *out, const float *in, int ac
 
 /* out = act(in[0] + in[1] + ...), n values each (out may be one of them). */
 static void nn_add(long n, float *out, const float *const *in, int k, int act, float slope) {
-    long i;
+    long i, body = n - n % NN_VW;
     int j;
-    for (i = 0; i + NN_VW <= n; i += NN_VW) {
+    for (i = 0; i < body; i += NN_VW) {
         nn_vf s = nn_vload(in[0] + i);
         for (j = 1; j < k; j++) s += nn_vload(in[j] + i);
         nn_vstore(out + i, nn_vact(s, act, slope));
     }
-    for (; i < n; i++) {
+    for (i = body; i < n; i++) {
         float s = in[0][i];
         for (j = 1; j < k; j++) s += in[j][i];
         out[i] = nn_act(s, act, slope);

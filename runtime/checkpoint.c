@@ -163,37 +163,6 @@ static int bad_meta(Error *e, const char *path, const char *key) {
     return error_hint(e, "the file was not written by a netc trainer, or it was edited; start a new run");
 }
 
-/* Restores the run's settings from the checkpoint's "config" text. */
-static int apply_config_text(Config *c, const char *text, Error *e) {
-    char *copy = xstrdup(text);
-    int rc = 0;
-    char *save = NULL; /* strtok_r: config_set below tokenises lists with its own strtok_r */
-    for (char *line = strtok_r(copy, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
-        char *sp = strchr(line, ' ');
-        if (!sp) continue;
-        *sp = 0;
-        char *value = sp + 1;
-        while (*value == ' ') value++;
-        if (strcmp(line, "out") == 0) continue; /* where, not what (threads stay: results depend on them) */
-        if (!*value && (strcmp(line, "pretrained") == 0 || strcmp(line, "data") == 0)) {
-            if (strcmp(line, "pretrained") == 0) c->pretrained[0] = 0;
-            continue;
-        }
-        rc = config_set(c, line, value, e);
-    }
-    free(copy);
-    return rc;
-}
-
-int checkpoint_apply_settings(Config *c, const char *path, Error *e) {
-    StFile f;
-    if (st_open(&f, path, e) < 0) return -1;
-    const char *cfg = st_meta(&f, "config");
-    int rc = cfg ? apply_config_text(c, cfg, e) : 0;
-    st_close(&f);
-    return rc;
-}
-
 /* The report's state, when the checkpoint has it (older ones may not: the
  * report then says the initial filters were not recorded). */
 static int restore_report_state(Run *r, const StFile *f, Error *e) {

@@ -44,10 +44,10 @@ typedef struct {
     struct jpeg_error_mgr pub;
     jmp_buf jump;
     char text[JMSG_LENGTH_MAX];
-} ErrorMgr;
+} JpegErrors;
 
-static void on_error(j_common_ptr cinfo) {
-    ErrorMgr *m = (ErrorMgr *)cinfo->err;
+static void jpeg_on_error(j_common_ptr cinfo) {
+    JpegErrors *m = (JpegErrors *)cinfo->err;
     m->pub.format_message(cinfo, m->text);
     longjmp(m->jump, 1);
 }
@@ -55,13 +55,13 @@ static void on_error(j_common_ptr cinfo) {
 /* level < 0 is a warning: corrupt or missing data that libjpeg papered over.
  * An unknown JFIF version is the one warning about metadata, not pixels.
  * level >= 0 is tracing: stay silent. */
-static void on_message(j_common_ptr cinfo, int level) {
+static void jpeg_on_message(j_common_ptr cinfo, int level) {
     if (level >= 0 || cinfo->err->msg_code == JWRN_JFIF_MAJOR) return;
-    on_error(cinfo);
+    jpeg_on_error(cinfo);
 }
 
 /* The reason a decode failed. */
-static void describe_failure(struct jpeg_decompress_struct *d, const ErrorMgr *m, char *out, size_t n) {
+static void jpeg_failure(struct jpeg_decompress_struct *d, const JpegErrors *m, char *out, size_t n) {
     switch (m->pub.msg_code) {
     case JWRN_JPEG_EOF:
     case JERR_INPUT_EOF:
@@ -83,7 +83,7 @@ static void describe_failure(struct jpeg_decompress_struct *d, const ErrorMgr *m
 
 /* Smallest DCT scale num/8 whose output covers w x h (8/8 when the image is
  * smaller than that: enlarging is left to the resize). */
-static void choose_scale(struct jpeg_decompress_struct *d, int w, int h) {
+static void jpeg_scale_for(struct jpeg_decompress_struct *d, int w, int h) {
     unsigned num;
     d->scale_denom = 8;
     for (num = 1; num <= 8; num++) {
@@ -99,7 +99,7 @@ static void choose_scale(struct jpeg_decompress_struct *d, int w, int h) {
 /* CMYK to RGB (or gray). Adobe (Photoshop) writes CMYK inverted, 255 = no
  * ink, and marks such files with an Adobe APP14 segment; plain CMYK has
  * 255 = full ink. */
-static void cmyk_row(const uint8_t *in, uint8_t *out, int n, int c, int inverted) {
+static void jpeg_cmyk_row(const uint8_t *in, uint8_t *out, int n, int c, int inverted) {
     int i;
     for (i = 0; i < n; i++, in += 4) {
         int cy = in[0], m = in[1], y = in[2], k = in[3];
@@ -112,7 +112,7 @@ static void cmyk_row(const uint8_t *in, uint8_t *out, int n, int c, int inverted
 }
 
 /* Picks libjpeg's output colour space for c channels; *cmyk when we convert. */
-static int set_color_space(struct jpeg_decompress_struct *d, int c, int *cmyk, char *why, size_t n) {
+static int jpeg_color_space_for(struct jpeg_decompress_struct *d, int c, int *cmyk, char *why, size_t n) {
     *cmyk = 0;
     switch (d->jpeg_color_space) {
     case JCS_GRAYSCALE:
@@ -139,12 +139,12 @@ static int set_color_space(struct jpeg_decompress_struct *d, int c, int *cmyk, c
  * local changed between setjmp and longjmp is indeterminate after it). */
 typedef struct {
     uint8_t *pixels, *line;
-} Buffers;
+} JpegBuffers;
 
 int decode_jpeg(const unsigned char *bytes, size_t len, int w, int h, int c, JpegImage *out, char *why, size_t why_len) {
     struct jpeg_decompress_struct d;
-    ErrorMgr em;
-    Buffers *b;
+    JpegErrors em;
+    JpegBuffers *b;
     int cmyk;
     size_t ow, oh;
     double pixels;
@@ -161,19 +161,19 @@ int decode_jpeg(const unsigned char *bytes, size_t len, int w, int h, int c, Jpe
         return -1;
     }
     d.err = jpeg_std_error(&em.pub);
-    em.pub.error_exit = on_error;
-    em.pub.emit_message = on_message;
+    em.pub.error_exit = jpeg_on_error;
+    em.pub.emit_message = jpeg_on_message;
     jpeg_create_decompress(&d);
     if (setjmp(em.jump)) {
-        describe_failure(&d, &em, why, why_len);
+        jpeg_failure(&d, &em, why, why_len);
         goto fail;
     }
     d.mem->max_memory_to_use = JPEG_MAX_MEMORY;
     jpeg_mem_src(&d, bytes, (unsigned long)len);
     jpeg_read_header(&d, TRUE);
 
-    if (set_color_space(&d, c, &cmyk, why, why_len) < 0) goto fail;
-    choose_scale(&d, w, h);
+    if (jpeg_color_space_for(&d, c, &cmyk, why, why_len) < 0) goto fail;
+    jpeg_scale_for(&d, w, h);
     pixels = (double)d.output_width * d.output_height;
     if (pixels > JPEG_MAX_DECODE_PIXELS) {
         snprintf(why, why_len, "image is %ux%u pixels; decoding it for %dx%d means %.0f megapixels, above the %.0f limit",
@@ -193,7 +193,7 @@ int decode_jpeg(const unsigned char *bytes, size_t len, int w, int h, int c, Jpe
         uint8_t *dst = b->pixels + (size_t)d.output_scanline * ow * (size_t)c;
         JSAMPROW row = cmyk ? b->line : dst;
         jpeg_read_scanlines(&d, &row, 1);
-        if (cmyk) cmyk_row(b->line, dst, (int)ow, c, d.saw_Adobe_marker);
+        if (cmyk) jpeg_cmyk_row(b->line, dst, (int)ow, c, d.saw_Adobe_marker);
     }
     jpeg_finish_decompress(&d);
     out->pixels = b->pixels, out->w = (int)ow, out->h = (int)oh, out->c = c;

@@ -6,10 +6,10 @@
 
 #include <stddef.h>
 
-const char *pp_strerror(int err) {
+PP_API const char *pp_strerror(int err) {
     switch (err) {
     case PP_OK: return "no error";
-    case PP_EARG: return "the image has no pixels (width or height below 1)";
+    case PP_EARG: return "no image: no pixels, or a width or height below 1";
     case PP_ECHANNELS: return "an image has 1 (gray), 3 (RGB) or 4 (RGBA) channels";
     case PP_ESMALL: return "the image is under half the size the net resizes to: enlarging it would invent most of its pixels";
     case PP_ELARGE: return "the image is over 65,535 pixels on a side";
@@ -17,7 +17,7 @@ const char *pp_strerror(int err) {
     }
 }
 
-int pp_check(int w, int h, int c, int rw, int rh) {
+PP_API int pp_check(int w, int h, int c, int rw, int rh) {
     if (w < 1 || h < 1) return PP_EARG;
     if (c != 1 && c != 3 && c != 4) return PP_ECHANNELS;
     if (w > PP_MAX_SIDE || h > PP_MAX_SIDE) return PP_ELARGE;
@@ -83,7 +83,7 @@ static uint32_t pixel(const uint8_t *p, int c, int rc, int ch) {
     return p[ch];
 }
 
-void pp_resize(const uint8_t *src, int w, int h, int c, uint8_t *dst, int rw, int rh, int rc, int x0, int y0, int cw,
+PP_API void pp_resize(const uint8_t *src, int w, int h, int c, uint8_t *dst, int rw, int rh, int rc, int x0, int y0, int cw,
                int ch) {
     uint64_t den = (uint64_t)span_den(w, rw) * span_den(h, rh);
     for (int y = 0; y < ch; y++) {
@@ -104,12 +104,12 @@ void pp_resize(const uint8_t *src, int w, int h, int c, uint8_t *dst, int rw, in
     }
 }
 
-void pp_table(float table[3][256], float range, const float mean[3], const float std[3]) {
+PP_API void pp_table(float table[3][256], float range, const float mean[3], const float std[3]) {
     for (int k = 0; k < 3; k++)
         for (int b = 0; b < 256; b++) table[k][b] = (float)(((double)b * range / 255.0 - mean[k]) / std[k]);
 }
 
-void pp_input(const uint8_t *win, int w, int h, long row_bytes, int rc, int in_c, int order, const float table[3][256],
+PP_API void pp_input(const uint8_t *win, int w, int h, long row_bytes, int rc, int in_c, int order, const float table[3][256],
               int mirror, float *out, long plane_stride) {
     for (int k = 0; k < in_c; k++) {
         /* which cached channel input channel k reads; -1: the luma of all three */

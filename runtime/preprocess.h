@@ -29,6 +29,12 @@
 
 #include <stdint.h>
 
+/* How the functions below are declared: external here; netc --deploy makes
+ * them static in a deployed net (several nets can then share a program). */
+#ifndef PP_API
+#define PP_API
+#endif
+
 /* The largest side accepted (JPEG's own limit is 65,500). */
 #define PP_MAX_SIDE 65535
 
@@ -39,12 +45,12 @@ enum { PP_GRAY, PP_RGB, PP_BGR };
 enum { PP_OK = 0, PP_EARG = -1, PP_ECHANNELS = -2, PP_ESMALL = -3, PP_ELARGE = -4 };
 
 /* Why pp_check refused an image, in words (for PP_E*). */
-const char *pp_strerror(int err);
+PP_API const char *pp_strerror(int err);
 
 /* Whether a w x h image with c channels can be resized to rw x rh: 0, or
  * PP_EARG (w or h below 1), PP_ECHANNELS (c not 1, 3 or 4), PP_ESMALL (a side
  * under half of rw or rh), PP_ELARGE (a side over PP_MAX_SIDE). */
-int pp_check(int w, int h, int c, int rw, int rh);
+PP_API int pp_check(int w, int h, int c, int rw, int rh);
 
 /* The BT.601 luma of an RGB pixel, libjpeg's rgb_gray_convert to the bit. */
 static inline uint8_t pp_luma(int r, int g, int b) {
@@ -59,18 +65,18 @@ static inline int pp_crop_origin(int size, int in) { return (size - in) / 2; }
  * at (x0, y0) of that, rows of cw * rc bytes, into dst. The window lies inside
  * rw x rh; the image passed pp_check. Needs no scratch: every output byte is
  * its own weighted sum over the source pixels under it. */
-void pp_resize(const uint8_t *src, int w, int h, int c, uint8_t *dst, int rw, int rh, int rc, int x0, int y0, int cw,
+PP_API void pp_resize(const uint8_t *src, int w, int h, int c, uint8_t *dst, int rw, int rh, int rc, int x0, int y0, int cw,
                int ch);
 
 /* table[k][b]: the value of byte b in input channel k,
  * (b * range / 255 - mean[k]) / std[k] in double, rounded to float once. */
-void pp_table(float table[3][256], float range, const float mean[3], const float std[3]);
+PP_API void pp_table(float table[3][256], float range, const float mean[3], const float std[3]);
 
 /* A window of w x h cached pixels (rc channels, a row every row_bytes bytes)
  * to the net's input: in_c planes of h x w floats, plane k at
  * out + k * plane_stride, in the given channel order (gray from RGB by
  * pp_luma), mirrored left to right if mirror, each byte looked up in table. */
-void pp_input(const uint8_t *win, int w, int h, long row_bytes, int rc, int in_c, int order, const float table[3][256],
+PP_API void pp_input(const uint8_t *win, int w, int h, long row_bytes, int rc, int in_c, int order, const float table[3][256],
               int mirror, float *out, long plane_stride);
 
 #endif

@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "netc.h"
 #include "optim.h"
+#include "weights_meta.h"
 
 typedef struct {
     int epoch;                 /* 1-based */
@@ -89,9 +90,8 @@ void resolve_normalisation(const Config *cfg, const Dataset *train, int in_c, fl
 /* checkpoint.c */
 int checkpoint_save(const Run *r, const char *path, Error *e);
 int checkpoint_load(Run *r, const char *path, Error *e);
-/* The settings a checkpoint or weights file was trained with, applied to c. */
-int checkpoint_apply_settings(Config *c, const char *path, Error *e);
 /* Weights + what test and predict need (normalisation, class names). */
 int save_final_weights(const Run *r, const char *path, Error *e);
+/* checkpoint_apply_settings, weights_meta: weights_meta.h */
 
 #endif

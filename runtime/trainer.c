@@ -265,36 +265,13 @@ static int cmd_train(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
     return rc;
 }
 
-/* Settings, normalisation and classes from a weights file's metadata. */
-static int weights_context(const char *path, float mean[3], float std[3], char ***classes, int *n_classes, Error *e) {
-    StFile f;
-    if (st_open(&f, path, e) < 0) return -1;
-    const char *norm = st_meta(&f, "norm"), *cls = st_meta(&f, "classes");
-    if (norm) sscanf(norm, "%a %a %a %a %a %a", &mean[0], &mean[1], &mean[2], &std[0], &std[1], &std[2]);
-    *n_classes = 0;
-    *classes = NULL;
-    if (cls && *cls) {
-        char *copy = xstrdup(cls);
-        int cap = 16;
-        *classes = xmalloc(sizeof(char *) * (size_t)cap);
-        char *save = NULL;
-        for (char *t = strtok_r(copy, "\n", &save); t; t = strtok_r(NULL, "\n", &save)) {
-            if (*n_classes == cap) *classes = xrealloc(*classes, sizeof(char *) * (size_t)(cap *= 2));
-            (*classes)[(*n_classes)++] = xstrdup(t);
-        }
-        free(copy);
-    }
-    st_close(&f);
-    return norm ? 1 : 0;
-}
-
 static int cmd_test(const NetcNet *net, Config *cfg, const Args *a, Error *e) {
     if (!a->weights) return errorf(e, "test needs --weights FILE"), error_hint(e, "e.g. --weights runs/%s/weights.safetensors", net->name);
     Run r;
     float mean[3], std[3];
     char **classes;
     int n_classes;
-    int has_norm = weights_context(a->weights, mean, std, &classes, &n_classes, e);
+    int has_norm = weights_meta(a->weights, mean, std, &classes, &n_classes, e);
     if (has_norm < 0) return dist_agree(-1, e);
     /* under mpirun every process reads the weights and evaluates its share of the test set */
     if (dist_agree(checkpoint_apply_settings(cfg, a->weights, e) < 0 || config_apply(cfg, a->settings, e) < 0 ? -1 : 0, e) < 0) {
@@ -337,7 +314,7 @@ static int cmd_predict(const NetcNet *net, Config *cfg, const Args *a, Error *e)
     float mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};
     char **classes;
     int n_classes;
-    if (weights_context(a->weights, mean, std, &classes, &n_classes, e) < 0 ||
+    if (weights_meta(a->weights, mean, std, &classes, &n_classes, e) < 0 ||
         checkpoint_apply_settings(cfg, a->weights, e) < 0 || config_apply(cfg, a->settings, e) < 0)
         return -1;
     if (cfg->threads <= 0) cfg->threads = omp_get_num_procs();

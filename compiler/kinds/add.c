@@ -1,5 +1,6 @@
 /* add.c: "add A B ...", the element-wise sum of inputs of one shape (a
  * residual connection). */
+#include "deploy.h"
 #include "emit.h"
 #include "kind.h"
 #include "pool.h"
@@ -36,6 +37,31 @@ static void add_define(Emitter *e, const Layer *l, const LayerFns *f) {
 
 static const TrainEmit add_train = {join_fns, add_define};
 
+/* ---- netc --deploy ------------------------------------------------------------------------ */
+
+static int add_deploy_prepare(Deploy *d, const Layer *l) {
+    DeployLayer *dl = deploy_layer(d, l);
+    if (!dl->how) dl->how = "a sum";
+    deploy_need(d, "add");
+    return 0;
+}
+
+static void add_deploy_forward(Deploy *d, const Layer *l) {
+    const Net *net = deploy_net_of(d);
+    FILE *f = deploy_file(d);
+    fprintf(f, "    {\n        const float *in[%d] = {", l->n_in);
+    for (int j = 0; j < l->n_in; j++) fprintf(f, "%s%s", j ? ", " : "", deploy_out(d, &net->layers[l->in[j]]));
+    fprintf(f, "};\n        nn_add(%lld, %s, in, %d, %s);\n    }\n", (long long)l->act, deploy_out(d, l), l->n_in,
+            deploy_act_args(deploy_layer(d, l)));
+}
+
+static const DeployEmit add_deploy = {
+    .act = true,
+    .in_place = true,
+    .prepare = add_deploy_prepare,
+    .forward = add_deploy_forward,
+};
+
 const Kind kind_add = {
     .name = "add",
     .usage = "add A B ...",
@@ -43,4 +69,5 @@ const Kind kind_add = {
     .joins = true,
     .shape = join_shape,
     .train = &add_train,
+    .deploy = &add_deploy,
 };

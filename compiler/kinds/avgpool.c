@@ -2,6 +2,7 @@
  * as PyTorch's AvgPool2d (the divisor counts padding, count_include_pad, but
  * not what lies beyond it in ceil mode); "avgpool global", the mean of each
  * channel. */
+#include "deploy.h"
 #include "emit.h"
 #include "kind.h"
 #include "pool.h"
@@ -77,6 +78,35 @@ static void avgpool_define(Emitter *e, const Layer *l, const LayerFns *f) {
 
 static const TrainEmit avgpool_train = {fns_unary, avgpool_define};
 
+/* ---- netc --deploy ------------------------------------------------------------------------ */
+
+void pool_deploy_define(Deploy *d, const Layer *l); /* maxpool.c */
+
+static int avgpool_deploy_prepare(Deploy *d, const Layer *l) {
+    deploy_layer(d, l)->how = POOL(l)->global ? "the mean of each channel" : "the mean of each window";
+    deploy_need(d, POOL(l)->global ? "gap" : "avgpool");
+    return 0;
+}
+
+static void avgpool_deploy_define(Deploy *d, const Layer *l) {
+    if (!POOL(l)->global) pool_deploy_define(d, l);
+}
+
+static void avgpool_deploy_forward(Deploy *d, const Layer *l) {
+    const Layer *s = &deploy_net_of(d)->layers[l->in[0]];
+    if (POOL(l)->global)
+        fprintf(deploy_file(d), "    nn_global_avgpool(%ld, %ld, %s, %s, %s);\n", s->out.c, s->out.h * s->out.w, deploy_out(d, l),
+                deploy_out(d, s), deploy_act_args(deploy_layer(d, l)));
+    else fprintf(deploy_file(d), "    nn_avgpool(&%s, %s, %s);\n", deploy_name(d, l), deploy_out(d, l), deploy_out(d, s));
+}
+
+static const DeployEmit avgpool_deploy = {
+    .act = true,
+    .prepare = avgpool_deploy_prepare,
+    .define = avgpool_deploy_define,
+    .forward = avgpool_deploy_forward,
+};
+
 const Kind kind_avgpool = {
     .name = "avgpool",
     .usage = "avgpool KxK, avgpool global",
@@ -87,4 +117,5 @@ const Kind kind_avgpool = {
     .rf = pool_rf,
     .json = pool_json,
     .train = &avgpool_train,
+    .deploy = &avgpool_deploy,
 };

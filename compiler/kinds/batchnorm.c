@@ -7,6 +7,7 @@
  * In data-parallel training (runtime/dist.h) the trainer may pass a sync
  * function that sums the statistics' sums over every process's share of the
  * batch (sync_bn), as PyTorch's SyncBatchNorm does. */
+#include "deploy.h"
 #include "emit.h"
 #include "kind.h"
 #include "pool.h"
@@ -167,6 +168,44 @@ static void bn_define(Emitter *e, const Layer *l, const LayerFns *f) {
 
 static const TrainEmit bn_train = {bn_fns, bn_define};
 
+/* ---- netc --deploy ------------------------------------------------------------------------ */
+
+/* Folded into the conv or linear layer before it where that is its only
+ * reader (deploy.c); otherwise a per-channel scale and shift. */
+static int bn_deploy_prepare(Deploy *d, const Layer *l) {
+    DeployLayer *dl = deploy_layer(d, l);
+    long c = l->out.c;
+    dl->w = pool_alloc(sizeof(float) * (size_t)c), dl->b = pool_alloc(sizeof(float) * (size_t)c), dl->nw = c;
+    for (long k = 0; k < c; k++) dl->w[k] = 1;
+    deploy_fold_bn(dl->w, dl->b, c, 1, deploy_tensor(d, l, "weight"), deploy_tensor(d, l, "bias"), deploy_tensor(d, l, "running_mean"),
+                   deploy_tensor(d, l, "running_var"), BATCHNORM(l)->eps);
+    dl->how = "a scale and shift per channel";
+    deploy_need(d, "scale");
+    return 0;
+}
+
+static void bn_deploy_define(Deploy *d, const Layer *l) {
+    const DeployLayer *dl = deploy_layer(d, l);
+    const char *name = deploy_name(d, l);
+    deploy_array(d, pool_printf("%s_scale", name), dl->w, dl->nw, "gamma / sqrt(running_var + eps)");
+    deploy_array(d, pool_printf("%s_shift", name), dl->b, dl->nw, "beta - running_mean * scale");
+}
+
+static void bn_deploy_forward(Deploy *d, const Layer *l) {
+    const char *name = deploy_name(d, l);
+    fprintf(deploy_file(d), "    nn_scale(%ld, %ld, %s, %s, %s_scale, %s_shift, %s);\n", l->out.c, l->out.h * l->out.w,
+            deploy_out(d, l), deploy_out(d, &deploy_net_of(d)->layers[l->in[0]]), name, name, deploy_act_args(deploy_layer(d, l)));
+}
+
+static const DeployEmit bn_deploy = {
+    .act = true,
+    .folds = true,
+    .in_place = true,
+    .prepare = bn_deploy_prepare,
+    .define = bn_deploy_define,
+    .forward = bn_deploy_forward,
+};
+
 const Kind kind_batchnorm = {
     .name = "batchnorm",
     .aliases = bn_aliases,
@@ -180,4 +219,5 @@ const Kind kind_batchnorm = {
     .fuses_relu = bn_fuses_relu,
     .buffers = bn_buffers,
     .train = &bn_train,
+    .deploy = &bn_deploy,
 };

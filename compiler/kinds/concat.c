@@ -2,6 +2,7 @@
  * nothing else, the plan has them write straight into their slices of its
  * output (activations are channel-major, so each input's channels are one
  * block), and it costs nothing, forward or backward. */
+#include "deploy.h"
 #include "emit.h"
 #include "kind.h"
 #include "pool.h"
@@ -108,6 +109,26 @@ static void concat_define(Emitter *e, const Layer *l, const LayerFns *f) {
 
 static const TrainEmit concat_train = {concat_fns, concat_define};
 
+/* ---- netc --deploy ------------------------------------------------------------------------ */
+
+/* Inputs the plan could not put into their slices (deploy.c) are copied there. */
+static void concat_deploy_forward(Deploy *d, const Layer *l) {
+    const Net *net = deploy_net_of(d);
+    int64_t off = 0;
+    for (int j = 0; j < l->n_in; j++) {
+        const Layer *s = &net->layers[l->in[j]];
+        if (!deploy_in_slice(d, s, l))
+            fprintf(deploy_file(d), "    memcpy(%s + %lld, %s, sizeof(float) * %lld);\n", deploy_out(d, l), (long long)off,
+                    deploy_out(d, s), (long long)s->act);
+        off += s->act;
+    }
+}
+
+static const DeployEmit concat_deploy = {
+    .slices = true,
+    .forward = concat_deploy_forward,
+};
+
 const Kind kind_concat = {
     .name = "concat",
     .usage = "concat A B ...",
@@ -116,4 +137,5 @@ const Kind kind_concat = {
     .shape = join_shape,
     .slices = true,
     .train = &concat_train,
+    .deploy = &concat_deploy,
 };

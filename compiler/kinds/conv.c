@@ -1,6 +1,7 @@
 /* conv.c: "conv KxK -> N" with stride, pad, groups and bias, as PyTorch's
  * Conv2d. The plan picks one of five ways to run it (ConvAlgo) and what it
  * folds in evaluation; the trainer's emitter is emit_conv.c. */
+#include "deploy.h"
 #include "emit.h"
 #include "kind.h"
 #include "pool.h"
@@ -249,6 +250,104 @@ static const char *conv_plan_text(const Net *net, const Layer *l) {
     return p->sparse_pool >= 0 ? pool_printf("%s sparse-backward", s) : s;
 }
 
+/* ---- netc --deploy ------------------------------------------------------------------------ */
+
+/* How a deployed conv runs (deploy/nn.c): Winograd's F(4x4, 3x3) where a
+ * 3x3 conv has enough channels and tiles to pay for its transforms (its
+ * kernel grows from 9 to 36 floats); direct loops where there are few taps
+ * per output and the rows are wide enough for a vector strip; else im2col
+ * panels and a register-blocked product (a 1x1 conv reads its input as it
+ * is). */
+enum { DEPLOY_GEMM, DEPLOY_DIRECT, DEPLOY_WINOGRAD, DEPLOY_MATVEC };
+
+static int conv_deploy_prepare(Deploy *d, const Layer *l) {
+    const Net *net = deploy_net_of(d);
+    DeployLayer *dl = deploy_layer(d, l);
+    const ConvSpec *c = CONV(l);
+    Shape in = in_shape(net, l);
+    long cg = in.c / c->groups, per_out = cg * c->kh * c->kw;
+    float *w = deploy_tensor(d, l, "weight"), *b = deploy_tensor(d, l, "bias");
+    deploy_fold(d, l, w, &b, c->out, per_out);
+    dl->b = b;
+    bool wino = !net->no_winograd && c->groups == 1 && c->kw == 3 && c->kh == 3 && c->sw == 1 && c->sh == 1 && c->pw == 1 &&
+                c->ph == 1 && in.c >= 8 && c->out >= 8 && l->out.h >= 12 && l->out.w >= 12;
+    bool direct = c->groups == 1 && c->sw == 1 && c->sh == 1 && c->pw < c->kw && c->ph < c->kh && per_out <= 128 &&
+                  l->out.w >= DEPLOY_MAX_VW;
+    if (c->groups == 1 && c->pw == 0 && c->ph == 0 && c->kw == in.w && c->kh == in.h) {
+        /* the kernel covers the whole input: a linear layer ([c][h][w] is the kernel's own order) */
+        dl->algo = DEPLOY_MATVEC, dl->how = "a matrix-vector product (its kernel is the whole input)";
+        dl->w = w, dl->nw = c->out * per_out;
+        deploy_need(d, "linear");
+    } else if (wino) {
+        dl->algo = DEPLOY_WINOGRAD, dl->how = "Winograd F(4x4, 3x3)";
+        dl->w = deploy_pack_wino(w, c->out, in.c), dl->nw = deploy_wino_packed_floats(c->out, in.c);
+        /* NN_WINO_SCRATCH at the widest panel (32 tiles) */
+        dl->scratch = 36 * (in.c + (c->out + DEPLOY_MR - 1) / DEPLOY_MR * DEPLOY_MR) * 32 * (int64_t)sizeof(float);
+        deploy_need(d, "winograd");
+    } else if (direct) {
+        dl->algo = DEPLOY_DIRECT, dl->how = "direct loops";
+        dl->w = w, dl->nw = c->out * per_out;
+        dl->scratch = c->pw || c->ph ? in.c * (in.h + 2 * c->ph) * (in.w + 2 * c->pw) * (int64_t)sizeof(float) : 0;
+        deploy_need(d, "direct");
+    } else {
+        bool pointwise = c->kw == 1 && c->kh == 1 && c->sw == 1 && c->sh == 1 && c->pw == 0 && c->ph == 0;
+        dl->algo = DEPLOY_GEMM, dl->how = pointwise ? "a matrix product" : "im2col panels and a matrix product";
+        dl->w = deploy_pack_conv(w, c->out, cg, c->kh, c->kw, c->groups);
+        dl->nw = deploy_conv_packed_floats(c->out, cg, c->kh, c->kw, c->groups);
+        dl->scratch = per_out * 32 * (int64_t)sizeof(float); /* NN_CONV_SCRATCH at the widest panel */
+        deploy_need(d, "conv");
+    }
+    return 0;
+}
+
+static void conv_deploy_define(Deploy *d, const Layer *l) {
+    const Net *net = deploy_net_of(d);
+    const DeployLayer *dl = deploy_layer(d, l);
+    const ConvSpec *c = CONV(l);
+    Shape in = in_shape(net, l);
+    FILE *f = deploy_file(d);
+    const char *name = deploy_name(d, l);
+    if (dl->algo == DEPLOY_MATVEC) { /* no descriptor: nn_linear takes its sizes */
+    } else if (dl->algo == DEPLOY_WINOGRAD)
+        fprintf(f, "static const NnWino %s = {.c = %ld, .h = %ld, .w = %ld, .oc = %ld%s};\n", name, in.c, in.h, in.w, c->out,
+                deploy_act_fields(dl));
+    else
+        fprintf(f,
+                "static const NnConv %s = {.c = %ld, .h = %ld, .w = %ld, .oc = %ld, .oh = %ld, .ow = %ld, .kh = %ld, .kw = %ld,\n"
+                "    .sh = %ld, .sw = %ld, .ph = %ld, .pw = %ld, .groups = %ld%s};\n",
+                name, in.c, in.h, in.w, c->out, l->out.h, l->out.w, c->kh, c->kw, c->sh, c->sw, c->ph, c->pw, c->groups,
+                deploy_act_fields(dl));
+    const char *layout = dl->algo == DEPLOY_WINOGRAD ? "G g G^T: [36][output channels in blocks of 8][input channels][8]"
+                         : dl->algo == DEPLOY_DIRECT || dl->algo == DEPLOY_MATVEC
+                             ? pool_printf("[%ld][%ld][%ld][%ld]", c->out, in.c / c->groups, c->kh, c->kw)
+                                                     : "[group][output channels in blocks of 8][input channel, ky, kx][8]";
+    deploy_array(d, pool_printf("%s_weight", name), dl->w, dl->nw, layout);
+    if (dl->b) deploy_array(d, pool_printf("%s_bias", name), dl->b, c->out, pool_printf("[%ld]", c->out));
+}
+
+static void conv_deploy_forward(Deploy *d, const Layer *l) {
+    const Net *net = deploy_net_of(d);
+    const DeployLayer *dl = deploy_layer(d, l);
+    static const char *const kernel[] = {"nn_conv", "nn_conv_direct", "nn_wino"};
+    const char *name = deploy_name(d, l);
+    const Layer *s = &net->layers[l->in[0]];
+    if (dl->algo == DEPLOY_MATVEC) {
+        fprintf(deploy_file(d), "    nn_linear(%lld, %ld, %s, %s, %s_weight, %s, %s);\n", (long long)s->act, CONV(l)->out, deploy_out(d, l),
+                deploy_out(d, s), name, dl->b ? pool_printf("%s_bias", name) : "NULL", deploy_act_args(dl));
+        return;
+    }
+    fprintf(deploy_file(d), "    %s(&%s, %s, %s, %s_weight, %s, %s);\n", kernel[dl->algo], name, deploy_out(d, l),
+            deploy_out(d, &net->layers[l->in[0]]), name, dl->b ? pool_printf("%s_bias", name) : "NULL", deploy_scratch(d));
+}
+
+static const DeployEmit conv_deploy = {
+    .act = true,
+    .absorbs_bn = true,
+    .prepare = conv_deploy_prepare,
+    .define = conv_deploy_define,
+    .forward = conv_deploy_forward,
+};
+
 const Kind kind_conv = {
     .name = "conv",
     .usage = "conv KxK -> N",
@@ -266,4 +365,5 @@ const Kind kind_conv = {
     .plan = conv_plan,
     .plan_text = conv_plan_text,
     .train = &train_conv,
+    .deploy = &conv_deploy,
 };

@@ -5,6 +5,7 @@
  * same masks; first is where the n images start in the step's whole batch
  * when processes share it (runtime/dist.h), so the masks are those one
  * process would draw. */
+#include "deploy.h"
 #include "emit.h"
 #include "kind.h"
 #include "pool.h"
@@ -96,6 +97,10 @@ static void dropout_define(Emitter *e, const Layer *l, const LayerFns *f) {
 
 static const TrainEmit dropout_train = {dropout_fns, dropout_define};
 
+/* ---- netc --deploy: the identity ------------------------------------------------------------ */
+
+static const DeployEmit dropout_deploy = {.identity = true};
+
 const Kind kind_dropout = {
     .name = "dropout",
     .usage = "dropout P",
@@ -108,4 +113,5 @@ const Kind kind_dropout = {
     .in_place = true,
     .buffers = dropout_buffers,
     .train = &dropout_train,
+    .deploy = &dropout_deploy,
 };

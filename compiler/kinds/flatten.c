@@ -1,6 +1,7 @@
 /* flatten.c: "flatten", [C][H][W] -> [C*H*W][1][1] in PyTorch's order. Of a
  * 1x1 input it is a view (the plan gives it its input's buffer); otherwise
  * it moves values, since activations are [c][cap][h][w]. */
+#include "deploy.h"
 #include "emit.h"
 #include "kind.h"
 #include "pool.h"
@@ -51,6 +52,10 @@ static void flatten_define(Emitter *e, const Layer *l, const LayerFns *f) {
 
 static const TrainEmit flatten_train = {flatten_fns, flatten_define};
 
+/* ---- netc --deploy: a view ([c][h][w] is already flat, in PyTorch's order) -------------------- */
+
+static const DeployEmit flatten_deploy = {.identity = true};
+
 const Kind kind_flatten = {
     .name = "flatten",
     .usage = "flatten",
@@ -59,4 +64,5 @@ const Kind kind_flatten = {
     .rf = rf_whole,
     .view = flatten_view,
     .train = &flatten_train,
+    .deploy = &flatten_deploy,
 };

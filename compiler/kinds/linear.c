@@ -2,6 +2,7 @@
  * is flattened first, in PyTorch's order. One sgemm over the batch; its
  * trainer's emitter is emit_conv.c's, shared with convs whose kernel covers
  * their whole input. */
+#include "deploy.h"
 #include "emit.h"
 #include "kind.h"
 #include "pool.h"
@@ -57,6 +58,47 @@ static void linear_plan(Net *net, Layer *l) {
     if (in.h * in.w > 1) l->scratch_per_image = in.c * in.h * in.w; /* the input gathered as a [K][n] matrix */
 }
 
+/* ---- netc --deploy ------------------------------------------------------------------------ */
+
+/* One image: a register-blocked matrix-vector product (nn_linear) over the
+ * input as it lies, [c][h][w] being PyTorch's flatten order. */
+static int linear_deploy_prepare(Deploy *d, const Layer *l) {
+    DeployLayer *dl = deploy_layer(d, l);
+    Shape in = in_shape(deploy_net_of(d), l);
+    long k = in.c * in.h * in.w;
+    dl->w = deploy_tensor(d, l, "weight"), dl->b = deploy_tensor(d, l, "bias"), dl->nw = LINEAR(l)->out * k;
+    deploy_fold(d, l, dl->w, &dl->b, LINEAR(l)->out, k);
+    dl->how = "a matrix-vector product";
+    deploy_need(d, "linear");
+    return 0;
+}
+
+static void linear_deploy_define(Deploy *d, const Layer *l) {
+    const DeployLayer *dl = deploy_layer(d, l);
+    Shape in = in_shape(deploy_net_of(d), l);
+    long out = LINEAR(l)->out;
+    deploy_array(d, pool_printf("%s_weight", deploy_name(d, l)), dl->w, dl->nw, pool_printf("[%ld][%ld]", out, in.c * in.h * in.w));
+    if (dl->b) deploy_array(d, pool_printf("%s_bias", deploy_name(d, l)), dl->b, out, pool_printf("[%ld]", out));
+}
+
+static void linear_deploy_forward(Deploy *d, const Layer *l) {
+    const Net *net = deploy_net_of(d);
+    const DeployLayer *dl = deploy_layer(d, l);
+    Shape in = in_shape(net, l);
+    const char *name = deploy_name(d, l);
+    fprintf(deploy_file(d), "    nn_linear(%ld, %ld, %s, %s, %s_weight, %s, %s);\n", in.c * in.h * in.w, LINEAR(l)->out,
+            deploy_out(d, l), deploy_out(d, &net->layers[l->in[0]]), name, dl->b ? pool_printf("%s_bias", name) : "NULL",
+            deploy_act_args(dl));
+}
+
+static const DeployEmit linear_deploy = {
+    .act = true,
+    .absorbs_bn = true,
+    .prepare = linear_deploy_prepare,
+    .define = linear_deploy_define,
+    .forward = linear_deploy_forward,
+};
+
 const Kind kind_linear = {
     .name = "linear",
     .aliases = linear_aliases,
@@ -73,4 +115,5 @@ const Kind kind_linear = {
     .fuses_relu = linear_fuses_relu,
     .plan = linear_plan,
     .train = &train_linear,
+    .deploy = &linear_deploy,
 };

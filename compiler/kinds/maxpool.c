@@ -4,6 +4,7 @@
  * their arguments, options, shape and receptive field. */
 #include <string.h>
 
+#include "deploy.h"
 #include "emit.h"
 #include "kind.h"
 #include "pool.h"
@@ -220,6 +221,38 @@ static void maxpool_define(Emitter *e, const Layer *l, const LayerFns *f) {
 
 static const TrainEmit maxpool_train = {maxpool_fns, maxpool_define};
 
+/* ---- netc --deploy ------------------------------------------------------------------------ */
+
+/* A pooling layer's descriptor (max and average share it; global pooling
+ * is a window over the whole input). */
+void pool_deploy_define(Deploy *d, const Layer *l) {
+    const PoolSpec *p = POOL(l);
+    Shape in = in_shape(deploy_net_of(d), l);
+    long kh = p->global ? in.h : p->kh, kw = p->global ? in.w : p->kw, sh = p->global ? 1 : p->sh, sw = p->global ? 1 : p->sw;
+    fprintf(deploy_file(d),
+            "static const NnPool %s = {.c = %ld, .h = %ld, .w = %ld, .oh = %ld, .ow = %ld, .kh = %ld, .kw = %ld, .sh = %ld, .sw = %ld,\n"
+            "    .ph = %ld, .pw = %ld%s};\n",
+            deploy_name(d, l), in.c, in.h, in.w, l->out.h, l->out.w, kh, kw, sh, sw, p->ph, p->pw, deploy_act_fields(deploy_layer(d, l)));
+}
+
+static int maxpool_deploy_prepare(Deploy *d, const Layer *l) {
+    deploy_layer(d, l)->how = "the max of each window";
+    deploy_need(d, "maxpool");
+    return 0;
+}
+
+static void maxpool_deploy_forward(Deploy *d, const Layer *l) {
+    fprintf(deploy_file(d), "    nn_maxpool(&%s, %s, %s);\n", deploy_name(d, l), deploy_out(d, l),
+            deploy_out(d, &deploy_net_of(d)->layers[l->in[0]]));
+}
+
+static const DeployEmit maxpool_deploy = {
+    .act = true,
+    .prepare = maxpool_deploy_prepare,
+    .define = pool_deploy_define,
+    .forward = maxpool_deploy_forward,
+};
+
 const Kind kind_maxpool = {
     .name = "maxpool",
     .usage = "maxpool KxK, maxpool global",
@@ -231,4 +264,5 @@ const Kind kind_maxpool = {
     .json = pool_json,
     .buffers = maxpool_buffers,
     .train = &maxpool_train,
+    .deploy = &maxpool_deploy,
 };

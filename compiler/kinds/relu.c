@@ -3,6 +3,7 @@
  * conv, linear or batch norm layer, the plan fuses it into that layer, which
  * applies it as it writes its output (and its backward as it first reads
  * its output's gradient); otherwise it runs in place where it can. */
+#include "deploy.h"
 #include "emit.h"
 #include "kind.h"
 #include "pool.h"
@@ -72,6 +73,29 @@ static void relu_define(Emitter *e, const Layer *l, const LayerFns *f) {
 
 static const TrainEmit relu_train = {relu_fns, relu_define};
 
+/* ---- netc --deploy ------------------------------------------------------------------------ */
+
+/* Applied by the kernel that writes its input where it can (deploy.c);
+ * otherwise a pass of its own, in place if it is its input's last reader. */
+static int relu_deploy_prepare(Deploy *d, const Layer *l) {
+    DeployLayer *dl = deploy_layer(d, l);
+    dl->act = DEPLOY_RELU, dl->slope = RELU(l)->slope;
+    if (!dl->how) dl->how = "a pass of its own";
+    deploy_need(d, "scale");
+    return 0;
+}
+
+static void relu_deploy_forward(Deploy *d, const Layer *l) {
+    fprintf(deploy_file(d), "    nn_scale(%ld, %ld, %s, %s, NULL, NULL, %s);\n", l->out.c, l->out.h * l->out.w, deploy_out(d, l),
+            deploy_out(d, &deploy_net_of(d)->layers[l->in[0]]), deploy_act_args(deploy_layer(d, l)));
+}
+
+static const DeployEmit relu_deploy = {
+    .in_place = true,
+    .prepare = relu_deploy_prepare,
+    .forward = relu_deploy_forward,
+};
+
 const Kind kind_relu = {
     .name = "relu",
     .usage = "relu [slope S]",
@@ -83,4 +107,5 @@ const Kind kind_relu = {
     .in_place = true,
     .fusable = true,
     .train = &relu_train,
+    .deploy = &relu_deploy,
 };

@@ -1,6 +1,7 @@
 /* softmax.c: "softmax", the loss: softmax and cross-entropy over the
  * classes, with optional label smoothing. Exactly one, last; the layer it
  * reads gives the logits and must be 1x1xN. */
+#include "deploy.h"
 #include "emit.h"
 #include "kind.h"
 #include "pool.h"
@@ -89,6 +90,10 @@ static void softmax_define(Emitter *e, const Layer *l, const LayerFns *f) {
 
 static const TrainEmit softmax_train = {softmax_fns, softmax_define};
 
+/* ---- netc --deploy: forward returns its input, the logits; predict applies it ------------------ */
+
+static const DeployEmit softmax_deploy = {.output = true};
+
 const Kind kind_softmax = {
     .name = "softmax",
     .usage = "softmax",
@@ -96,4 +101,5 @@ const Kind kind_softmax = {
     .loss = true,
     .shape = softmax_shape,
     .train = &softmax_train,
+    .deploy = &softmax_deploy,
 };
