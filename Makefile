@@ -207,7 +207,7 @@ $(BUILD)/tests/torchref_%: tests/test_torchref.c $(GEN_DIR)/%.o $(BUILD)/libnetc
 # the deployed <net>.c is compiled as a user would, warnings as errors, and
 # tests/test_deploy_ref.c compares its logits with PyTorch's.
 DEPLOY_DIR    := $(BUILD)/tests/deploy
-DEPLOY_BIG    := deepernet squeezenet_ft squeezenet_tv alexnet_ft
+DEPLOY_BIG    := deepernet squeezenet_ft squeezenet_tv alexnet_ft resnet18
 DEPLOY_CFLAGS := -std=c99 -Wall -Wextra -pedantic -Werror -O2 $(MARCH) $(SANITIZE)
 DEPLOYREFS    := $(patsubst tests/ref/%.safetensors,$(BUILD)/tests/deployref_%,$(wildcard tests/ref/*.safetensors))
 TESTS         := $(filter-out $(BUILD)/tests/test_deploy_ref,$(TESTS)) $(DEPLOYREFS)

@@ -485,6 +485,39 @@ static void nn_scale(int c, long hw, float *out, const float *in, const float *s
     }
 }
 
+/* ---- nn:lrn (needs common) -------------------------------------------------------------- */
+
+/* Local response normalisation across channels, as PyTorch's
+ * LocalResponseNorm: y_c = x_c (k + alpha / size * sum of x_j^2 over j in
+ * c - size/2 .. c + (size-1)/2)^-beta, channels outside counting as zeros.
+ * One channel at a time, its window's squares summed over whole planes in
+ * scratch (hw floats, NN_LRN_SCRATCH). */
+typedef struct {
+    int c;
+    long hw;
+    int size;
+    float alpha, beta, k;
+    int act;
+    float slope;
+} NnLrn;
+
+#define NN_LRN_SCRATCH(hw) ((long)(hw))
+
+static void nn_lrn(const NnLrn *p, float *out, const float *in, float *scratch) {
+    int ch, j;
+    long i;
+    for (ch = 0; ch < p->c; ch++) {
+        const float *x = in + ch * p->hw;
+        float *y = out + ch * p->hw;
+        memset(scratch, 0, sizeof(float) * (size_t)p->hw);
+        for (j = nn_max(ch - p->size / 2, 0); j <= nn_min(ch + (p->size - 1) / 2, p->c - 1); j++) {
+            const float *xj = in + j * p->hw;
+            for (i = 0; i < p->hw; i++) scratch[i] += xj[i] * xj[i];
+        }
+        for (i = 0; i < p->hw; i++) y[i] = nn_act(x[i] * powf(p->k + p->alpha / (float)p->size * scratch[i], -p->beta), p->act, p->slope);
+    }
+}
+
 /* ---- nn:softmax (needs common) ---------------------------------------------------------- */
 
 /* probs = softmax(logits), as the trainer computes it: exponentials of the

@@ -13,6 +13,7 @@
  * run over one image and a strip of pixels at a time, stepping through the
  * channels with the last SIZE channels' terms in a ring, so every value is
  * read a few times from cache, not from memory. */
+#include "deploy.h"
 #include "emit.h"
 #include "kind.h"
 #include "pool.h"
@@ -165,6 +166,35 @@ static void lrn_define(Emitter *e, const Layer *l, const LayerFns *f) {
 
 static const TrainEmit lrn_train = {lrn_fns, lrn_define};
 
+/* ---- netc --deploy ------------------------------------------------------------------------ */
+
+static int lrn_deploy_prepare(Deploy *d, const Layer *l) {
+    DeployLayer *dl = deploy_layer(d, l);
+    dl->how = "each channel's window of squares summed a plane at a time";
+    dl->scratch = l->out.h * l->out.w * (int64_t)sizeof(float);
+    deploy_need(d, "lrn");
+    return 0;
+}
+
+static void lrn_deploy_define(Deploy *d, const Layer *l) {
+    const LrnSpec *s = lrn(l);
+    fprintf(deploy_file(d), "static const NnLrn %s = {.c = %ld, .hw = %ld, .size = %ld, .alpha = %s, .beta = %s, .k = %s%s};\n",
+            deploy_name(d, l), l->out.c, l->out.h * l->out.w, s->size, deploy_float(s->alpha), deploy_float(s->beta),
+            deploy_float(s->k), deploy_act_fields(deploy_layer(d, l)));
+}
+
+static void lrn_deploy_forward(Deploy *d, const Layer *l) {
+    fprintf(deploy_file(d), "    nn_lrn(&%s, %s, %s, %s);\n", deploy_name(d, l), deploy_out(d, l),
+            deploy_out(d, &deploy_net_of(d)->layers[l->in[0]]), deploy_scratch(d));
+}
+
+static const DeployEmit lrn_deploy = {
+    .act = true,
+    .prepare = lrn_deploy_prepare,
+    .define = lrn_deploy_define,
+    .forward = lrn_deploy_forward,
+};
+
 const Kind kind_lrn = {
     .name = "lrn",
     .usage = "lrn SIZE",
@@ -175,4 +205,5 @@ const Kind kind_lrn = {
     .shape = lrn_shape,
     .json = lrn_json,
     .train = &lrn_train,
+    .deploy = &lrn_deploy,
 };
