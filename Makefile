@@ -7,6 +7,7 @@
 #   make accuracy   the three steps and the ablation table of docs/results.md
 #   make report-check  train briefly, render report.html in headless Chromium and check what it shows
 #   make test-asan  the same tests built with AddressSanitizer and UBSan (in build-asan/)
+#   make deploy-check  netc --deploy for aarch64 (under qemu-user) and a Cortex-M7
 #   make fuzz       fuzz the compiler's front end for FUZZ_SECONDS (libFuzzer, ASan, UBSan; in build-fuzz/)
 #   make valgrind   a short training run under valgrind: no errors, nothing leaked
 #   make install    netc on PATH (PREFIX=/usr/local)
@@ -322,6 +323,14 @@ valgrind:
 	$(MAKE) ISA=avx2 BUILD=build-valgrind NETC=build-valgrind/bin/netc build-valgrind/bin/netc build-valgrind/libnetcrt.a
 	data/get_15scene.sh
 	nice -n 19 tools/valgrind.sh build-valgrind
+
+# make deploy-check: netc --deploy beyond this machine: SimpleNet deployed and run
+# for aarch64 under qemu-user (the same correct test images as on x86) and built
+# for a Cortex-M7 (flash and RAM from arm-none-eabi-size); installs the cross
+# compilers, qemu and arm64 libjpeg/libpng. DEPLOY_CHECK_NETS adds trained nets.
+.PHONY: deploy-check
+deploy-check: all
+	NETC_BIN=$(NETC) tools/deploy_check.sh
 
 # --- the main job, the benchmark, the accuracy runs ------------------------------------
 data:

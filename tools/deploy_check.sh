@@ -1,0 +1,64 @@
+#!/bin/sh
+# deploy_check.sh: netc --deploy beyond this machine (make deploy-check).
+#
+#   1. SimpleNet (trained here first if runs/simplenet/weights.safetensors is
+#      missing: about a minute) is deployed, and its predict --test over the
+#      15-scene test set runs on this machine and, cross-compiled for aarch64
+#      (Debian's gcc-aarch64-linux-gnu, linked statically, NEON), under
+#      qemu-user: both must count the same correct images.
+#   2. The same simplenet.c is built for a Cortex-M7 (Debian's gcc-arm-none-eabi,
+#      newlib; -std=c99 -pedantic -Werror), and arm-none-eabi-size says its flash
+#      (code and weights) and RAM (the arena).
+#   DEPLOY_CHECK_NETS="nets/deepernet.net nets/squeezenet_ft.net" adds nets whose
+#   weights are in runs/<net>/ to step 1 (under qemu, minutes per net).
+# Writes build/deploy-check/; prints one line per check.
+set -eu
+cd "$(dirname "$0")/.."
+NETC=${NETC_BIN:-bin/netc}
+OUT=build/deploy-check
+NETS="nets/simplenet.net ${DEPLOY_CHECK_NETS:-}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+
+# the cross compilers, qemu, and libjpeg and libpng for arm64 (Debian multiarch)
+tools/deps.sh gcc-aarch64-linux-gnu qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    echo "deploy-check: adding Debian's arm64 architecture for libjpeg and libpng"
+    $SUDO dpkg --add-architecture arm64
+    $SUDO apt-get update -q
+fi
+tools/deps.sh libjpeg62-turbo-dev:arm64 libpng-dev:arm64 zlib1g-dev:arm64
+data/get_15scene.sh >/dev/null
+
+mkdir -p "$OUT"
+for net in $NETS; do
+    name=$(basename "$net" .net)
+    weights=runs/$name/weights.safetensors
+    if [ ! -f "$weights" ]; then
+        [ "$name" = simplenet ] || { echo "deploy-check: $weights is missing: train $name first"; exit 1; }
+        echo "deploy-check: training simplenet for its weights"
+        "$NETC" -q --out-dir "$OUT/gen" "$net" >/dev/null
+        "$OUT/gen/simplenet" train --quiet --out runs/simplenet --force >/dev/null
+    fi
+    dir=$OUT/$name
+    "$NETC" -q --deploy "$weights" --out-dir "$dir" "$net"
+    make -s -C "$dir" predict CFLAGS="-O3 -march=native -Werror"
+    x86=$("$dir/predict" --test data/15scene/test | grep '^top-1:')
+    mkdir -p "$dir/aarch64"
+    aarch64-linux-gnu-gcc -std=c99 -Wall -Wextra -pedantic -Werror -O3 -static -I"$dir" "$dir/predict.c" "$dir/$name.c" \
+        -o "$dir/aarch64/predict" -ljpeg -lpng -lz -lm
+    arm=$(qemu-aarch64 "$dir/aarch64/predict" --test data/15scene/test | grep '^top-1:')
+    echo "deploy-check: $name x86_64:  $x86"
+    echo "deploy-check: $name aarch64: $arm (qemu-user)"
+    [ "$x86" = "$arm" ] || { echo "deploy-check: $name: aarch64 and x86_64 disagree"; exit 1; }
+done
+
+# SimpleNet on a Cortex-M7 (double-precision FPU, hard float)
+dir=$OUT/simplenet
+arm-none-eabi-gcc -mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard -O2 -std=c99 -Wall -Wextra -pedantic -Werror \
+    -ffunction-sections -fdata-sections -Wl,--gc-sections --specs=nano.specs --specs=nosys.specs \
+    -I"$dir" -DNET=simplenet -DUNET=SIMPLENET -DNET_H='"simplenet.h"' tests/deploy/m7_main.c "$dir/simplenet.c" \
+    -o "$dir/simplenet-m7.elf" -lm
+arm-none-eabi-size "$dir/simplenet-m7.elf" | tee "$dir/simplenet-m7.size"
+arm-none-eabi-size "$dir/simplenet-m7.elf" | awk 'NR == 2 {
+    printf "deploy-check: simplenet on a Cortex-M7: flash %d bytes (code and weights: text + data), RAM %d bytes (arena and all: data + bss)\n", $1 + $2, $2 + $3 }'
