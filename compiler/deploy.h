@@ -95,8 +95,6 @@ bool deploy_in_slice(const Deploy *d, const Layer *s, const Layer *cat);
 const char *deploy_act_fields(const DeployLayer *dl);
 /* "NN_RELU, 0.0f": the two arguments of a kernel that takes them */
 const char *deploy_act_args(const DeployLayer *dl);
-/* A float literal C reads back exactly, with the fewest digits: "0.1f", "1.0f". */
-const char *deploy_float(float v);
 /* The scratch argument of a call ("SCRATCH"). */
 const char *deploy_scratch(Deploy *d);
 /* The name of layer l's descriptor and arrays in the file (its id, unless

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "deploy_int.h"
+#include "emit.h"
 #include "kind.h"
 #include "netc.h"
 #include "pool.h"
@@ -39,24 +40,13 @@ const char *deploy_out(Deploy *d, const Layer *l) {
     return o == 0 ? "input" : pool_printf("ACT(A_%s)", d->net->layers[o].id);
 }
 
-/* A float as C reads it back exactly: the fewest digits that round-trip. */
-const char *deploy_float(float v) {
-    char buf[48];
-    for (int digits = 6; digits <= 9; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, (double)v);
-        if (strtof(buf, NULL) == v) break;
-    }
-    if (!strpbrk(buf, ".en")) strcat(buf, ".0");
-    return pool_printf("%sf", buf);
-}
-
 const char *deploy_act_fields(const DeployLayer *dl) {
     if (dl->act != DEPLOY_RELU) return "";
-    return dl->slope ? pool_printf(", .act = NN_RELU, .slope = %s", deploy_float(dl->slope)) : ", .act = NN_RELU";
+    return dl->slope ? pool_printf(", .act = NN_RELU, .slope = %s", float_lit(dl->slope)) : ", .act = NN_RELU";
 }
 
 const char *deploy_act_args(const DeployLayer *dl) {
-    return dl->act == DEPLOY_RELU ? pool_printf("NN_RELU, %s", deploy_float(dl->slope)) : "NN_LINEAR, 0.0f";
+    return dl->act == DEPLOY_RELU ? pool_printf("NN_RELU, %s", float_lit(dl->slope)) : "NN_LINEAR, 0.0f";
 }
 
 const char *deploy_scratch(Deploy *d) {
@@ -220,8 +210,8 @@ static void write_table(Deploy *d, FILE *f) {
                " * pp_table's, as the trainer evaluates with. */\n"
                "static const float norm_table[3][256] = {\n",
             (double)d->cfg.range,
-            pool_printf("%s %s %s", deploy_float(d->mean[0]), deploy_float(d->mean[1]), deploy_float(d->mean[2])),
-            pool_printf("%s %s %s", deploy_float(d->std[0]), deploy_float(d->std[1]), deploy_float(d->std[2])));
+            pool_printf("%s %s %s", float_lit(d->mean[0]), float_lit(d->mean[1]), float_lit(d->mean[2])),
+            pool_printf("%s %s %s", float_lit(d->std[0]), float_lit(d->std[1]), float_lit(d->std[2])));
     for (int k = 0; k < 3; k++) {
         fprintf(f, "    {");
         for (int b = 0; b < 256; b++) {
@@ -229,7 +219,7 @@ static void write_table(Deploy *d, FILE *f) {
                 fprintf(f, "0");
                 break;
             }
-            fprintf(f, "%s%s%s", b ? "," : "", b % 8 ? " " : "\n        ", deploy_float(table[k][b]));
+            fprintf(f, "%s%s%s", b ? "," : "", b % 8 ? " " : "\n        ", float_lit(table[k][b]));
         }
         fprintf(f, "%s},\n", k < in_c ? "\n    " : "");
     }
@@ -300,7 +290,7 @@ static void write_values(Deploy *d, FILE *f) {
     for (int a = 0; a < d->n_arrays; a++) {
         const DeployArray *x = &d->arrays[a];
         fprintf(f, "static const float %s[%lld] = {", x->name, (long long)x->n);
-        for (int64_t i = 0; i < x->n; i++) fprintf(f, "%s%s", i % 8 ? ", " : i ? ",\n    " : "\n    ", deploy_float(x->v[i]));
+        for (int64_t i = 0; i < x->n; i++) fprintf(f, "%s%s", i % 8 ? ", " : i ? ",\n    " : "\n    ", float_lit(x->v[i]));
         fprintf(f, "\n};\n\n");
     }
 }

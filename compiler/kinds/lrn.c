@@ -179,8 +179,8 @@ static int lrn_deploy_prepare(Deploy *d, const Layer *l) {
 static void lrn_deploy_define(Deploy *d, const Layer *l) {
     const LrnSpec *s = lrn(l);
     fprintf(deploy_file(d), "static const NnLrn %s = {.c = %ld, .hw = %ld, .size = %ld, .alpha = %s, .beta = %s, .k = %s%s};\n",
-            deploy_name(d, l), l->out.c, l->out.h * l->out.w, s->size, deploy_float(s->alpha), deploy_float(s->beta),
-            deploy_float(s->k), deploy_act_fields(deploy_layer(d, l)));
+            deploy_name(d, l), l->out.c, l->out.h * l->out.w, s->size, float_lit(s->alpha), float_lit(s->beta),
+            float_lit(s->k), deploy_act_fields(deploy_layer(d, l)));
 }
 
 static void lrn_deploy_forward(Deploy *d, const Layer *l) {
