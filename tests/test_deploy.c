@@ -60,7 +60,8 @@ static int setup(void **state) {
     (void)state;
     netc_bin = getenv("NETC_BIN") ? getenv("NETC_BIN") : "bin/netc";
     harness_init(N_TRAIN, N_TEST);
-    const char *run = strdup(fmt("%s/run", tmp_root));
+    static char run[4096];
+    snprintf(run, sizeof run, "%s/run", tmp_root);
     snprintf(weights, sizeof weights, "%s/weights.safetensors", run);
     snprintf(deploy_dir, sizeof deploy_dir, "%s/deploy", tmp_root);
     const char *args[] = {"train", "--data", fmt("%s/data", tmp_root), "--out", run, "--epochs", "3", "--threads", "1", NULL};
