@@ -1,8 +1,9 @@
 /* winograd.c: 3x3 convolutions by F(4x4, 3x3) (the algebra is in winograd.h).
  *
- * The transforms work on 16 tiles at once, one tile per lane of a vector:
+ * The transforms work on L tiles at once, one tile per lane of a vector (L =
+ * NETC_VW: 16 with AVX-512, 8 with AVX2, 4 with NEON; the code is the same):
  * a tile's 6x6 patch is gathered into lanes, transformed with adds and
- * multiplies by constants, and its 36 values stored as 16 consecutive floats
+ * multiplies by constants, and its 36 values stored as L consecutive floats
  * in each of the 36 matrices the products read. The matrices (Lavin and
  * Gray, 2015):
  *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
@@ -19,13 +20,32 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define L 16 /* tiles per vector: one AVX-512 register, or two AVX2 ones */
-typedef float wv __attribute__((vector_size(4 * L)));
-typedef int wi __attribute__((vector_size(4 * L))); /* shuffle masks and lane masks */
+#include "netc_vec.h"
+
+#define L NETC_VW /* tiles per group: one vector register */
+#define RUN (L / 4) /* tiles per run (see Lanes) */
+typedef netc_vf wv;
+typedef netc_vi wi; /* shuffle masks and lane masks */
 
 static long round_up(long t) { return (t + L - 1) / L * L; }
 
-/* ---- the 1-D transforms, on 16 lanes ---------------------------------------------- */
+/* A shuffle mask whose lane l is f(l), for any L (a constant, so the
+ * compiler picks the instruction: unpcklps, shufps, vpermps, zip1, ext ...) */
+#define LANES4(f, b) f((b)), f((b) + 1), f((b) + 2), f((b) + 3)
+#if L == 16
+#define LANES(f) LANES4(f, 0), LANES4(f, 4), LANES4(f, 8), LANES4(f, 12)
+#define PAIRS(f) LANES4(f, 0), LANES4(f, 4) /* the same over L / 2 pairs of floats */
+#elif L == 8
+#define LANES(f) LANES4(f, 0), LANES4(f, 4)
+#define PAIRS(f) LANES4(f, 0)
+#else
+#define LANES(f) LANES4(f, 0)
+#define PAIRS(f) f(0), f(1)
+#endif
+typedef double wp __attribute__((vector_size(4 * L)));    /* L / 2 pairs of floats */
+typedef long long wpi __attribute__((vector_size(4 * L))); /* their shuffle masks */
+
+/* ---- the 1-D transforms, on L lanes ----------------------------------------------- */
 
 /* o = B^T d */
 static inline void bt6(wv *o, wv d0, wv d1, wv d2, wv d3, wv d4, wv d5) {
@@ -78,12 +98,23 @@ static inline void gt6(wv *o, wv m0, wv m1, wv m2, wv m3, wv m4, wv m5) {
 
 /* ---- tiles ------------------------------------------------------------------------- */
 
-/* Where the 16 tiles t0 .. t0 + 15 of a chunk are: each one's offset from its
- * channel's first image to the top-left value of its patch (pad `off` above
- * and left of its outputs), and its top-left output's row and column. A patch
- * that crosses the image's edge gets, per value, an offset clamped inside the
- * image and a bit saying whether the value is real or padding, so gathering
- * it needs no branches. Worked out once per group of tiles, for every channel. */
+/* A group's lanes in runs: where a full group of L consecutive tiles lies in
+ * tile rows whose length is a multiple of RUN (W a multiple of L), it is four
+ * runs of RUN = L / 4 neighbouring tiles, run q's columns L consecutive floats of each
+ * row. Tile b of run q goes to lane 4b + q: then a 4x4 transpose within each
+ * 128 bits (no lane crosses into another 128-bit block) turns one row of the
+ * four runs, 4 vectors, into columns 0..3 of every tile, and back. Every
+ * full group maps its lanes so, runs or not; a short group (the chunk's
+ * last) maps lane l to tile l. */
+static inline int tile_of_lane(int l, int n) { return n == L ? l % 4 * RUN + l / 4 : l; }
+
+/* Where the tiles t0 .. t0 + n - 1 of a chunk are: each lane's offset from
+ * its channel's first image to the top-left value of its patch (pad `off`
+ * above and left of its outputs), and its top-left output's row and column.
+ * A patch that crosses the image's edge gets, per value, an offset clamped
+ * inside the image and a bit saying whether the value is real or padding,
+ * so gathering it needs no branches. Worked out once per group of tiles,
+ * for every channel. */
 typedef struct {
     int n;          /* lanes in use: fewer in the chunk's last group */
     bool inside[L]; /* the patch is all inside the image */
@@ -91,14 +122,11 @@ typedef struct {
     int y[L], x[L];
     int edge_at[L][36];         /* the edge patches: value k's offset, clamped */
     unsigned long long real[L]; /* bit k: value k is inside the image */
-    /* Quads (see gather_quads): all 16 lanes are whole tiles of an image
-     * whose width is a multiple of 16, so lanes 4q .. 4q + 3 are neighbours in
-     * one tile row, and their outputs' columns are 16 consecutive floats. */
-    bool quads;
-    long qat[4];            /* quad q: offset of its first output column at patch row 0 */
-    unsigned rowok[4];      /* bit i: patch row i is inside the image */
-    wi not_first, not_last; /* lanes whose tile has a left (right) neighbour */
-    long img_lo, img_hi;    /* the floats of the group's images, if few (else img_hi = img_lo) */
+    bool runs;                  /* the group is four runs (above) */
+    long rat[4];                /* run q: offset of its first tile's top-left output */
+    unsigned rowok[4];          /* bit i: patch row i of run q is inside the image */
+    wi not_first, not_last;     /* lanes whose tile has a left (right) neighbour */
+    long img_lo, img_hi;        /* the floats of the group's images, if few (else img_hi = img_lo) */
 } Lanes;
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
@@ -107,8 +135,10 @@ static void lanes_at(Lanes *ln, long t0, long end, int H, int W, int S, int off)
     long per = netc_wino_tiles(H, W);
     int tw = (W + 3) / 4;
     ln->n = end - t0 < L ? (int)(end - t0) : L;
-    for (int l = 0; l < ln->n; l++) {
-        long t = t0 + l, r = t % per;
+    for (int l = 0; l < L; l++) {
+        ln->not_first[l] = ln->not_last[l] = 0;
+        if (l >= ln->n) continue;
+        long t = t0 + tile_of_lane(l, ln->n), r = t % per;
         int y = (int)(r / tw) * 4, x = (int)(r % tw) * 4, y0 = y - off, x0 = x - off;
         ln->y[l] = y, ln->x[l] = x;
         ln->at[l] = t / per * H * W + (long)y0 * W + x0;
@@ -125,64 +155,70 @@ static void lanes_at(Lanes *ln, long t0, long end, int H, int W, int S, int off)
     }
     long lo = (t0 / per) * H * W, hi = ((t0 + ln->n - 1) / per + 1) * H * W;
     ln->img_lo = lo, ln->img_hi = hi - lo <= 2048 ? hi : lo; /* up to 8 KB, for prefetch_group */
-    ln->quads = ln->n == L && W % 16 == 0 && H % 4 == 0;
-    for (int q = 0; ln->quads && q < 4; q++) {
-        ln->qat[q] = ln->at[4 * q] + off;
+    ln->runs = ln->n == L && W % L == 0 && H % 4 == 0;
+    for (int q = 0; ln->runs && q < 4; q++) { /* run q's first tile is lane q */
+        ln->rat[q] = ln->at[q] + (long)off * W + off;
         ln->rowok[q] = 0;
-        for (int i = 0; i < S; i++) ln->rowok[q] |= (unsigned)(ln->y[4 * q] - off + i >= 0 && ln->y[4 * q] - off + i < H) << i;
+        for (int i = 0; i < S; i++) ln->rowok[q] |= (unsigned)(ln->y[q] - off + i >= 0 && ln->y[q] - off + i < H) << i;
     }
 }
 
-/* Lane 4q + m = quad q's value 4m + k: column k of every tile, from the four
- * quads' rows r[0..3]. */
-static inline wv phase(const wv *r, int k) {
-    const wi sel = (wi){0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28} + k;
-    wv a = __builtin_shuffle(r[0], r[1], sel), b = __builtin_shuffle(r[2], r[3], sel);
-    return __builtin_shuffle(a, b, (wi){0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23});
+/* The 4x4 transpose within each 128 bits: lane 4b + k of v[k'] = lane 4b + k' of a[k] */
+#define UNPACKLO(l) (((l) & ~3) + ((l) & 3) / 2 + ((l) & 1) * L)
+#define UNPACKHI(l) (UNPACKLO(l) + 2)
+#define LOWS(l) (((l) & ~3) + ((l) & 1) + ((l) & 2) / 2 * L)
+#define HIGHS(l) (LOWS(l) + 2)
+static inline void transpose4(wv *v, wv a0, wv a1, wv a2, wv a3) {
+    const wi lo = {LANES(UNPACKLO)}, hi = {LANES(UNPACKHI)}, lows = {LANES(LOWS)}, highs = {LANES(HIGHS)};
+    wv t0 = __builtin_shuffle(a0, a1, lo), t1 = __builtin_shuffle(a2, a3, lo);
+    wv t2 = __builtin_shuffle(a0, a1, hi), t3 = __builtin_shuffle(a2, a3, hi);
+    v[0] = __builtin_shuffle(t0, t1, lows), v[1] = __builtin_shuffle(t0, t1, highs);
+    v[2] = __builtin_shuffle(t2, t3, lows), v[3] = __builtin_shuffle(t2, t3, highs);
 }
 
-/* gather for quads: per patch row, one load per quad and a few shuffles
- * instead of 16 lanes' scalar copies. S = 6 (off 1: columns x - 1 .. x + 4,
+/* Each lane's left (right) neighbour tile in a group of runs: lane l - 4 in
+ * the same run, else the last (first) tile of the run before (after); lane 0's
+ * left and lane L - 1's right come from the vector's second operand. */
+#define LEFT(l) ((l) >= 4 ? (l) - 4 : (l) == 0 ? L : L - 5 + (l))
+#define RIGHT(l) ((l) < L - 4 ? (l) + 4 : (l) == L - 1 ? L + 1 : (l) - (L - 4) + 1)
+
+/* gather for runs: per patch row, one load per run and a 4x4 transpose
+ * instead of L lanes' scalar copies. S = 6 (off 1: columns x - 1 .. x + 4,
  * the outer two from the neighbouring tiles, 0 at the image's edge) or S = 4
  * (off 0: columns x .. x + 3). */
-static inline void gather_quads(wv *d, int S, const float *src, int W, const Lanes *ln) {
+static inline void gather_runs(wv *d, int S, const float *src, int W, const Lanes *ln) {
     const wv zero = {0};
+    const wi left_of = {LANES(LEFT)}, right_of = {LANES(RIGHT)};
+    const int off = S == 6;
     for (int i = 0; i < S; i++) {
-        wv r[4];
+        wv r[4], p[4];
         for (int q = 0; q < 4; q++)
             if (ln->rowok[q] >> i & 1)
-                memcpy(&r[q], src + ln->qat[q] + (long)i * W, sizeof(wv));
+                memcpy(&r[q], src + ln->rat[q] + (long)(i - off) * W, sizeof(wv));
             else
                 r[q] = zero;
-        wv p0 = phase(r, 0), p1 = phase(r, 1), p2 = phase(r, 2), p3 = phase(r, 3);
+        transpose4(p, r[0], r[1], r[2], r[3]);
         if (S == 4) {
-            d[i * 4] = p0, d[i * 4 + 1] = p1, d[i * 4 + 2] = p2, d[i * 4 + 3] = p3;
+            d[i * 4] = p[0], d[i * 4 + 1] = p[1], d[i * 4 + 2] = p[2], d[i * 4 + 3] = p[3];
             continue;
         }
-        /* lane 0's left and lane 15's right neighbour lie outside this group's quads */
-        wv edge = zero;
-        if (ln->rowok[0] >> i & 1 && ln->not_first[0]) edge[0] = src[ln->qat[0] + (long)i * W - 1];
-        if (ln->rowok[3] >> i & 1 && ln->not_last[L - 1]) edge[1] = src[ln->qat[3] + (long)i * W + 16];
-        wv left = __builtin_shuffle(p3, edge, (wi){16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14});
-        wv right = __builtin_shuffle(p0, edge, (wi){1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17});
+        wv edge = zero; /* the group's first tile's left neighbour, its last one's right */
+        if (ln->rowok[0] >> i & 1 && ln->not_first[0]) edge[0] = src[ln->rat[0] + (long)(i - 1) * W - 1];
+        if (ln->rowok[3] >> i & 1 && ln->not_last[L - 1]) edge[1] = src[ln->rat[3] + (long)(i - 1) * W + L];
+        wv left = __builtin_shuffle(p[3], edge, left_of), right = __builtin_shuffle(p[0], edge, right_of);
         d[i * 6] = (wv)((wi)left & ln->not_first), d[i * 6 + 5] = (wv)((wi)right & ln->not_last);
-        d[i * 6 + 1] = p0, d[i * 6 + 2] = p1, d[i * 6 + 3] = p2, d[i * 6 + 4] = p3;
+        d[i * 6 + 1] = p[0], d[i * 6 + 2] = p[1], d[i * 6 + 3] = p[2], d[i * 6 + 4] = p[3];
     }
 }
 
-/* The reverse for a tile's 4x4 outputs y[i * 4 + j]: each row interleaved back
- * into one vector per quad and stored (or added). */
-static inline void scatter_quads(float *dst, const wv *y, int W, const Lanes *ln, int add) {
-    const wi lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}, hi = lo + 8;
-    const wi lo2 = {0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23}, hi2 = lo2 + 8;
+/* The reverse for a tile's 4x4 outputs y[i * 4 + j]: each row transposed
+ * back into one vector per run and stored (or added). */
+static inline void scatter_runs(float *dst, const wv *y, int W, const Lanes *ln, int add) {
     for (int i = 0; i < 4; i++) {
-        const wv *r = y + i * 4;
-        wv s01 = __builtin_shuffle(r[0], r[1], lo), s01h = __builtin_shuffle(r[0], r[1], hi);
-        wv s23 = __builtin_shuffle(r[2], r[3], lo), s23h = __builtin_shuffle(r[2], r[3], hi);
-        wv q[4] = {__builtin_shuffle(s01, s23, lo2), __builtin_shuffle(s01, s23, hi2), __builtin_shuffle(s01h, s23h, lo2),
-                   __builtin_shuffle(s01h, s23h, hi2)};
+        wv q[4];
+        transpose4(q, y[i * 4], y[i * 4 + 1], y[i * 4 + 2], y[i * 4 + 3]);
         for (int k = 0; k < 4; k++) {
-            float *p = dst + ln->qat[k] + (long)i * W;
+            float *p = dst + ln->rat[k] + (long)i * W;
             if (add) {
                 wv old;
                 memcpy(&old, p, sizeof old);
@@ -214,7 +250,7 @@ static inline void gather(wv *d, int S, const float *src, int W, const Lanes *ln
     memcpy(d, f, sizeof(wv) * S * S);
 }
 
-/* v = the 36 values of one patch transformed, 16 tiles at a time: B^T d B of
+/* v = the 36 values of one patch transformed, L tiles at a time: B^T d B of
  * a 6x6 patch of the input (S 6), or A dy A^T of a 4x4 block of the output
  * gradient (S 4): columns first, then rows. */
 static inline void patch_transform(wv *v, const wv *d, int S) {
@@ -258,15 +294,15 @@ static inline void back_transform(wv *y, const wv *m, int K) {
 }
 
 /* Ask for the cache lines a group of tiles will read from one channel: its
- * quads' patch rows, or, where the group's images are small (DeeperNet's
+ * runs' patch rows, or, where the group's images are small (DeeperNet's
  * 8x8, AlexNet's 13x13), those images whole. */
 static inline void prefetch_group(const float *src, int S, int W, const Lanes *ln) {
-    if (ln->quads) {
+    if (ln->runs) {
         for (int i = 0; i < S; i++)
-            for (int q = 0; q < 4; q++) __builtin_prefetch(src + ln->qat[q] + (long)i * W);
+            for (int q = 0; q < 4; q++) __builtin_prefetch(src + ln->rat[q] + (long)(i - (S == 6)) * W);
         return;
     }
-    for (long k = ln->img_lo; k < ln->img_hi; k += 16) __builtin_prefetch(src + k);
+    for (long k = ln->img_lo; k < ln->img_hi; k += 16) __builtin_prefetch(src + k); /* a cache line */
 }
 
 /* X[c][p][t] = point p of the transformed patch of tile `first + t` in
@@ -286,8 +322,8 @@ static void transform_tiles(float *X, long Tp, const float *src, int C, int H, i
             wv d[36], v[36];
             if (c + 4 < C) /* channels lie far apart in memory: fetch the one 4 ahead while this one is transformed */
                 prefetch_group(src + (long)(c + 4) * cap * H * W, S, W, &ln);
-            if (ln.quads)
-                gather_quads(d, S, src + (long)c * cap * H * W, W, &ln);
+            if (ln.runs)
+                gather_runs(d, S, src + (long)c * cap * H * W, W, &ln);
             else
                 gather(d, S, src + (long)c * cap * H * W, W, &ln);
             patch_transform(v, d, S);
@@ -304,11 +340,15 @@ typedef struct {
     int relu, add, pool;
 } Epilogue;
 
-/* max(a, b) where a NaN wins, as max pooling does in PyTorch (netc_maxnan, on 16 lanes) */
+/* max(a, b) where a NaN wins, as max pooling does in PyTorch (netc_maxnan, on L lanes) */
 static inline wv maxnan(wv a, wv b) {
     wi keep = (a > b) | (a != a);
     return (wv)(((wi)a & keep) | ((wi)b & ~keep));
 }
+
+/* Pairs 0, 2, 4 ... then 1, 3, 5 ...: after an interleave, runs q and q + 1
+ * alternate pair by pair; this puts each run's pairs in its own half */
+#define HALVES(k) ((k) < RUN ? 2 * (k) : 2 * ((k) - RUN) + 1)
 
 /* The 2x2 maxima of each lane's 4x4 outputs y into plane, [H/2][W/2] per
  * image: pooled row y/2 and y/2 + 1, columns x/2 and x/2 + 1 of the tile's
@@ -317,14 +357,19 @@ static inline void store_pooled(float *plane, const wv *y, int H, int W, const L
     wv p[4] = {maxnan(maxnan(y[0], y[1]), maxnan(y[4], y[5])), maxnan(maxnan(y[2], y[3]), maxnan(y[6], y[7])),
                maxnan(maxnan(y[8], y[9]), maxnan(y[12], y[13])), maxnan(maxnan(y[10], y[11]), maxnan(y[14], y[15]))};
     const int PW = W / 2;
-    if (ln->quads) { /* each quad's 4 tiles pool to 8 neighbouring values in each of two rows */
-        const wi lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}, hi = lo + 8;
-        wv rows[2][2] = {{__builtin_shuffle(p[0], p[1], lo), __builtin_shuffle(p[0], p[1], hi)},
-                         {__builtin_shuffle(p[2], p[3], lo), __builtin_shuffle(p[2], p[3], hi)}};
-        for (int q = 0; q < 4; q++) {
-            long at = ln->qat[q], img = at / ((long)H * W), yx = at % ((long)H * W);
-            float *dst = plane + img * (H / 2) * PW + (yx / W / 2) * PW + yx % W / 2;
-            for (int r = 0; r < 2; r++) memcpy(dst + (long)r * PW, (const float *)&rows[r][q / 2] + q % 2 * 8, 8 * sizeof(float));
+    if (ln->runs) { /* each run's tiles pool to L / 2 neighbouring values in each of two rows */
+        const wi lo = {LANES(UNPACKLO)}, hi = {LANES(UNPACKHI)};
+        const wpi halves = {PAIRS(HALVES)};
+        for (int r = 0; r < 2; r++) {
+            wp pairs[2] = {(wp)__builtin_shuffle(p[2 * r], p[2 * r + 1], lo), (wp)__builtin_shuffle(p[2 * r], p[2 * r + 1], hi)};
+            for (int h = 0; h < 2; h++) { /* runs 0 and 1, then 2 and 3 */
+                wv v = (wv)__builtin_shuffle(pairs[h], halves);
+                for (int k = 0; k < 2; k++) {
+                    long at = ln->rat[2 * h + k], img = at / ((long)H * W), yx = at % ((long)H * W);
+                    float *dst = plane + img * (H / 2) * PW + (yx / W / 2 + r) * PW + yx % W / 2;
+                    memcpy(dst, (const float *)&v + k * (L / 2), sizeof(float) * (L / 2));
+                }
+            }
         }
         return;
     }
@@ -363,8 +408,8 @@ static void transform_output(float *out, const float *M, long Tp, int OC, int H,
                 continue;
             }
             float *plane = out + (long)o * cap * H * W;
-            if (ln.quads) {
-                scatter_quads(plane, y, W, &ln, add);
+            if (ln.runs) {
+                scatter_runs(plane, y, W, &ln, add);
                 continue;
             }
             float f[16][L] __attribute__((aligned(64)));

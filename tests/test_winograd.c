@@ -22,7 +22,10 @@ typedef struct {
 
 /* At 2 threads (main sets them), cases marked "own" run each thread's chunks
  * whole (transforms and products in its own cache); the others run phase by
- * phase across threads. */
+ * phase across threads. A group of tiles (one per vector lane: 16, 8 or 4 by
+ * ISA) is gathered as runs of neighbouring tiles by vector loads where the
+ * width is a multiple of the lanes, lane by lane elsewhere: `make ISA=...
+ * test` runs these cases at each width. */
 static const Case cases[] = {
     {3, 5, 7, 9, 3, 4, 2},      /* partial tiles both ways; chunks 2 + 1; image 3 of 4 unused */
     {20, 17, 13, 13, 3, 3, 1},  /* AlexNet's 13x13; channels not a multiple of 16 */
@@ -34,6 +37,8 @@ static const Case cases[] = {
     {16, 17, 8, 128, 3, 3, 2},  /* the same, own: the second thread's chunk starts mid image */
     {17, 16, 12, 48, 3, 3, 2},  /* quads; groups straddle tile rows and images */
     {16, 16, 8, 16, 2, 2, 17},  /* own, and all 16 tiles go to the first thread: the second one's sums are 0 */
+    {24, 20, 8, 24, 3, 3, 2},   /* runs at 8 and 4 lanes (W a multiple of the lanes), 6 tiles a row: groups straddle rows */
+    {16, 18, 4, 4, 9, 9, 9},    /* one tile per image: at 4 lanes, runs of one tile in four images */
 };
 
 /* Scratch full of NaNs, so a read of anything not written first shows. */
