@@ -20,7 +20,9 @@
  * Work goes in chunks of `chunk` images, whose transforms (and products) stay
  * in cache; scratch must hold netc_wino_scratch(C, OC, H, W, chunk) floats.
  * OpenMP owns the threads: transforms split channels, the 36 products split
- * across threads with one single-threaded sgemm each.
+ * across threads, each a product of winograd.c's own (forward and input
+ * gradient: no packing, no clearing) or one single-threaded sgemm (weight
+ * gradient, a sum over tiles).
  * Results differ from a direct convolution by rounding only (a few 1e-6 of
  * the values' scale); tests/test_winograd.c checks all three against the
  * plain loops of a reference convolution. */
@@ -32,11 +34,14 @@
 static inline long netc_wino_tiles(long H, long W) { return (H + 3) / 4 * ((W + 3) / 4); }
 
 /* Floats of scratch the three functions below need: the transformed kernels
- * U [36][OC][C], then a chunk's transformed input and products, each at most
- * [36][max(C, OC)][tiles, rounded up to 16]. */
+ * U [36][OC][C] (their rows in panels of up to 16, the last one padded), then
+ * a chunk's transformed input and products, each at most [max(C, OC)][36][tiles,
+ * rounded up to 16] plus a cache line per channel. The same for every ISA (16
+ * is the widest vector), so a generated file's plan does not depend on the
+ * ISA it is compiled for. */
 static inline long netc_wino_scratch(long C, long OC, long H, long W, long chunk) {
     long wide = C > OC ? C : OC, tiles = chunk * netc_wino_tiles(H, W);
-    return 36 * C * OC + 2 * 36 * wide * ((tiles + 15) / 16 * 16);
+    return 36 * (C * OC + 15 * wide) + 2 * wide * (36 * ((tiles + 15) / 16 * 16) + 16);
 }
 
 /* out [OC][cap][H][W] = conv3x3(in [C][cap][H][W], weight [OC][C][3][3]), pad 1, then
