@@ -151,6 +151,16 @@ static void emit_net_passes(Emitter *e, const LayerFns *fns) {
     fprintf(f, "}\n\n");
 }
 
+/* The layer whose evaluation forward does layer i's work (NetcLayer.eval_by):
+ * the conv a batch norm or max pool is folded into (Layer.eval_by), or the
+ * batch norm's own for the relu fused into it; i itself for every other layer. */
+static int eval_by(const Net *net, int i) {
+    const Layer *l = &net->layers[i];
+    if (l->eval_by >= 0) return l->eval_by;
+    if (l->fused_away && l->n_in && net->layers[l->in[0]].eval_by >= 0) return net->layers[l->in[0]].eval_by;
+    return i;
+}
+
 /* One row of the runtime's tensor table (runtime/netc.h's NetcTensor). */
 static void emit_tensor(FILE *f, const Layer *l, const Tensor *t) {
     static const char *const roles[] = {"ROLE_WEIGHT", "ROLE_BIAS", "ROLE_BN_WEIGHT", "ROLE_BN_BIAS", "ROLE_RUNNING_MEAN", "ROLE_RUNNING_VAR"};
@@ -179,8 +189,8 @@ static void emit_tables(Emitter *e) {
         const Layer *l = &net->layers[i];
         fprintf(f, "    {\"%s\", \"%s\", ", l->name, l->kind->name);
         emit_c_string(f, l->desc);
-        fprintf(f, ", %ld, %ld, %ld, A_%s, %ld, %ld, %lld, %.0f, %d, %d},\n", l->out.c, l->out.h, l->out.w, l->id, l->rf,
-                l->rf_stride, (long long)l->params, l->flops, l->frozen, l->n_in ? l->in[0] : -1);
+        fprintf(f, ", %ld, %ld, %ld, A_%s, %ld, %ld, %lld, %.0f, %d, %d, %d},\n", l->out.c, l->out.h, l->out.w, l->id, l->rf,
+                l->rf_stride, (long long)l->params, l->flops, l->frozen, l->n_in ? l->in[0] : -1, eval_by(net, i));
     }
     fprintf(f, "};\n\n/* The .net file's settings; the trainer's command line may override each. */\n"
                "static const char *const settings[] = {\n");

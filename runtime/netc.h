@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#define NETC_ABI 2
+#define NETC_ABI 3
 #define NETC_VERSION "0.1.0"
 
 typedef enum {
@@ -55,6 +55,8 @@ typedef struct {
     double flops;      /* forward, per image */
     int frozen;
     int input;         /* index of the (first) layer it reads; -1 for the input */
+    int eval_by;       /* the layer whose evaluation forward does this one's work: itself, or
+                        * the conv its batch norm (relu, max pool) is folded into */
 } NetcLayer;
 
 typedef struct Model Model;

@@ -2,6 +2,7 @@
 #include "profile.h"
 
 #include <omp.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,47 @@
 #include "optim.h"
 #include "rng.h"
 
-int cmd_profile(const NetcNet *net, Config *cfg, int iters, Error *e) {
+/* One fold: layer k's evaluation forward doing its own work and that of the
+ * layers whose eval_by is k, against their training forwards; each side the
+ * best of the steps timed (the two alternate, so a slow minute falls on both). */
+typedef struct {
+    int k;
+    double eval_ms, train_ms;
+} Fold;
+
+/* The folds' table; returns how many lose (take longer than what they replace, beyond 5% for noise). */
+static int print_folds(const NetcNet *net, const double *fwd, const double *ev, int iters) {
+    int L = net->n_layers, n = 0, lost = 0;
+    for (int k = 1; k < L; k++) n += net->layers[k].eval_by != k;
+    if (!n) return 0;
+    printf("\n  evaluation folds: each against the training forwards it replaces (best of %d steps)\n", iters);
+    for (int k = 1; k < L; k++) {
+        char joined[256] = "";
+        int len = 0;
+        for (int j = k + 1; j < L; j++)
+            if (net->layers[j].eval_by == k && len < (int)sizeof joined)
+                len += snprintf(joined + len, sizeof joined - (size_t)len, "%s%s", len ? ", " : " + ", net->layers[j].name);
+        if (!len) continue;
+        Fold f = {k, 1e30, 1e30};
+        for (int it = 0; it < iters; it++) {
+            double e = 0, t = 0;
+            for (int j = k; j < L; j++)
+                if (j == k || net->layers[j].eval_by == k) e += ev[(long)it * L + j], t += fwd[(long)it * L + j];
+            f.eval_ms = e < f.eval_ms ? e : f.eval_ms, f.train_ms = t < f.train_ms ? t : f.train_ms;
+        }
+        f.eval_ms *= 1e3, f.train_ms *= 1e3;
+        bool loses = f.eval_ms > 1.05 * f.train_ms;
+        lost += loses;
+        char what[320];
+        snprintf(what, sizeof what, "%s%s", net->layers[k].name, joined);
+        printf("    %-40s eval %8.3f ms, training %8.3f ms: %5.2fx%s\n", what, f.eval_ms, f.train_ms, f.train_ms / f.eval_ms,
+               loses ? "  <- LOSES: slower than what it replaces" : "");
+    }
+    if (!lost) printf("  all %d folded layers' work is faster in evaluation than in training\n", n);
+    return lost;
+}
+
+int cmd_profile(const NetcNet *net, Config *cfg, int iters, bool check_folds, Error *e) {
     if (iters < 1) return errorf(e, "profile needs --iters 1 or more");
     if (cfg->threads <= 0) cfg->threads = omp_get_num_procs();
     omp_set_num_threads(cfg->threads);
@@ -27,10 +68,12 @@ int cmd_profile(const NetcNet *net, Config *cfg, int iters, Error *e) {
     for (long i = 0; i < in; i++) m->input[i] = 2 * rng_uniform(&r) - 1;
     for (int i = 0; i < B; i++) labels[i] = (int)rng_below(&r, (uint32_t)net->classes);
     m->labels = labels;
-    double *train_t = xcalloc(2 * (size_t)L, sizeof(double)), *eval_t = xcalloc(2 * (size_t)L, sizeof(double));
+    /* per step: each layer's training forward, backward (train_t) and evaluation forward (eval_t) */
+    double *train_t = xcalloc(2 * (size_t)L * iters, sizeof(double)), *eval_t = xcalloc((size_t)L * iters, sizeof(double));
+    double *fwd = xcalloc((size_t)L * iters, sizeof(double)), *sum = xcalloc(3 * (size_t)L, sizeof(double));
     double t_fwd = 0, t_bwd = 0, t_opt = 0, t_eval = 0;
     for (int it = -2; it < iters; it++) { /* two warm-up steps first */
-        m->profile = it >= 0 ? train_t : NULL;
+        m->profile = it >= 0 ? train_t + 2L * L * it : NULL;
         m->step = it + 2;
         double t0 = now_seconds();
         net->forward(m, B, 1);
@@ -39,10 +82,15 @@ int cmd_profile(const NetcNet *net, Config *cfg, int iters, Error *e) {
         double t2 = now_seconds();
         optim_step(&opt, m->params, m->grads, 1e-6f);
         double t3 = now_seconds();
-        m->profile = it >= 0 ? eval_t : NULL;
+        m->profile = it >= 0 ? eval_t + (long)L * it : NULL;
         net->forward(m, B, 0);
         double t4 = now_seconds();
-        if (it >= 0) t_fwd += t1 - t0, t_bwd += t2 - t1, t_opt += t3 - t2, t_eval += t4 - t3;
+        if (it < 0) continue;
+        t_fwd += t1 - t0, t_bwd += t2 - t1, t_opt += t3 - t2, t_eval += t4 - t3;
+        for (int k = 0; k < L; k++) {
+            fwd[(long)it * L + k] = train_t[2L * L * it + k];
+            sum[k] += train_t[2L * L * it + k], sum[L + k] += train_t[2L * L * it + L + k], sum[2 * L + k] += eval_t[(long)L * it + k];
+        }
     }
     m->profile = NULL;
     double step = (t_fwd + t_bwd + t_opt) / iters;
@@ -52,10 +100,11 @@ int cmd_profile(const NetcNet *net, Config *cfg, int iters, Error *e) {
            "fwd GF/s");
     for (int k = 1; k < L; k++) {
         const NetcLayer *l = &net->layers[k];
-        double f = 1e3 * train_t[k] / iters, b = 1e3 * train_t[L + k] / iters, ev = 1e3 * eval_t[k] / iters;
-        char shape[48];
+        double f = 1e3 * sum[k] / iters, b = 1e3 * sum[L + k] / iters, ev = 1e3 * sum[2 * L + k] / iters;
+        char shape[48], evs[16];
         snprintf(shape, sizeof shape, "%dx%dx%d", l->w, l->h, l->c);
-        printf("  %-24s %-9s %14s %10.3f %10.3f %10.3f %6.1f%% %9.1f\n", l->name, l->kind, shape, f, b, ev,
+        snprintf(evs, sizeof evs, l->eval_by != k ? "folded" : "%.3f", ev); /* its time is in the eval_by layer's */
+        printf("  %-24s %-9s %14s %10.3f %10.3f %10s %6.1f%% %9.1f\n", l->name, l->kind, shape, f, b, evs,
                100 * (f + b) / (1e3 * step), f > 0 ? l->flops * B / (f * 1e-3) / 1e9 : 0);
     }
     double flops = net->flops_forward * B;
@@ -63,9 +112,14 @@ int cmd_profile(const NetcNet *net, Config *cfg, int iters, Error *e) {
            1e3 * t_fwd / iters, 1e3 * t_bwd / iters, 1e3 * t_opt / iters, 1e3 * step, B / step);
     printf("  evaluation: %.2f ms per batch, %.0f images/s; forward %.1f GFLOP/s\n", 1e3 * t_eval / iters, B * iters / t_eval,
            flops * iters / t_eval / 1e9);
-    free(train_t), free(eval_t), free(labels);
+    int lost = print_folds(net, fwd, eval_t, iters);
+    free(train_t), free(eval_t), free(fwd), free(sum), free(labels);
     optim_free(&opt);
     model_free(m);
+    if (check_folds && lost)
+        return errorf(e, "%d evaluation fold%s slower than the training forward%s %s: see LOSES above", lost, lost > 1 ? "s are" : " is",
+                      lost > 1 ? "s" : "", lost > 1 ? "they replace" : "it replaces"),
+               error_hint(e, "a performance bug in netc's plan for this ISA (%s): please report it with this table", NETC_ISA_NAME);
     return 0;
 }
 

@@ -2,13 +2,19 @@
 #ifndef NETC_PROFILE_H
 #define NETC_PROFILE_H
 
+#include <stdbool.h>
+
 #include "config.h"
 #include "netc.h"
 #include "util.h"
 
 /* Times `iters` training steps (forward, backward, optimiser) and
- * evaluation passes on random data of one batch, and prints a table. */
-int cmd_profile(const NetcNet *net, Config *cfg, int iters, Error *e);
+ * evaluation passes on random data of one batch, and prints a table, then
+ * each evaluation fold (a conv doing its batch norm's, relu's and max pool's
+ * work, NetcLayer.eval_by) against the training forwards it replaces. With
+ * check_folds, a fold slower than those (by more than 5%: the best step of
+ * each side counts) is an error: bench/run checks every net so. */
+int cmd_profile(const NetcNet *net, Config *cfg, int iters, bool check_folds, Error *e);
 
 /* The benchmark's half of the comparison with PyTorch: `epochs` timed epochs
  * of train_images random images (forward, backward, optimiser; after one

@@ -31,7 +31,7 @@ typedef struct {
     const char *weights, *input, *output, *resume, *at;
     int iters;
     int train_images, test_images; /* bench: images per epoch and per evaluation pass */
-    bool json, force, quiet;
+    bool json, force, quiet, check_folds;
     const char **images;
     int n_images;
     const char **settings; /* key, value, ..., NULL: the command line's, applied last */
@@ -48,8 +48,9 @@ static void usage(const NetcNet *net, FILE *f) {
             "  predict  --weights FILE [--json] IMAGE...\n"
             "  dump     [--weights FILE] --input FILE --out FILE\n"
             "  probe    --at LAYER [--weights FILE] [--data DIR]\n"
-            "  profile  [--iters N]   time each layer's forward and backward (under mpirun: a data-parallel\n"
-            "                         step's compute and allreduce, with and without overlap)\n"
+            "  profile  [--iters N] [--check-folds]   time each layer's forward and backward, and each\n"
+            "           evaluation fold against what it replaces (--check-folds: fail where one is slower);\n"
+            "           under mpirun: a data-parallel step's compute and allreduce, with and without overlap\n"
             "  bench    [--iters N] [--train-images N] [--test-images N]\n"
             "           time N epochs (1500 images) and N test passes (2985) on random data in memory (JSON; see bench/run)\n"
             "  report   the shape report and the settings\n"
@@ -102,6 +103,7 @@ static int parse_args(int argc, char **argv, const NetcNet *net, Args *a, Error 
         if (strcmp(key, "json") == 0) a->json = true;
         else if (strcmp(key, "force") == 0) a->force = true;
         else if (strcmp(key, "quiet") == 0) a->quiet = true;
+        else if (strcmp(key, "check-folds") == 0) a->check_folds = true;
         else if (strcmp(key, "help") == 0) a->command = "help";
         else {
             if (i + 1 >= argc) return errorf(e, "option %s needs a value", s);
@@ -501,7 +503,7 @@ int netc_main(int argc, char **argv, const NetcNet *net) {
     else if (strcmp(a.command, "dump") == 0) rc = cmd_dump(net, &cfg, &a, &e);
     else if (strcmp(a.command, "probe") == 0) rc = cmd_probe(net, &cfg, a.at, a.weights, &e);
     else if (strcmp(a.command, "profile") == 0 && dist.size > 1) rc = dist_agree(cmd_profile_dist(net, &cfg, a.iters ? a.iters : 10, &e), &e);
-    else if (strcmp(a.command, "profile") == 0) rc = cmd_profile(net, &cfg, a.iters ? a.iters : 10, &e);
+    else if (strcmp(a.command, "profile") == 0) rc = cmd_profile(net, &cfg, a.iters ? a.iters : 10, a.check_folds, &e);
     else if (strcmp(a.command, "bench") == 0) /* by default the sizes of 15-scene's training and test sets */
         rc = cmd_bench(net, &cfg, a.iters ? a.iters : 2, a.train_images ? a.train_images : 1500, a.test_images ? a.test_images : 2985,
                        &e);
