@@ -790,6 +790,23 @@ static int elab_stmts(Elab *el, const Scope *sc, const StmtList *l) {
     return 0;
 }
 
+/* The names after "netc_" that the runtime headers included by every
+ * generated file define (netc_gen.h and what it includes): a net's descriptor
+ * is netc_<net>, so a net of one of these names would not compile.
+ * test_errors checks this list against those headers. */
+static const char *const runtime_names[] = {
+    "blas_core", "blas_single_thread", "ceildiv", "clamp", "dy_sums", "dy_sums_leaky", "floordiv", "layer_done",
+    "leaky_relu", "main", "max", "maxnan", "min", "profile_tick", "relu", "sgemm", "sum", "sum_sq_dev", "version",
+    "vf", "vi", "vload", "vrelu", "vstore", "wino_backward_input", "wino_backward_weight", "wino_forward",
+    "wino_scratch", "wino_tiles",
+};
+
+bool runtime_name(const char *name) {
+    for (size_t i = 0; i < sizeof runtime_names / sizeof runtime_names[0]; i++)
+        if (strcmp(name, runtime_names[i]) == 0) return true;
+    return false;
+}
+
 static char *basename_no_ext(const char *path) {
     const char *b = strrchr(path, '/');
     b = b ? b + 1 : path;
@@ -840,7 +857,13 @@ int elab_net(const Ast *ast, Net *net) {
     Scope top = {"", NULL, NULL, NULL, false, 1, 0, -1, NULL};
     if (elab_stmts(&el, &top, &ast->stmts) < 0) return -1;
 
-    if (!net->name) net->name = basename_no_ext(ast->file);
+    if (!net->name) net->name = basename_no_ext(ast->file), net->name_loc = file_loc;
+    if (runtime_name(net->name)) {
+        diag_error(net->name_loc, pool_printf("rename the net, e.g. net %s_net%s", net->name,
+                                              net->name_loc.line ? "" : " (a net without a net line is named after its file)"),
+                   "the net's name '%s' would make the C name netc_%s, which netc's runtime already uses", net->name, net->name);
+        return -1;
+    }
     if (ast->stmts.n == 0) {
         diag_error(file_loc, "a net needs an input, layers and a loss: input 64x64x1, then fc: linear -> 15, then loss: softmax",
                    "no net in this file: it is empty or holds only comments");

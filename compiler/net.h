@@ -131,6 +131,8 @@ typedef struct {
 
 /* Passes, in pipeline order. Each returns 0, or -1 after reporting errors. */
 int elab_net(const struct Ast *ast, Net *net);
+/* Whether netc_<name> is already defined by the runtime headers generated code includes. */
+bool runtime_name(const char *name);
 int shape_net(Net *net);
 int check_data(Net *net);        /* class count against the data folder, when it exists */
 int check_pretrained(Net *net);  /* tensor shapes against the pretrained file, when it exists */

@@ -5,6 +5,7 @@
  * with the same message on stderr and nothing on stdout. Run from the
  * repository root; bin/netc is used unless NETC_BIN names another build. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -744,6 +745,12 @@ static const Case net_cases[] = {
      T,
      "t.net: error: the net has no input line\n"
      "  HINT: e.g. input 64x64x1 (width x height x depth), before the first layer\n"},
+    {"a net named like a runtime function",
+     "net relu\n" H T,
+     "t.net:1:5: error: the net's name 'relu' would make the C name netc_relu, which netc's runtime already uses\n"
+     "    1 | net relu\n"
+     "      |     ^~~~\n"
+     "  HINT: rename the net, e.g. net relu_net\n"},
     {"no layers",
      H,
      "t.net: error: the net has no layers\n"
@@ -1109,6 +1116,39 @@ static void test_binary_usage(void **state) {
     if (log) fail_msg("%s", log);
 }
 
+/* Every netc_<name> that the headers included by generated code define is
+ * refused as a net's name (elab.c's list is kept by hand; this keeps it whole):
+ * generated code defines netc_<net>, which would clash and not compile. */
+static void test_runtime_names(void **state) {
+    (void)state;
+    static const char *const headers[] = {"netc_gen.h", "gemm.h", "netc.h", "netc_vec.h", "rng.h", "winograd.h"};
+    char *log = NULL;
+    int checked = 0;
+    for (size_t h = 0; h < sizeof headers / sizeof headers[0]; h++) {
+        char path[64];
+        snprintf(path, sizeof path, "runtime/%s", headers[h]);
+        char *text = fe_slurp(path);
+        if (!text) fail_msg("%s: cannot read it (run from the repository root)", path);
+        for (const char *p = text; (p = strstr(p, "netc_"));) {
+            bool starts = p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+            const char *e = p += 5;
+            while (islower((unsigned char)*e) || isdigit((unsigned char)*e) || *e == '_') e++;
+            if (!starts || e == p || *e == '.') continue; /* inside a word, or a header's file name */
+            char *net = NULL;
+            if (asprintf(&net, "net %.*s\n" H T, (int)(e - p), p) < 0) abort();
+            FeResult r = fe_compile_n("t.net", net, strlen(net));
+            if (!r.failed || !strstr(r.diag, "which netc's runtime already uses"))
+                note(&log, "[%s] a net named %.*s: %s\n", path, (int)(e - p), p, r.failed ? r.diag : "accepted");
+            fe_done(&r);
+            free(net);
+            checked++;
+        }
+        free(text);
+    }
+    if (log) fail_msg("%s", log);
+    assert_true(checked > 20);
+}
+
 static void test_syntax(void **state) { (void)state; CHECK_CASES(syntax_cases); }
 static void test_layers(void **state) { (void)state; CHECK_CASES(layer_cases); }
 static void test_names(void **state) { (void)state; CHECK_CASES(name_cases); }
@@ -1135,6 +1175,7 @@ int main(void) {
         cmocka_unit_test(test_shapes),   cmocka_unit_test(test_blocks),       cmocka_unit_test(test_settings),
         cmocka_unit_test(test_net),      cmocka_unit_test(test_world),        cmocka_unit_test(test_hostile_text),
         cmocka_unit_test(test_long_line), cmocka_unit_test(test_binary),      cmocka_unit_test(test_binary_usage),
+        cmocka_unit_test(test_runtime_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
