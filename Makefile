@@ -134,7 +134,7 @@ $(BUILD)/compiler/main.o: CFLAGS += -DNETC_ISA='"$(ISA)"'
 
 # netc --deploy copies these into what it writes; they are built into netc,
 # so an installed netc needs no source tree
-EMBEDDED := deploy/nn.c deploy/predict.c deploy/deploy.mk runtime/preprocess.h runtime/preprocess.c runtime/jpeg.h runtime/jpeg.c \
+EMBEDDED := deploy/nn.c deploy/nnq.c deploy/calibrate.c deploy/predict.c deploy/deploy.mk runtime/preprocess.h runtime/preprocess.c runtime/jpeg.h runtime/jpeg.c \
             runtime/pngread.h runtime/pngread.c
 $(BUILD)/compiler/embedded.c: tools/embed.sh $(EMBEDDED) | $(BUILD)/.deps
 	@mkdir -p $(dir $@)

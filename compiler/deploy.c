@@ -157,6 +157,17 @@ static bool sole_path(const Deploy *d, int p, int w) {
     }
 }
 
+/* int8: a relu after max pool w is better applied by the layer writing the
+ * pool's input, where nothing else reads it: then the pool's input is the
+ * relu's output, whose bytes all go to its positive side. Returns that
+ * layer, or w. */
+static int before_max(const Deploy *d, int w, float slope) {
+    const DeployInt8 *q = kind_of(d, w)->int8;
+    if (!q || !q->monotone || slope < 0) return w;
+    int p = d->net->layers[w].in[0], w2 = writer(d, p);
+    return w2 > 0 && kind_of(d, w2)->act && d->dl[w2].act == DEPLOY_LINEAR && sole_path(d, p, w2) ? w2 : w;
+}
+
 static void decide_concat(Deploy *d, int i) {
     const Layer *l = &d->net->layers[i];
     DeployLayer *dl = &d->dl[i];
@@ -201,8 +212,10 @@ static int decide(Deploy *d) {
             d->dl[p].fold_bn = i;
             dl->runs = false, dl->alias = p, dl->how = pool_printf("folded into %s", net->layers[p].name);
         } else if (l->kind->fusable && w > 0 && kind_of(d, w)->act && d->dl[w].act == DEPLOY_LINEAR && sole_path(d, p, w)) {
-            d->dl[w].act = DEPLOY_RELU, d->dl[w].slope = RELU(l)->slope, d->dl[w].relu = i;
-            dl->runs = false, dl->alias = p, dl->how = pool_printf("applied by %s as it stores", net->layers[w].name);
+            int by = d->o->int8 ? before_max(d, w, RELU(l)->slope) : w;
+            d->dl[by].act = DEPLOY_RELU, d->dl[by].slope = RELU(l)->slope, d->dl[by].relu = i;
+            dl->runs = false, dl->alias = p, dl->how = pool_printf("applied by %s as it stores", net->layers[by].name);
+            if (by != w) dl->how = pool_printf("%s (before %s: a relu and a max commute)", dl->how, net->layers[w].name);
         } else if (k->slices) {
             decide_concat(d, i);
         } else if (k->in_place) {
@@ -222,23 +235,33 @@ static int top(const Deploy *d, int i) {
     return i;
 }
 
-static void plan_arena(Deploy *d) {
+/* Bytes per value of the buffer layer t owns: a float, or in the int8 net a byte. */
+static int64_t elem(const Deploy *d, int t) { return d->int8 && d->dl[t].bytes ? 1 : (int64_t)sizeof(float); }
+
+void deploy_plan_arena(Deploy *d) {
     const Net *net = d->net;
     d->buf_of = pool_alloc(sizeof(int) * (size_t)net->n);
-    d->bufs = pool_alloc(sizeof(ArenaBuf) * (size_t)net->n);
+    d->bufs = pool_alloc(sizeof(ArenaBuf) * (size_t)(net->n + d->n_temps));
     d->n_bufs = 0;
+    d->unplanned = d->scratch_bytes = 0;
     for (int i = 0; i < net->n; i++) d->buf_of[i] = -1;
     for (int i = 0; i < net->n; i++) {
         int t = top(d, i);
         if (d->buf_of[t] < 0) {
             d->buf_of[t] = d->n_bufs;
-            d->bufs[d->n_bufs++] = (ArenaBuf){net->layers[t].act * (int64_t)sizeof(float), i, i, -1};
+            d->bufs[d->n_bufs++] = (ArenaBuf){net->layers[t].act * elem(d, t), i, i, -1};
         }
         ArenaBuf *b = &d->bufs[d->buf_of[t]];
         if (i < b->first) b->first = i;
         if (d->dl[i].last_use > b->last) b->last = d->dl[i].last_use;
-        d->unplanned += net->layers[i].act * (int64_t)sizeof(float);
+        d->unplanned += net->layers[i].act * elem(d, t);
         if (d->dl[i].scratch > d->scratch_bytes) d->scratch_bytes = d->dl[i].scratch;
+    }
+    for (int k = 0; d->int8 && k < d->n_temps; k++) { /* int8: conversions, for the step that reads them */
+        DeployTemp *t = &d->temps[k];
+        t->buf = d->n_bufs;
+        d->bufs[d->n_bufs++] = (ArenaBuf){t->n * (t->to_bytes ? 1 : (int64_t)sizeof(float)), t->step, t->step, -1};
+        d->unplanned += d->bufs[t->buf].bytes;
     }
     d->act_bytes = arena_plan(d->bufs, d->n_bufs, DEPLOY_ALIGN);
     d->bound_bytes = arena_lower_bound(d->bufs, d->n_bufs, DEPLOY_ALIGN);
@@ -252,7 +275,7 @@ static void plan_arena(Deploy *d) {
 int64_t deploy_at(const Deploy *d, int i) {
     i = owner(d, i);
     if (d->buf_of[i] >= 0) return d->bufs[d->buf_of[i]].offset;
-    return deploy_at(d, d->dl[i].slice_of) + d->dl[i].slice_off;
+    return deploy_at(d, d->dl[i].slice_of) + d->dl[i].slice_off / (int64_t)sizeof(float) * elem(d, top(d, i)); /* slice_off: in floats' bytes */
 }
 
 bool deploy_in_slice(const Deploy *d, const Layer *s, const Layer *cat) {
@@ -270,6 +293,23 @@ void deploy_fold(Deploy *d, const Layer *l, float *w, float **b, long oc, long p
 
 /* ---- the pass ------------------------------------------------------------------------------ */
 
+/* Every layer that runs prepares its weights and kernels: its int8 side in
+ * the int8 net, else its float side (again from the start for the int8 net,
+ * after the float net's calibration). */
+static int prepare(Deploy *d) {
+    memset(d->need, 0, sizeof d->need);
+    deploy_need(d, "softmax"); /* predict's */
+    for (int i = 1; i < d->net->n; i++) {
+        DeployLayer *dl = &d->dl[i];
+        const Layer *l = &d->net->layers[i];
+        if (!dl->runs) continue;
+        dl->w = dl->b = NULL, dl->nw = dl->scratch = 0, dl->algo = 0;
+        int (*prep)(Deploy *, const Layer *) = d->int8 && dl->q ? kind_of(d, i)->int8->prepare : kind_of(d, i)->prepare;
+        if (prep && prep(d, l) < 0) return -1;
+    }
+    return 0;
+}
+
 int deploy_net(Net *net, const DeployOptions *o) {
     Deploy *d = pool_alloc(sizeof *d);
     d->net = net, d->o = o;
@@ -280,13 +320,21 @@ int deploy_net(Net *net, const DeployOptions *o) {
         return -1;
     }
     int rc = -1;
+    d->emitting = -1;
     if (check_tensors(d) < 0 || read_context(d) < 0 || decide(d) < 0) goto out;
-    deploy_need(d, "softmax"); /* predict's */
-    for (int i = 1; i < net->n; i++)
-        if (d->dl[i].runs && kind_of(d, i)->prepare && kind_of(d, i)->prepare(d, &net->layers[i]) < 0) goto out;
-    plan_arena(d);
+    if (o->int8 && deploy_quant_decide(d) < 0) goto out;
+    if (prepare(d) < 0) goto out;
+    deploy_plan_arena(d);
+    if (o->int8) { /* the float net, run on training images, gives every output's range; then the int8 net */
+        if (deploy_calibrate(d) < 0 || deploy_quant_params(d) < 0) goto out;
+        d->int8 = true;
+        if (prepare(d) < 0) goto out;
+        deploy_plan_arena(d);
+    }
     rc = deploy_write(d);
+    if (rc == 0 && o->int8 && o->quantize_report) rc = deploy_quant_report(d);
 out:
+    deploy_quant_cleanup(d);
     for (int i = 0; i < d->n_classes; i++) free(d->classes[i]);
     free(d->classes);
     st_close(&d->st);

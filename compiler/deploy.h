@@ -29,6 +29,14 @@ typedef struct {
     const char *out_dir;  /* default deploy/<net> */
     bool weights_file;    /* --weights-file: weights in <net>.weights, loaded by the caller, not C arrays */
     bool quiet;
+    /* --quantize int8 (deploy_quant.c) */
+    bool int8;
+    int calibrate;              /* training images to calibrate on (--calibrate N; 0: 500) */
+    const char *calibration;    /* how a tensor's range is chosen from them: "minmax", "percentile", "mse" (NULL: the default) */
+    const char *float_layers;   /* --float A,B: layers that stay float */
+    bool quantize_report;       /* --quantize-report: each layer's error against float */
+    int report_images;          /* images for the report (--report-images N; 0: the validation set, else 500) */
+    const char *cc;             /* the C compiler for the calibration program (NULL: $CC, else cc) */
 } DeployOptions;
 
 /* After plan_net: writes out_dir/<net>.h, <net>.c, predict.c, Makefile (and
@@ -57,6 +65,16 @@ typedef struct {
     int64_t nw;
     int64_t scratch;      /* bytes of scratch it needs per thread */
     int last_use;         /* the last layer that reads its output */
+    /* --quantize int8 (deploy_quant.c): */
+    bool q;               /* runs its kind's int8 side (else float, between conversions) */
+    bool bytes;           /* its output is bytes: q stands for qscale * (q - qzp) */
+    bool qfloat;          /* an int8 layer writing floats: the logits */
+    float qscale;
+    int qzp;
+    int8_t *qw;           /* its int8 side's arrays (for define): weights, */
+    int32_t *qb, *qrq;    /* biases and multipliers, */
+    float *qfs;           /* float scales (qfloat) */
+    int64_t nqw;
 } DeployLayer;
 
 typedef struct DeployEmit {
@@ -73,7 +91,21 @@ typedef struct DeployEmit {
     void (*define)(Deploy *d, const Layer *l);
     /* its lines in forward */
     void (*forward)(Deploy *d, const Layer *l);
+    /* its int8 side (--quantize int8); NULL: it runs float, its inputs dequantized */
+    const struct DeployInt8 *int8;
 } DeployEmit;
+
+/* A kind's int8 side: the same three hooks on bytes (deploy/nnq.c's
+ * kernels); deploy_quant.c's helpers quantise its weights. */
+typedef struct DeployInt8 {
+    /* its output keeps its input's scale and zero point (a max pool, a relu); NULL: never */
+    bool (*same_scale)(const Layer *l);
+    bool monotone;   /* a max: a relu after it can be applied before it, to its input */
+    bool to_float;   /* can write the logits as floats */
+    int (*prepare)(Deploy *d, const Layer *l);
+    void (*define)(Deploy *d, const Layer *l);
+    void (*forward)(Deploy *d, const Layer *l);
+} DeployInt8;
 
 /* For the kinds' emitters. */
 const Net *deploy_net_of(const Deploy *d);
@@ -87,6 +119,9 @@ void deploy_need(Deploy *d, const char *section);
  * end of the file, or in <net>.weights), with a comment on its layout;
  * returns name, for the calls. */
 const char *deploy_array(Deploy *d, const char *name, const float *v, int64_t n, const char *layout);
+/* The same for int8_t and int32_t arrays (int8 nets). */
+typedef enum { DEPLOY_F32, DEPLOY_I8, DEPLOY_I32 } DeployType;
+const char *deploy_array_of(Deploy *d, DeployType t, const char *name, const void *v, int64_t n, const char *layout);
 /* Where layer l's output is, as forward's code names it ("ACT(A_conv1)", "input"). */
 const char *deploy_out(Deploy *d, const Layer *l);
 /* Was s's output written straight into its slice of concat cat? */
@@ -106,6 +141,37 @@ void deploy_fold(Deploy *d, const Layer *l, float *w, float **b, long oc, long p
 /* The widest vector a deployed net may be compiled for (AVX-512's 16
  * floats), for choices that need a width: a strip of direct outputs. */
 enum { DEPLOY_MAX_VW = 16 };
+
+/* ---- int8 (deploy_quant.c) ---------------------------------------------------------- */
+
+/* What a byte of a tensor stands for: scale * (q - zp). */
+typedef struct {
+    float scale;
+    int zp;
+} DeployQ;
+/* l's output, as the int8 layers reading it see it. */
+DeployQ deploy_q(const Deploy *d, const Layer *l);
+/* The layer whose output layer i's is (i itself if it runs, else what it aliases). */
+int deploy_value(const Deploy *d, int i);
+/* ".zp = Z, .lo = L" for l's NnQOut: its output's zero point and the relu it applies. */
+const char *deploy_qout(Deploy *d, const Layer *l);
+/* real as mult 2^(shift - 31), mult in [2^30, 2^31) (gemmlowp's fixed-point multiplier) */
+void deploy_multiplier(double real, int32_t *mult, int32_t *shift);
+/* w [oc][per_out] as int8 per output channel, symmetric: the bytes, and each channel's scale in scale[oc]. */
+int8_t *deploy_qweights(const float *w, long oc, long per_out, float *scale);
+/* A layer of sums (conv, linear): its weights w [oc][per_out] quantised into dl->qw, its bias
+ * b (NULL: none) less the input's zero point times each channel's weights into dl->qb, and
+ * its multipliers into dl->qrq ([oc][2]: mult, shift), or, writing the logits, each
+ * channel's step as a float into dl->qfs. */
+void deploy_qlayer(Deploy *d, const Layer *l, const float *w, const float *b, long oc, long per_out);
+/* int8 conv weights [oc][c/groups][kh][kw] in nn_qconv's order: per group, blocks of
+ * DEPLOY_MR output channels, [k / 4][DEPLOY_MR][4]. Pool-allocated. */
+int8_t *deploy_qpack_conv(const int8_t *w, long oc, long cg, long kh, long kw, long groups);
+long deploy_qconv_packed(long oc, long cg, long kh, long kw, long groups);
+/* An int8 layer of sums (kinds/conv.c, for linear too): its arrays (weights, biases, multipliers
+ * or float steps), and its call's arguments after the weights. */
+void deploy_qsums_define(Deploy *d, const Layer *l, long oc, const char *layout);
+const char *deploy_qsums_args(Deploy *d, const Layer *l);
 
 /* ---- weights (deploy_weights.c) -------------------------------------------------- */
 
@@ -147,7 +213,7 @@ int64_t arena_lower_bound(const ArenaBuf *b, int n, int64_t align);
 
 /* ---- the files deploy/ copies (tools/embed.sh, built into netc) ---------------------------- */
 
-extern const char embed_nn_c[], embed_predict_c[], embed_deploy_mk[];
+extern const char embed_nn_c[], embed_nnq_c[], embed_calibrate_c[], embed_predict_c[], embed_deploy_mk[];
 extern const char embed_preprocess_h[], embed_preprocess_c[], embed_jpeg_h[], embed_jpeg_c[], embed_pngread_h[], embed_pngread_c[];
 
 #endif

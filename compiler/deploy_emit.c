@@ -36,8 +36,12 @@ const char *deploy_name(const Deploy *d, const Layer *l) {
 }
 
 const char *deploy_out(Deploy *d, const Layer *l) {
-    int o = deploy_owner(d, (int)(l - d->net->layers));
-    return o == 0 ? "input" : pool_printf("ACT(A_%s)", d->net->layers[o].id);
+    int i = (int)(l - d->net->layers), o = deploy_owner(d, i);
+    for (int k = 0; d->int8 && k < d->n_temps; k++) /* an input the layer being written reads converted */
+        if (d->temps[k].step == d->emitting && d->temps[k].from == i)
+            return pool_printf("%s(T_%s_%s)", d->temps[k].to_bytes ? "QACT" : "ACT", d->net->layers[d->emitting].id, l->id);
+    if (o == 0) return "input";
+    return pool_printf("%s(A_%s)", d->int8 && d->dl[o].bytes ? "QACT" : "ACT", d->net->layers[o].id);
 }
 
 const char *deploy_act_fields(const DeployLayer *dl) {
@@ -54,14 +58,30 @@ const char *deploy_scratch(Deploy *d) {
     return "ACT(SCRATCH)";
 }
 
-const char *deploy_array(Deploy *d, const char *name, const float *v, int64_t n, const char *layout) {
-    POOL_PUSH(d->arrays, d->n_arrays, d->cap_arrays, ((DeployArray){name, v, n, d->weight_floats}));
-    d->weight_floats += n;
-    if (d->o->weights_file)
+static const char *const type_name[] = {"float", "int8_t", "int32_t"};
+static const int type_size[] = {4, 1, 4};
+
+const char *deploy_array_of(Deploy *d, DeployType t, const char *name, const void *v, int64_t n, const char *layout) {
+    POOL_PUSH(d->arrays, d->n_arrays, d->cap_arrays, ((DeployArray){name, t, v, n, d->weight_floats}));
+    d->weight_floats += (n * type_size[t] + 3) / 4; /* every array starts at a word */
+    d->weight_count[t] += n;
+    if (d->o->weights_file && t == DEPLOY_F32)
         fprintf(d->f, "#define %s WEIGHTS(%lld) /* %lld floats: %s */\n", name, (long long)(d->arrays[d->n_arrays - 1].offset),
                 (long long)n, layout);
-    else fprintf(d->f, "static const float %s[%lld]; /* %s */\n", name, (long long)n, layout);
+    else if (d->o->weights_file)
+        fprintf(d->f, "#define %s ((const %s *)WEIGHTS(%lld)) /* %lld: %s */\n", name, type_name[t],
+                (long long)(d->arrays[d->n_arrays - 1].offset), (long long)n, layout);
+    else fprintf(d->f, "static const %s %s[%lld]; /* %s */\n", type_name[t], name, (long long)n, layout);
     return name;
+}
+
+const char *deploy_array(Deploy *d, const char *name, const float *v, int64_t n, const char *layout) {
+    return deploy_array_of(d, DEPLOY_F32, name, v, n, layout);
+}
+
+/* The weights' bytes in the C file (each array's, without padding). */
+int64_t deploy_weight_bytes(const Deploy *d) {
+    return d->weight_count[DEPLOY_F32] * 4 + d->weight_count[DEPLOY_I8] + d->weight_count[DEPLOY_I32] * 4;
 }
 
 /* ---- deploy/nn.c's sections ------------------------------------------------------------------ */
@@ -72,22 +92,29 @@ typedef struct {
     size_t len;
 } Section;
 
+/* The sections of one file, after those already in s[0 .. *count). */
+static void scan_sections(const char *text, Section *s, int *count, int cap) {
+    const char *tag = "/* ---- nn:", *p = strstr(text, tag);
+    while (p && *count < cap) {
+        const char *next = strstr(p + 1, tag), *name = p + strlen(tag), *end = strpbrk(name, " -");
+        const char *line_end = strchr(p, '\n'), *needs = strstr(name, "(needs ");
+        Section *x = &s[(*count)++];
+        x->name = pool_printf("%.*s", (int)(end - name), name);
+        x->needs = needs && needs < line_end ? pool_printf("%.*s", (int)(strchr(needs, ')') - needs - 7), needs + 7) : "";
+        x->text = p;
+        x->len = next ? (size_t)(next - p) : strlen(p);
+        p = next;
+    }
+}
+
+/* deploy/nn.c's sections, then deploy/nnq.c's (the int8 kernels, which build on nn.c's). */
 static Section *sections(int *n) {
-    static Section s[32];
+    static Section s[64];
     static int count = -1;
     if (count >= 0) return *n = count, s;
     count = 0;
-    const char *tag = "/* ---- nn:", *p = strstr(embed_nn_c, tag);
-    while (p && count < 32) {
-        const char *next = strstr(p + 1, tag), *name = p + strlen(tag), *end = strpbrk(name, " -");
-        const char *line_end = strchr(p, '\n'), *needs = strstr(name, "(needs ");
-        s[count].name = pool_printf("%.*s", (int)(end - name), name);
-        s[count].needs = needs && needs < line_end ? pool_printf("%.*s", (int)(strchr(needs, ')') - needs - 7), needs + 7) : "";
-        s[count].text = p;
-        s[count].len = next ? (size_t)(next - p) : strlen(p);
-        count++;
-        p = next;
-    }
+    scan_sections(embed_nn_c, s, &count, 64);
+    scan_sections(embed_nnq_c, s, &count, 64);
     return *n = count, s;
 }
 
@@ -142,8 +169,26 @@ static void write_overview(Deploy *d, FILE *f) {
         const char *how = dl->how ? dl->how : "";
         if (dl->runs && dl->relu >= 0) how = pool_printf("%s, then %s", how, net->layers[dl->relu].name);
         if (dl->runs && dl->fold_bn >= 0) how = pool_printf("%s, %s folded in", how, net->layers[dl->fold_bn].name);
+        if (d->int8 && (dl->runs || l->kind->deploy->slices) && !l->kind->deploy->output) {
+            how = pool_printf("%s %s", dl->q ? "int8:" : "float:", how);
+            if (dl->bytes) how = pool_printf("%s; out: scale %.4g, zero point %d", how, (double)dl->qscale, dl->qzp);
+        }
         fprintf(f, " *   %-22s %-30s %s\n", l->name, l->desc, how);
     }
+}
+
+/* What an int8 net is, for its file's first comment. */
+static void write_int8_note(Deploy *d, FILE *f) {
+    int floats = 0;
+    for (int i = 1; i < d->net->n; i++) floats += d->dl[i].runs && !d->dl[i].q && !d->net->layers[i].kind->deploy->output;
+    fprintf(f, " * int8 (--quantize int8): weights are signed bytes, one scale per output channel; activations\n"
+               " * are bytes, each tensor's q standing for scale * (q - zero point), its range calibrated by netc\n"
+               " * on %d training images (%s). Sums are int32, brought to the next tensor's scale by\n"
+               " * fixed-point multipliers; floats only at the input, quantised as the first layer reads it,\n"
+               " * and the logits%s.\n"
+               " *\n",
+            d->n_calibrated, d->o->calibration ? d->o->calibration : DEPLOY_CALIBRATION,
+            floats ? pool_printf(", and in the %d layer%s marked float, between conversions", floats, floats == 1 ? "" : "s") : "");
 }
 
 static void write_arena_enum(Deploy *d, FILE *f) {
@@ -167,12 +212,45 @@ static void write_arena_enum(Deploy *d, FILE *f) {
                     (long long)(dl->slice_off / (l->out.h * l->out.w * (int64_t)sizeof(float))), cat->name);
         }
     }
+    for (int k = 0; d->int8 && k < d->n_temps; k++) {
+        const DeployTemp *t = &d->temps[k];
+        fprintf(f, "    T_%s_%s = %lld, /* %s's output as %s, for %s */\n", net->layers[t->step].id, net->layers[t->from].id,
+                (long long)d->bufs[t->buf].offset, net->layers[t->from].name, t->to_bytes ? "bytes" : "floats", net->layers[t->step].name);
+    }
     fprintf(f, "    SCRATCH = %lld, /* %s_THREADS x %lld bytes: the kernels' own */\n", (long long)d->act_bytes,
             upper(net->name), (long long)d->scratch_bytes);
     fprintf(f, "};\n"
                "#define ACT(off) ((float *)((char *)arena + (off)))\n");
+    if (d->int8) fprintf(f, "#define QACT(off) ((uint8_t *)arena + (off))\n");
     if (d->o->weights_file) fprintf(f, "#define WEIGHTS(at) ((const float *)weights + (at))\n");
     fprintf(f, "\n");
+}
+
+/* int8: layer i's inputs of the other type, converted into its buffers for them. */
+static void write_conversions(Deploy *d, FILE *f, int i) {
+    for (int k = 0; k < d->n_temps; k++) {
+        const DeployTemp *t = &d->temps[k];
+        if (t->step != i) continue;
+        const Layer *from = &d->net->layers[t->from];
+        DeployQ q = deploy_q(d, from);
+        const char *to = deploy_out(d, from);
+        d->emitting = -1;
+        const char *src = deploy_out(d, from);
+        d->emitting = i;
+        if (t->to_bytes)
+            fprintf(f, "    nn_quantize(%lld, %s, %s, %s, %d); /* 1 / scale, zero point */\n", (long long)t->n, to, src,
+                    float_lit(1 / q.scale), q.zp);
+        else fprintf(f, "    nn_dequantize(%lld, %s, %s, %s, %d);\n", (long long)t->n, to, src, float_lit(q.scale), q.zp);
+    }
+}
+
+/* The calibration's and report's builds: layer i's output, to the program that builds them. */
+static void write_tap(Deploy *d, FILE *f, int i) {
+    const Layer *l = &d->net->layers[i];
+    const DeployLayer *dl = &d->dl[i];
+    bool bytes = d->int8 && dl->bytes;
+    fprintf(f, "    netc_tap(%d, %s, %lld, %s, %d);\n", i, deploy_out(d, l), (long long)l->act, bytes ? float_lit(dl->qscale) : "0.0f",
+            bytes ? dl->qzp : 0);
 }
 
 static void write_forward(Deploy *d, FILE *f) {
@@ -182,6 +260,7 @@ static void write_forward(Deploy *d, FILE *f) {
                "void %s_forward(const float *input, void *arena, float *logits) {\n",
             net->input.c, net->input.h, net->input.w, net->classes, net->name);
     if (d->o->weights_file) fprintf(f, "    const void *weights = (const char *)arena + %s_WEIGHTS_AT + 64; /* past the file's header */\n", u);
+    if (d->taps) write_tap(d, f, 0);
     int out = -1;
     for (int i = 1; i < net->n; i++) {
         const Layer *l = &net->layers[i];
@@ -190,16 +269,24 @@ static void write_forward(Deploy *d, FILE *f) {
         if (!dl->runs) {
             if (l->kind->deploy->output) continue;
             fprintf(f, "    /* %s: %s, %s */\n", l->name, l->desc, dl->how);
+            if (d->taps && deploy_value(d, i) == i) write_tap(d, f, i);
             continue;
         }
         fprintf(f, "    /* %s: %s, %s", l->name, l->desc, dl->how);
         if (dl->fold_bn >= 0) fprintf(f, ", %s folded in", net->layers[dl->fold_bn].name);
         if (dl->relu >= 0) fprintf(f, ", then %s", net->layers[dl->relu].name);
         fprintf(f, " */\n");
-        l->kind->deploy->forward(d, l);
+        d->emitting = i;
+        if (d->int8) write_conversions(d, f, i);
+        (d->int8 && dl->q ? l->kind->deploy->int8->forward : l->kind->deploy->forward)(d, l);
+        d->emitting = -1;
+        if (d->taps) write_tap(d, f, i);
     }
     const Layer *lg = &net->layers[net->layers[out].in[0]];
-    fprintf(f, "    memcpy(logits, %s, sizeof(float) * %d);\n}\n\n", deploy_out(d, lg), net->classes);
+    if (d->int8 && d->dl[deploy_value(d, (int)(lg - net->layers))].bytes) {
+        DeployQ q = deploy_q(d, lg);
+        fprintf(f, "    nn_dequantize(%d, logits, %s, %s, %d);\n}\n\n", net->classes, deploy_out(d, lg), float_lit(q.scale), q.zp);
+    } else fprintf(f, "    memcpy(logits, %s, sizeof(float) * %d);\n}\n\n", deploy_out(d, lg), net->classes);
 }
 
 static void write_table(Deploy *d, FILE *f) {
@@ -289,8 +376,14 @@ static void write_values(Deploy *d, FILE *f) {
     fprintf(f, "/* ---- weights ------------------------------------------------------------------------------ */\n\n");
     for (int a = 0; a < d->n_arrays; a++) {
         const DeployArray *x = &d->arrays[a];
-        fprintf(f, "static const float %s[%lld] = {", x->name, (long long)x->n);
-        for (int64_t i = 0; i < x->n; i++) fprintf(f, "%s%s", i % 8 ? ", " : i ? ",\n    " : "\n    ", float_lit(x->v[i]));
+        int per_line = x->type == DEPLOY_I8 ? 16 : 8;
+        fprintf(f, "static const %s %s[%lld] = {", type_name[x->type], x->name, (long long)x->n);
+        for (int64_t i = 0; i < x->n; i++) {
+            fprintf(f, "%s", i % per_line ? ", " : i ? ",\n    " : "\n    ");
+            if (x->type == DEPLOY_F32) fprintf(f, "%s", float_lit(((const float *)x->v)[i]));
+            else if (x->type == DEPLOY_I8) fprintf(f, "%d", ((const int8_t *)x->v)[i]);
+            else fprintf(f, "%ld", (long)((const int32_t *)x->v)[i]);
+        }
         fprintf(f, "\n};\n\n");
     }
 }
@@ -307,9 +400,12 @@ static void write_c(Deploy *d, FILE *f) {
                " * by the layer below them as it stores. One thread, or %s_THREADS with -fopenmp.\n"
                " *\n",
             net->name, net->name, net->file, NETC_VERSION, d->o->weights, net->name, u);
+    if (d->int8) write_int8_note(d, f);
     write_overview(d, f);
     fprintf(f, " */\n#include \"%s.h\"\n\n#define NN_THREADS %s_THREADS\n\n", net->name, u);
-    fprintf(f, "/* ==== kernels: the parts of netc's deploy/nn.c this net uses ==== */\n\n");
+    if (d->taps) fprintf(f, "/* netc's calibration: every layer's output (bytes: at scale, zero point; floats: scale 0) */\n"
+                            "void netc_tap(int layer, const void *values, long n, float scale, int zero_point);\n\n");
+    fprintf(f, "/* ==== kernels: the parts of netc's deploy/nn.c%s this net uses ==== */\n\n", d->int8 ? " and nnq.c" : "");
     int ns;
     Section *s = sections(&ns);
     for (int i = 0; i < ns; i++)
@@ -323,9 +419,10 @@ static void write_c(Deploy *d, FILE *f) {
     write_arena_enum(d, f);
     for (int i = 1; i < net->n; i++) {
         const Layer *l = &net->layers[i];
-        if (!d->dl[i].runs || !l->kind->deploy->define) continue;
+        void (*define)(Deploy *, const Layer *) = d->int8 && d->dl[i].q ? l->kind->deploy->int8->define : l->kind->deploy->define;
+        if (!d->dl[i].runs || !define) continue;
         fprintf(f, "/* %s: %s */\n", l->name, l->desc);
-        l->kind->deploy->define(d, l);
+        define(d, l);
         fprintf(f, "\n");
     }
     write_forward(d, f);
@@ -393,7 +490,7 @@ static void write_h(Deploy *d, FILE *f) {
     else fprintf(f, "#define %s_ARENA_BYTES (%s_IMAGE_AT + %s_IMAGE_BYTES)\n", u, u, u);
     fprintf(f, "#define %s_ARENA_ALIGN %d\n/* The weights, %s */\n#define %s_WEIGHT_BYTES %lld\n\n", u, (int)sizeof(float),
             d->o->weights_file ? pool_printf("in %s.weights (with a header of 64 bytes)", n) : pool_printf("static const arrays in %s.c", n), u,
-            (long long)(d->weight_floats * (int64_t)sizeof(float) + (d->o->weights_file ? 64 : 0)));
+            (long long)(d->o->weights_file ? d->weight_floats * (int64_t)sizeof(float) + 64 : deploy_weight_bytes(d)));
     fprintf(f, "/* Errors: 0 is success */\n"
                "enum { %s_OK = 0, %s_EARG = -1, %s_ECHANNELS = -2, %s_ESMALL = -3, %s_ELARGE = -4, %s_EARENA = -5%s };\n\n",
             u, u, u, u, u, u, d->o->weights_file ? pool_printf(", %s_EWEIGHTS = -6", u) : "");
@@ -443,8 +540,11 @@ static int write_weights(Deploy *d, FILE *f) {
     uint64_t n = (uint64_t)d->weight_floats;
     memcpy(head + 56, &n, 8);
     if (fwrite(head, 1, 64, f) != 64) return -1;
-    for (int a = 0; a < d->n_arrays; a++)
-        if (fwrite(d->arrays[a].v, sizeof(float), (size_t)d->arrays[a].n, f) != (size_t)d->arrays[a].n) return -1;
+    for (int a = 0; a < d->n_arrays; a++) {
+        const DeployArray *x = &d->arrays[a];
+        size_t bytes = (size_t)x->n * (size_t)type_size[x->type], pad = (4 - bytes % 4) % 4;
+        if (fwrite(x->v, 1, bytes, f) != bytes || fwrite("\0\0\0", 1, pad, f) != pad) return -1;
+    }
     return 0;
 }
 
@@ -465,6 +565,8 @@ int deploy_write(Deploy *d) {
         fprintf(stderr, "netc: %s's activations need %s: too large to deploy\n", net->name, fmt_bytes((double)d->act_bytes));
         return -1;
     }
+    d->n_arrays = 0, d->weight_floats = 0; /* registered again by each write */
+    memset(d->weight_count, 0, sizeof d->weight_count);
     /* <net>.c first: its layers' define() registers the arrays the header and the weights file count */
     const OutFile files[] = {{pool_printf("%s.c", net->name), write_c}, {pool_printf("%s.h", net->name), write_h},
                              {"predict.c", write_predict_c}};
@@ -495,14 +597,19 @@ int deploy_write(Deploy *d) {
         if (rc) unlink(tmps[i]);
     }
     if (rc || d->o->quiet) return rc;
-    printf("\ndeployed %s to %s/: %s.h, %s.c, predict.c, Makefile%s\n", net->name, dir, net->name, net->name,
-           d->o->weights_file ? pool_printf(", %s.weights", net->name) : "");
-    printf("  weights     %s (%s floats%s)\n", fmt_bytes(4.0 * (double)d->weight_floats), fmt_thousands(d->weight_floats),
-           d->o->weights_file ? pool_printf(", in %s.weights", net->name) : ", static const in the C file");
-    printf("  arena       %s: activations %s planned (%s unplanned, at least %s live at once), scratch %s a thread, image %s\n",
+    printf("\ndeployed %s%s to %s/: %s.h, %s.c, predict.c, Makefile%s\n", net->name, d->int8 ? " (int8)" : "", dir, net->name,
+           net->name, d->o->weights_file ? pool_printf(", %s.weights", net->name) : "");
+    const char *where = d->o->weights_file ? pool_printf(", in %s.weights", net->name) : ", static const in the C file";
+    if (d->int8)
+        printf("  weights     %s (%s int8 weights, %s int32 biases and multipliers, %s floats%s); float: %s\n",
+               fmt_bytes((double)deploy_weight_bytes(d)), fmt_thousands(d->weight_count[DEPLOY_I8]),
+               fmt_thousands(d->weight_count[DEPLOY_I32]), fmt_thousands(d->weight_count[DEPLOY_F32]), where,
+               fmt_bytes((double)d->float_weight_bytes));
+    else printf("  weights     %s (%s floats%s)\n", fmt_bytes(4.0 * (double)d->weight_floats), fmt_thousands(d->weight_floats), where);
+    printf("  arena       %s: activations %s planned (%s unplanned, at least %s live at once), scratch %s a thread, image %s%s\n",
            fmt_bytes((double)(d->act_bytes + d->scratch_bytes + d->image_bytes)), fmt_bytes((double)d->act_bytes),
            fmt_bytes((double)d->unplanned), fmt_bytes((double)d->bound_bytes), fmt_bytes((double)d->scratch_bytes),
-           fmt_bytes((double)d->image_bytes));
+           fmt_bytes((double)d->image_bytes), d->int8 ? pool_printf("; float: %s", fmt_bytes((double)d->float_arena_bytes)) : "");
     printf("  build       make -C %s, then %s/predict IMAGE... or --test DIR\n", dir, dir);
     return 0;
 }

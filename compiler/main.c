@@ -26,6 +26,9 @@ typedef struct {
     const char *out_dir;    /* where <net>.c goes (with --deploy: the deployed net's folder) */
     const char *deploy;     /* --deploy WEIGHTS: the trained net as plain C, not a trainer */
     bool weights_file;      /* --weights-file: ... with its weights in a file of their own */
+    const char *quantize;   /* --quantize int8: ... as an int8 net (with --calibrate N, --calibration, --float, --quantize-report) */
+    const char *calibrate, *calibration, *float_layers, *report_images;
+    bool quantize_report;
     bool out_dir_given;
     const char *output;     /* the trainer; default <out_dir>/<net> */
     const char *cc, *cflags;
@@ -58,8 +61,50 @@ static void usage(FILE *f) {
                "                             <net>.h, <net>.c, predict.c and a Makefile\n"
                "  --weights-file             with --deploy: the weights in <net>.weights, loaded by the caller,\n"
                "                             not C arrays (for nets of many megabytes)\n"
+               "  --quantize int8            with --deploy: int8 weights and activations, integer arithmetic\n"
+               "                             inside the net; each tensor's range calibrated on training images\n"
+               "  --calibrate N              ... on N of them (default 500), the same share of each class\n"
+               "  --calibration METHOD       how a range is chosen from them: minmax (default), percentile\n"
+               "                             (all but the rarest 0.01%%), mse (least squared error)\n"
+               "  --float LAYER[,LAYER]      layers that stay float in an int8 net\n"
+               "  --quantize-report          each layer's int8 output against float, on the validation images\n"
+               "                             (or training images calibration did not use; --report-images N)\n"
                "  --version, --help\n",
             NETC_ISA);
+}
+
+/* A count option's value: a whole number from 1 to max, or -1 after saying what is wrong. */
+static int count_option(const char *opt, const char *v, int max) {
+    char *end;
+    long n = v ? strtol(v, &end, 10) : 0;
+    if (!v) return 0;
+    if (*v && !*end && n >= 1 && n <= max) return (int)n;
+    fprintf(stderr, "netc: %s %s: give a whole number of images from 1 to %d\n", opt, v, max);
+    return -1;
+}
+
+/* --quantize and the options that go with it. */
+static int check_quantize(const Options *o) {
+    const char *lone = o->calibrate ? "--calibrate" : o->calibration ? "--calibration" : o->float_layers ? "--float"
+                     : o->quantize_report ? "--quantize-report" : o->report_images ? "--report-images" : NULL;
+    if (o->quantize && !o->deploy) {
+        fprintf(stderr, "netc: --quantize goes with --deploy WEIGHTS\n  HINT: netc --deploy runs/NET/weights.safetensors --quantize int8 NET.net\n");
+        return -1;
+    }
+    if (o->quantize && strcmp(o->quantize, "int8") != 0) {
+        fprintf(stderr, "netc: --quantize %s: netc quantises to int8 only\n  HINT: --quantize int8\n", o->quantize);
+        return -1;
+    }
+    if (lone && !o->quantize) {
+        fprintf(stderr, "netc: %s goes with --quantize int8\n", lone);
+        return -1;
+    }
+    if (o->calibration && strcmp(o->calibration, "minmax") && strcmp(o->calibration, "percentile") && strcmp(o->calibration, "mse")) {
+        fprintf(stderr, "netc: --calibration %s: the methods are minmax, percentile and mse\n", o->calibration);
+        return -1;
+    }
+    if (count_option("--calibrate", o->calibrate, 1000000) < 0 || count_option("--report-images", o->report_images, 1000000) < 0) return -1;
+    return 0;
 }
 
 static int parse_options(int argc, char **argv, Options *o) {
@@ -90,8 +135,12 @@ static int parse_options(int argc, char **argv, Options *o) {
             o->no_winograd = true;
         } else if (strcmp(a, "--weights-file") == 0) {
             o->weights_file = true;
+        } else if (strcmp(a, "--quantize-report") == 0) {
+            o->quantize_report = true;
         } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--out-dir") == 0 || strcmp(a, "-d") == 0 || strcmp(a, "--cc") == 0 ||
-                    strcmp(a, "--cflags") == 0 || strcmp(a, "--isa") == 0 || strcmp(a, "--deploy") == 0)) {
+                    strcmp(a, "--cflags") == 0 || strcmp(a, "--isa") == 0 || strcmp(a, "--deploy") == 0 || strcmp(a, "--quantize") == 0 ||
+                    strcmp(a, "--calibrate") == 0 || strcmp(a, "--calibration") == 0 || strcmp(a, "--float") == 0 ||
+                    strcmp(a, "--report-images") == 0)) {
             if (!next) {
                 fprintf(stderr, "netc: %s needs a value\n", a);
                 return -1;
@@ -103,6 +152,11 @@ static int parse_options(int argc, char **argv, Options *o) {
             else if (strcmp(a, "--cflags") == 0) o->cflags = next;
             else if (strcmp(a, "--isa") == 0) isa = next;
             else if (strcmp(a, "--deploy") == 0) o->deploy = next;
+            else if (strcmp(a, "--quantize") == 0) o->quantize = next;
+            else if (strcmp(a, "--calibrate") == 0) o->calibrate = next;
+            else if (strcmp(a, "--calibration") == 0) o->calibration = next;
+            else if (strcmp(a, "--float") == 0) o->float_layers = next;
+            else if (strcmp(a, "--report-images") == 0) o->report_images = next;
             else if (strcmp(next, "ast") == 0) o->dump_ast = true;
             else if (strcmp(next, "net") == 0) o->dump_net = true;
             else if (strcmp(next, "plan") == 0) o->dump_plan = true;
@@ -128,6 +182,7 @@ static int parse_options(int argc, char **argv, Options *o) {
         fprintf(stderr, "netc: --weights-file goes with --deploy WEIGHTS\n");
         return -1;
     }
+    if (check_quantize(o) < 0) return -1;
     o->target = target_find(isa);
     if (!o->target) {
         fprintf(stderr, "netc: unknown ISA '%s'\n  HINT: --isa takes %s\n", isa, target_names());
@@ -247,7 +302,12 @@ static int compile(const Options *o) {
     plan_net(&net);
     if (o->dump_plan) dump_net(&net, stdout);
     if (o->deploy) {
-        DeployOptions d = {o->deploy, o->out_dir_given ? o->out_dir : NULL, o->weights_file, o->quiet};
+        DeployOptions d = {.weights = o->deploy, .out_dir = o->out_dir_given ? o->out_dir : NULL, .weights_file = o->weights_file,
+                           .quiet = o->quiet, .int8 = o->quantize != NULL};
+        d.calibrate = count_option("--calibrate", o->calibrate, 1000000);
+        d.report_images = count_option("--report-images", o->report_images, 1000000);
+        d.calibration = o->calibration, d.float_layers = o->float_layers, d.quantize_report = o->quantize_report;
+        d.cc = o->target->cc && o->cc == o->target->cc ? NULL : o->cc; /* the calibration program runs here */
         rc = deploy_net(&net, &d) < 0 ? 1 : 0;
         goto out;
     }

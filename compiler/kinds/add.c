@@ -1,5 +1,7 @@
 /* add.c: "add A B ...", the element-wise sum of inputs of one shape (a
  * residual connection). */
+#include <math.h>
+
 #include "deploy.h"
 #include "emit.h"
 #include "kind.h"
@@ -55,11 +57,55 @@ static void add_deploy_forward(Deploy *d, const Layer *l) {
             deploy_act_args(deploy_layer(d, l)));
 }
 
+/* int8: as TFLite adds bytes of different scales (deploy/nnq.c's nn_qadd): each input, less
+ * its zero point and shifted left 20 bits, to twice the largest input scale; the sum to the
+ * output's scale. */
+static int add_int8_prepare(Deploy *d, const Layer *l) {
+    DeployLayer *dl = deploy_layer(d, l);
+    if (!dl->how) dl->how = "a sum";
+    deploy_need(d, "qadd");
+    return 0;
+}
+
+static void add_int8_define(Deploy *d, const Layer *l) {
+    const Net *net = deploy_net_of(d);
+    double top = 0;
+    for (int j = 0; j < l->n_in; j++) top = fmax(top, deploy_q(d, &net->layers[l->in[j]]).scale);
+    char *zp = "", *mult = "", *shift = "";
+    for (int j = 0; j < l->n_in; j++) {
+        DeployQ q = deploy_q(d, &net->layers[l->in[j]]);
+        int32_t m, s;
+        deploy_multiplier(q.scale / (2 * top), &m, &s);
+        const char *sep = j ? ", " : "";
+        zp = pool_printf("%s%s%d", zp, sep, q.zp), mult = pool_printf("%s%s%ld", mult, sep, (long)m), shift = pool_printf("%s%s%ld", shift, sep, (long)s);
+    }
+    int32_t m, s;
+    deploy_multiplier(2 * top / ((double)(1 << 20) * deploy_layer(d, l)->qscale), &m, &s);
+    fprintf(deploy_file(d), "static const NnQAdd %s = {.n = %lld, .k = %d, .zp = {%s}, .mult = {%s}, .shift = {%s},\n"
+                            "    .out_mult = %ld, .out_shift = %ld, .q = {%s}};\n",
+            deploy_name(d, l), (long long)l->act, l->n_in, zp, mult, shift, (long)m, (long)s, deploy_qout(d, l));
+}
+
+static void add_int8_forward(Deploy *d, const Layer *l) {
+    const Net *net = deploy_net_of(d);
+    FILE *f = deploy_file(d);
+    fprintf(f, "    {\n        const uint8_t *in[%d] = {", l->n_in);
+    for (int j = 0; j < l->n_in; j++) fprintf(f, "%s%s", j ? ", " : "", deploy_out(d, &net->layers[l->in[j]]));
+    fprintf(f, "};\n        nn_qadd(&%s, %s, in);\n    }\n", deploy_name(d, l), deploy_out(d, l));
+}
+
+static const DeployInt8 add_int8 = {
+    .prepare = add_int8_prepare,
+    .define = add_int8_define,
+    .forward = add_int8_forward,
+};
+
 static const DeployEmit add_deploy = {
     .act = true,
     .in_place = true,
     .prepare = add_deploy_prepare,
     .forward = add_deploy_forward,
+    .int8 = &add_int8,
 };
 
 const Kind kind_add = {

@@ -80,7 +80,10 @@ static const TrainEmit avgpool_train = {fns_unary, avgpool_define};
 
 /* ---- netc --deploy ------------------------------------------------------------------------ */
 
-void pool_deploy_define(Deploy *d, const Layer *l); /* maxpool.c */
+/* maxpool.c */
+void pool_deploy_define(Deploy *d, const Layer *l);
+void pool_int8_define(Deploy *d, const Layer *l);
+bool pool_same_scale(const Layer *l);
 
 static int avgpool_deploy_prepare(Deploy *d, const Layer *l) {
     deploy_layer(d, l)->how = POOL(l)->global ? "the mean of each channel" : "the mean of each window";
@@ -100,11 +103,47 @@ static void avgpool_deploy_forward(Deploy *d, const Layer *l) {
     else fprintf(deploy_file(d), "    nn_avgpool(&%s, %s, %s);\n", deploy_name(d, l), deploy_out(d, l), deploy_out(d, s));
 }
 
+/* int8: a window's rounded mean of bytes at the input's scale; a global
+ * pool's sums requantised to a scale of its own (a mean's range is narrower
+ * than its input's). */
+static int avgpool_int8_prepare(Deploy *d, const Layer *l) {
+    deploy_layer(d, l)->how = POOL(l)->global ? "the mean of each channel" : "the mean of each window";
+    deploy_need(d, POOL(l)->global ? "qgap" : "qpool");
+    return 0;
+}
+
+static void avgpool_int8_define(Deploy *d, const Layer *l) {
+    if (!POOL(l)->global) {
+        pool_int8_define(d, l);
+        return;
+    }
+    const Layer *s = &deploy_net_of(d)->layers[l->in[0]];
+    DeployQ in = deploy_q(d, s);
+    long hw = s->out.h * s->out.w;
+    int32_t mult, shift;
+    deploy_multiplier((double)in.scale / ((double)hw * deploy_layer(d, l)->qscale), &mult, &shift);
+    fprintf(deploy_file(d), "static const NnQGap %s = {.c = %ld, .hw = %ld, .in_zp = %d, .mult = %ld, .shift = %ld, .q = {%s}};\n",
+            deploy_name(d, l), s->out.c, hw, in.zp, (long)mult, (long)shift, deploy_qout(d, l));
+}
+
+static void avgpool_int8_forward(Deploy *d, const Layer *l) {
+    fprintf(deploy_file(d), "    nn_q%s(&%s, %s, %s);\n", POOL(l)->global ? "gap" : "avgpool", deploy_name(d, l), deploy_out(d, l),
+            deploy_out(d, &deploy_net_of(d)->layers[l->in[0]]));
+}
+
+static const DeployInt8 avgpool_int8 = {
+    .same_scale = pool_same_scale,
+    .prepare = avgpool_int8_prepare,
+    .define = avgpool_int8_define,
+    .forward = avgpool_int8_forward,
+};
+
 static const DeployEmit avgpool_deploy = {
     .act = true,
     .prepare = avgpool_deploy_prepare,
     .define = avgpool_deploy_define,
     .forward = avgpool_deploy_forward,
+    .int8 = &avgpool_int8,
 };
 
 const Kind kind_avgpool = {

@@ -124,9 +124,47 @@ static void concat_deploy_forward(Deploy *d, const Layer *l) {
     }
 }
 
+/* int8: the inputs the plan could not put into their slices are brought to the concat's scale
+ * as they are copied (its zero point and relu-free clamp in its NnQOut). */
+static int concat_int8_prepare(Deploy *d, const Layer *l) {
+    (void)l;
+    deploy_need(d, "qconvert");
+    return 0;
+}
+
+static void concat_int8_define(Deploy *d, const Layer *l) {
+    fprintf(deploy_file(d), "static const NnQOut %s = {.zp = %d};\n", deploy_name(d, l), deploy_layer(d, l)->qzp);
+}
+
+static void concat_int8_forward(Deploy *d, const Layer *l) {
+    const Net *net = deploy_net_of(d);
+    DeployQ out = deploy_q(d, l);
+    int64_t off = 0;
+    for (int j = 0; j < l->n_in; j++) {
+        const Layer *s = &net->layers[l->in[j]];
+        DeployQ q = deploy_q(d, s);
+        int32_t m, sh;
+        deploy_multiplier((double)q.scale / out.scale, &m, &sh);
+        if (deploy_in_slice(d, s, l)) {
+        } else if (q.scale == out.scale && q.zp == out.zp)
+            fprintf(deploy_file(d), "    memcpy(%s + %lld, %s, %lld);\n", deploy_out(d, l), (long long)off, deploy_out(d, s), (long long)s->act);
+        else
+            fprintf(deploy_file(d), "    nn_requantize(%lld, %s + %lld, %s, %d, %ld, %ld, &%s);\n", (long long)s->act, deploy_out(d, l),
+                    (long long)off, deploy_out(d, s), q.zp, (long)m, (long)sh, deploy_name(d, l));
+        off += s->act;
+    }
+}
+
+static const DeployInt8 concat_int8 = {
+    .prepare = concat_int8_prepare,
+    .define = concat_int8_define,
+    .forward = concat_int8_forward,
+};
+
 static const DeployEmit concat_deploy = {
     .slices = true,
     .forward = concat_deploy_forward,
+    .int8 = &concat_int8,
 };
 
 const Kind kind_concat = {

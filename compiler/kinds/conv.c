@@ -340,12 +340,99 @@ static void conv_deploy_forward(Deploy *d, const Layer *l) {
             deploy_out(d, &net->layers[l->in[0]]), name, dl->b ? pool_printf("%s_bias", name) : "NULL", deploy_scratch(d));
 }
 
+/* int8 (--quantize int8): im2col panels of bytes and a matrix product of
+ * bytes by signed bytes (nn_qconv, with the dot products the target has),
+ * or nn_qlinear where the kernel covers the whole input. */
+static bool covers_input(const Layer *l, Shape in) {
+    const ConvSpec *c = CONV(l);
+    return c->groups == 1 && c->pw == 0 && c->ph == 0 && c->kw == in.w && c->kh == in.h;
+}
+
+static int conv_int8_prepare(Deploy *d, const Layer *l) {
+    DeployLayer *dl = deploy_layer(d, l);
+    const ConvSpec *c = CONV(l);
+    Shape in = in_shape(deploy_net_of(d), l);
+    long cg = in.c / c->groups, per_out = cg * c->kh * c->kw;
+    float *w = deploy_tensor(d, l, "weight"), *b = deploy_tensor(d, l, "bias");
+    deploy_fold(d, l, w, &b, c->out, per_out);
+    deploy_qlayer(d, l, w, b, c->out, per_out);
+    if (covers_input(l, in)) {
+        dl->algo = DEPLOY_MATVEC, dl->how = "a matrix-vector product (its kernel is the whole input)";
+        deploy_need(d, "qlinear");
+        return 0;
+    }
+    bool pointwise = c->kw == 1 && c->kh == 1 && c->sw == 1 && c->sh == 1 && c->pw == 0 && c->ph == 0;
+    dl->algo = DEPLOY_GEMM, dl->how = pointwise ? "a matrix product" : "im2col panels and a matrix product";
+    dl->qw = deploy_qpack_conv(dl->qw, c->out, cg, c->kh, c->kw, c->groups);
+    dl->nqw = deploy_qconv_packed(c->out, cg, c->kh, c->kw, c->groups);
+    dl->scratch = (per_out + 3) / 4 * 4 * 32; /* NN_QCONV_SCRATCH at the widest panel (32 columns) */
+    deploy_need(d, "qconv");
+    return 0;
+}
+
+/* The arrays of an int8 layer of sums (conv, linear): weights, biases, and multipliers or float steps. */
+void deploy_qsums_define(Deploy *d, const Layer *l, long oc, const char *layout) {
+    const DeployLayer *dl = deploy_layer(d, l);
+    const char *name = deploy_name(d, l);
+    deploy_array_of(d, DEPLOY_I8, pool_printf("%s_weight", name), dl->qw, dl->nqw, layout);
+    deploy_array_of(d, DEPLOY_I32, pool_printf("%s_bias", name), dl->qb, oc,
+                    "the bias in steps of the sums, less the input's zero point times the channel's weights");
+    if (dl->qfloat) deploy_array(d, pool_printf("%s_step", name), dl->qfs, oc, "a sum's step as a float: input scale x weight scale");
+    else deploy_array_of(d, DEPLOY_I32, pool_printf("%s_requant", name), dl->qrq, 2 * oc,
+                         "[][2] multiplier and shift: input scale x weight scale / output scale");
+}
+
+/* The arguments after the weights: "name_bias, name_requant, NULL" (or NULL, name_step: the logits). */
+const char *deploy_qsums_args(Deploy *d, const Layer *l) {
+    const char *name = deploy_name(d, l);
+    return deploy_layer(d, l)->qfloat ? pool_printf("%s_bias, NULL, %s_step", name, name) : pool_printf("%s_bias, %s_requant, NULL", name, name);
+}
+
+static void conv_int8_define(Deploy *d, const Layer *l) {
+    const DeployLayer *dl = deploy_layer(d, l);
+    const ConvSpec *c = CONV(l);
+    Shape in = in_shape(deploy_net_of(d), l);
+    FILE *f = deploy_file(d);
+    const char *name = deploy_name(d, l);
+    int in_zp = deploy_q(d, &deploy_net_of(d)->layers[l->in[0]]).zp;
+    if (dl->algo == DEPLOY_MATVEC)
+        fprintf(f, "static const NnQLinear %s = {.in = %ld, .out = %ld, .in_zp = %d, .q = {%s}};\n", name, in.c * in.h * in.w, c->out, in_zp,
+                deploy_qout(d, l));
+    else
+        fprintf(f,
+                "static const NnQConv %s = {.conv = {.c = %ld, .h = %ld, .w = %ld, .oc = %ld, .oh = %ld, .ow = %ld, .kh = %ld, .kw = %ld,\n"
+                "    .sh = %ld, .sw = %ld, .ph = %ld, .pw = %ld, .groups = %ld}, .in_zp = %d, .q = {%s}};\n",
+                name, in.c, in.h, in.w, c->out, l->out.h, l->out.w, c->kh, c->kw, c->sh, c->sw, c->ph, c->pw, c->groups, in_zp,
+                deploy_qout(d, l));
+    deploy_qsums_define(d, l, c->out,
+                        dl->algo == DEPLOY_MATVEC ? pool_printf("[%ld][%ld][%ld][%ld]", c->out, in.c, c->kh, c->kw)
+                                                  : "[group][output channels in blocks of 8][(input channel, ky, kx) / 4][8][4]");
+}
+
+static void conv_int8_forward(Deploy *d, const Layer *l) {
+    const DeployLayer *dl = deploy_layer(d, l);
+    const char *name = deploy_name(d, l), *in = deploy_out(d, &deploy_net_of(d)->layers[l->in[0]]);
+    if (dl->algo == DEPLOY_MATVEC)
+        fprintf(deploy_file(d), "    nn_qlinear(&%s, %s, %s, %s_weight, %s);\n", name, deploy_out(d, l), in, name, deploy_qsums_args(d, l));
+    else
+        fprintf(deploy_file(d), "    nn_qconv(&%s, %s, %s, %s_weight, %s, QACT(SCRATCH));\n", name, deploy_out(d, l), in, name,
+                deploy_qsums_args(d, l));
+}
+
+static const DeployInt8 conv_int8 = {
+    .to_float = true,
+    .prepare = conv_int8_prepare,
+    .define = conv_int8_define,
+    .forward = conv_int8_forward,
+};
+
 static const DeployEmit conv_deploy = {
     .act = true,
     .absorbs_bn = true,
     .prepare = conv_deploy_prepare,
     .define = conv_deploy_define,
     .forward = conv_deploy_forward,
+    .int8 = &conv_int8,
 };
 
 const Kind kind_conv = {

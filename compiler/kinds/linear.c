@@ -91,12 +91,47 @@ static void linear_deploy_forward(Deploy *d, const Layer *l) {
             deploy_act_args(dl));
 }
 
+/* int8: the same product on bytes (nn_qlinear), as a conv's arrays (kinds/conv.c). */
+static int linear_int8_prepare(Deploy *d, const Layer *l) {
+    DeployLayer *dl = deploy_layer(d, l);
+    Shape in = in_shape(deploy_net_of(d), l);
+    long k = in.c * in.h * in.w;
+    float *w = deploy_tensor(d, l, "weight"), *b = deploy_tensor(d, l, "bias");
+    deploy_fold(d, l, w, &b, LINEAR(l)->out, k);
+    deploy_qlayer(d, l, w, b, LINEAR(l)->out, k);
+    dl->how = "a matrix-vector product";
+    deploy_need(d, "qlinear");
+    return 0;
+}
+
+static void linear_int8_define(Deploy *d, const Layer *l) {
+    Shape in = in_shape(deploy_net_of(d), l);
+    long out = LINEAR(l)->out, k = in.c * in.h * in.w;
+    fprintf(deploy_file(d), "static const NnQLinear %s = {.in = %ld, .out = %ld, .in_zp = %d, .q = {%s}};\n", deploy_name(d, l), k, out,
+            deploy_q(d, &deploy_net_of(d)->layers[l->in[0]]).zp, deploy_qout(d, l));
+    deploy_qsums_define(d, l, out, pool_printf("[%ld][%ld]", out, k));
+}
+
+static void linear_int8_forward(Deploy *d, const Layer *l) {
+    const char *name = deploy_name(d, l);
+    fprintf(deploy_file(d), "    nn_qlinear(&%s, %s, %s, %s_weight, %s);\n", name, deploy_out(d, l),
+            deploy_out(d, &deploy_net_of(d)->layers[l->in[0]]), name, deploy_qsums_args(d, l));
+}
+
+static const DeployInt8 linear_int8 = {
+    .to_float = true,
+    .prepare = linear_int8_prepare,
+    .define = linear_int8_define,
+    .forward = linear_int8_forward,
+};
+
 static const DeployEmit linear_deploy = {
     .act = true,
     .absorbs_bn = true,
     .prepare = linear_deploy_prepare,
     .define = linear_deploy_define,
     .forward = linear_deploy_forward,
+    .int8 = &linear_int8,
 };
 
 const Kind kind_linear = {

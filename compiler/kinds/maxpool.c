@@ -225,15 +225,24 @@ static const TrainEmit maxpool_train = {maxpool_fns, maxpool_define};
 
 /* A pooling layer's descriptor (max and average share it; global pooling
  * is a window over the whole input). */
-void pool_deploy_define(Deploy *d, const Layer *l) {
+static const char *pool_fields(Deploy *d, const Layer *l) {
     const PoolSpec *p = POOL(l);
     Shape in = in_shape(deploy_net_of(d), l);
     long kh = p->global ? in.h : p->kh, kw = p->global ? in.w : p->kw, sh = p->global ? 1 : p->sh, sw = p->global ? 1 : p->sw;
-    fprintf(deploy_file(d),
-            "static const NnPool %s = {.c = %ld, .h = %ld, .w = %ld, .oh = %ld, .ow = %ld, .kh = %ld, .kw = %ld, .sh = %ld, .sw = %ld,\n"
-            "    .ph = %ld, .pw = %ld%s};\n",
-            deploy_name(d, l), in.c, in.h, in.w, l->out.h, l->out.w, kh, kw, sh, sw, p->ph, p->pw, deploy_act_fields(deploy_layer(d, l)));
+    return pool_printf(".c = %ld, .h = %ld, .w = %ld, .oh = %ld, .ow = %ld, .kh = %ld, .kw = %ld, .sh = %ld, .sw = %ld,\n    .ph = %ld, .pw = %ld",
+                       in.c, in.h, in.w, l->out.h, l->out.w, kh, kw, sh, sw, p->ph, p->pw);
 }
+
+void pool_deploy_define(Deploy *d, const Layer *l) {
+    fprintf(deploy_file(d), "static const NnPool %s = {%s%s};\n", deploy_name(d, l), pool_fields(d, l), deploy_act_fields(deploy_layer(d, l)));
+}
+
+/* int8: the same windows on bytes, at the input's scale and zero point (the relu, if any, at it too). */
+void pool_int8_define(Deploy *d, const Layer *l) {
+    fprintf(deploy_file(d), "static const NnQPool %s = {.pool = {%s}, .q = {%s}};\n", deploy_name(d, l), pool_fields(d, l), deploy_qout(d, l));
+}
+
+bool pool_same_scale(const Layer *l) { return !POOL(l)->global || l->kind == &kind_maxpool; }
 
 static int maxpool_deploy_prepare(Deploy *d, const Layer *l) {
     deploy_layer(d, l)->how = "the max of each window";
@@ -246,11 +255,31 @@ static void maxpool_deploy_forward(Deploy *d, const Layer *l) {
             deploy_out(d, &deploy_net_of(d)->layers[l->in[0]]));
 }
 
+static int maxpool_int8_prepare(Deploy *d, const Layer *l) {
+    deploy_layer(d, l)->how = "the max of each window";
+    deploy_need(d, "qpool");
+    return 0;
+}
+
+static void maxpool_int8_forward(Deploy *d, const Layer *l) {
+    fprintf(deploy_file(d), "    nn_qmaxpool(&%s, %s, %s);\n", deploy_name(d, l), deploy_out(d, l),
+            deploy_out(d, &deploy_net_of(d)->layers[l->in[0]]));
+}
+
+static const DeployInt8 maxpool_int8 = {
+    .same_scale = pool_same_scale,
+    .monotone = true,
+    .prepare = maxpool_int8_prepare,
+    .define = pool_int8_define,
+    .forward = maxpool_int8_forward,
+};
+
 static const DeployEmit maxpool_deploy = {
     .act = true,
     .prepare = maxpool_deploy_prepare,
     .define = pool_deploy_define,
     .forward = maxpool_deploy_forward,
+    .int8 = &maxpool_int8,
 };
 
 const Kind kind_maxpool = {

@@ -90,10 +90,40 @@ static void relu_deploy_forward(Deploy *d, const Layer *l) {
             deploy_out(d, &deploy_net_of(d)->layers[l->in[0]]), deploy_act_args(deploy_layer(d, l)));
 }
 
+/* int8: bytes at the input's scale, clamped at its zero point (a leaky relu's negative side
+ * scaled by a multiplier). */
+static bool relu_same_scale(const Layer *l) { return (void)l, true; }
+
+static int relu_int8_prepare(Deploy *d, const Layer *l) {
+    DeployLayer *dl = deploy_layer(d, l);
+    dl->act = DEPLOY_RELU, dl->slope = RELU(l)->slope;
+    if (!dl->how) dl->how = "a pass of its own";
+    deploy_need(d, "qconvert");
+    return 0;
+}
+
+static void relu_int8_define(Deploy *d, const Layer *l) {
+    fprintf(deploy_file(d), "static const NnQOut %s = {%s};\n", deploy_name(d, l), deploy_qout(d, l));
+}
+
+static void relu_int8_forward(Deploy *d, const Layer *l) {
+    const Layer *s = &deploy_net_of(d)->layers[l->in[0]];
+    fprintf(deploy_file(d), "    nn_requantize(%lld, %s, %s, %d, 1 << 30, 1, &%s); /* the same scale: x 2^30 2^(1 - 31) */\n",
+            (long long)l->act, deploy_out(d, l), deploy_out(d, s), deploy_q(d, s).zp, deploy_name(d, l));
+}
+
+static const DeployInt8 relu_int8 = {
+    .same_scale = relu_same_scale,
+    .prepare = relu_int8_prepare,
+    .define = relu_int8_define,
+    .forward = relu_int8_forward,
+};
+
 static const DeployEmit relu_deploy = {
     .in_place = true,
     .prepare = relu_deploy_prepare,
     .forward = relu_deploy_forward,
+    .int8 = &relu_int8,
 };
 
 const Kind kind_relu = {
