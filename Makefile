@@ -166,6 +166,17 @@ $(KERNEL_TESTS): $(BUILD)/tests/test_deploy_kernels_%: tests/test_deploy_kernels
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(RT_FLAGS) $(KERNEL_FLAGS) -Icompiler -Iruntime -I$(BUILD)/compiler $< $(BUILD)/libnetcc.a -o $@ -lm -lcmocka
 TESTS += $(KERNEL_TESTS)
+# deploy/nnq.c's int8 kernels (test_deploy_int8.c) the same ways: VNNI where the
+# CPU has it, AVX2's vpmaddwd, plain C, two threads
+INT8_TESTS := $(addprefix $(BUILD)/tests/test_deploy_int8_,avx2 scalar threads)
+$(BUILD)/tests/test_deploy_int8_avx2: KERNEL_FLAGS := -mno-avx512f
+$(BUILD)/tests/test_deploy_int8_scalar: KERNEL_FLAGS := -DNN_NO_VECTORS
+$(BUILD)/tests/test_deploy_int8_threads: KERNEL_FLAGS := -DNN_THREADS=2
+$(INT8_TESTS): $(BUILD)/tests/test_deploy_int8_%: tests/test_deploy_int8.c $(BUILD)/libnetcc.a $(BUILD)/libnetcrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(RT_FLAGS) $(KERNEL_FLAGS) -Icompiler -Iruntime -I$(BUILD)/compiler $< $(BUILD)/libnetcc.a $(BUILD)/libnetcrt.a \
+	    -o $@ $(LDLIBS) -lcmocka
+TESTS += $(INT8_TESTS)
 
 # --- generated-code tests: gradient checks and PyTorch comparisons -------------------
 # Every tests/nets/*.net (small nets that together cover every layer kind and

@@ -299,6 +299,7 @@ void deploy_fold(Deploy *d, const Layer *l, float *w, float **b, long oc, long p
 static int prepare(Deploy *d) {
     memset(d->need, 0, sizeof d->need);
     deploy_need(d, "softmax"); /* predict's */
+    if (d->int8) deploy_need(d, "qconvert"); /* the float input to bytes, at least */
     for (int i = 1; i < d->net->n; i++) {
         DeployLayer *dl = &d->dl[i];
         const Layer *l = &d->net->layers[i];

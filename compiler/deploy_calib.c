@@ -158,14 +158,25 @@ static int write_tapped(Deploy *d, const char *sub, const char *p, const char **
     return 0;
 }
 
-/* Compiles calibrate.c with the tapped nets in work/float (and work/int8 for the report). */
-static int build(Deploy *d, const char *exe, const char *extra, const char *sources) {
-    const char *cc = d->o->cc ? d->o->cc : getenv("CC") && getenv("CC")[0] ? getenv("CC") : "cc";
-    const char *u = pool_strdup(d->net->name);
-    for (char *c = (char *)u; *c; c++) *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
-    return run(pool_printf("%s -O2 -march=native -std=gnu99 -fopenmp -w -D%s_THREADS=%d -DLAYERS=%d -DCLASSES=%d %s %s/calibrate.c %s "
-                           "-o %s -lm",
-                           cc, u, DEPLOY_THREADS, d->net->n, d->net->classes, extra, quote(d->work), sources, quote(exe)),
+static const char *cc_of(const Deploy *d) {
+    return d->o->cc ? d->o->cc : getenv("CC") && getenv("CC")[0] ? getenv("CC") : "cc";
+}
+
+/* Compiles a tapped net (work/<sub>/<net>.c) with its flags into work/<sub>/<net>.o: each net
+ * on its own, as the float and the int8 nets' functions are renamed by their flags. */
+static int build_net(Deploy *d, const char *sub, const char *flags) {
+    const char *w = quote(d->work), *n = d->net->name;
+    char *u = pool_strdup(n);
+    for (char *c = u; *c; c++) *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
+    return run(pool_printf("%s -O2 -march=native -std=gnu99 -fopenmp -w -D%s_THREADS=%d %s -c %s/%s/%s.c -o %s/%s/%s.o", cc_of(d), u,
+                           DEPLOY_THREADS, flags, w, sub, n, w, sub, n),
+               "building the tapped net");
+}
+
+/* Links calibrate.c (with extra flags) and the nets' objects into exe. */
+static int build(Deploy *d, const char *exe, const char *extra, const char *objects) {
+    return run(pool_printf("%s -O2 -march=native -std=gnu99 -fopenmp -w -DLAYERS=%d -DCLASSES=%d %s %s/calibrate.c %s -o %s -lm", cc_of(d),
+                           d->net->n, d->net->classes, extra, quote(d->work), objects, quote(exe)),
                "building the calibration program");
 }
 
@@ -223,7 +234,7 @@ int deploy_calibrate(Deploy *d) {
         return -1;
     }
     const char *exe = pool_printf("%s/calibrate", w), *stats = pool_printf("%s/stats.txt", w);
-    if (build(d, exe, flags, pool_printf("%s/float/%s.c", quote(w), d->net->name)) < 0 ||
+    if (build_net(d, "float", flags) < 0 || build(d, exe, flags, pool_printf("%s/float/%s.o", quote(w), d->net->name)) < 0 ||
         run(pool_printf("%s calibrate %s %s", quote(exe), quote(pool_printf("%s/images.bin", w)), quote(stats)), "calibration") < 0 ||
         read_stats(d, stats) < 0)
         return -1;
@@ -249,8 +260,8 @@ int deploy_quant_report(Deploy *d) {
     const Net *net = d->net;
     const char *qflags, *w = d->work, *out = pool_printf("%s/report.txt", w), *exe = pool_printf("%s/report", w);
     if (write_tapped(d, "int8", "q_", &qflags) < 0) return -1;
-    if (build(d, exe, pool_printf("-DREPORT %s %s", d->float_flags, qflags),
-              pool_printf("%s/float/%s.c %s/int8/%s.c", quote(w), net->name, quote(w), net->name)) < 0 ||
+    if (build_net(d, "int8", qflags) < 0 || build(d, exe, pool_printf("-DREPORT %s %s", d->float_flags, qflags),
+              pool_printf("%s/float/%s.o %s/int8/%s.o", quote(w), net->name, quote(w), net->name)) < 0 ||
         run(pool_printf("%s report %s %s", quote(exe), quote(pool_printf("%s/report.bin", w)), quote(out)), "the report") < 0)
         return -1;
     Error e;

@@ -419,8 +419,9 @@ static void write_c(Deploy *d, FILE *f) {
     write_arena_enum(d, f);
     for (int i = 1; i < net->n; i++) {
         const Layer *l = &net->layers[i];
+        if (!d->dl[i].runs) continue;
         void (*define)(Deploy *, const Layer *) = d->int8 && d->dl[i].q ? l->kind->deploy->int8->define : l->kind->deploy->define;
-        if (!d->dl[i].runs || !define) continue;
+        if (!define) continue;
         fprintf(f, "/* %s: %s */\n", l->name, l->desc);
         define(d, l);
         fprintf(f, "\n");

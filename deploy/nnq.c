@@ -29,10 +29,14 @@
 
 #if !defined(NN_NO_VECTORS) && defined(__AVX512VNNI__) && defined(__AVX512BW__)
 #define NN_Q8_VNNI 1
+#define NN_Q8_PATH "AVX512-VNNI vpdpbusd"
 #include <immintrin.h>
 #elif !defined(NN_NO_VECTORS) && defined(__AVX2__)
 #define NN_Q8_AVX2 1
+#define NN_Q8_PATH "AVX2 vpmaddwd"
 #include <immintrin.h>
+#else
+#define NN_Q8_PATH "plain C"
 #endif
 
 /* Weights come packed in blocks of NN_QMR output channels, four inputs to a
