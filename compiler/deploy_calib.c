@@ -109,8 +109,8 @@ static int pick_images(Deploy *d) {
     }
     if (rc < 0) fprintf(stderr, "netc: cannot write images into %s: %s\n", d->work, strerror(errno));
     if (!d->o->quiet)
-        printf("calibrating %s on %d training images of %s/train (%d to %d of each class, seed %llu)%s\n", d->net->name, n_cal,
-               d->cfg.data, want / C, (want + C - 1) / C, (unsigned long long)d->cfg.seed,
+        printf("calibrating %s on %d training images of %s/train (%s of each class, seed %llu)%s\n", d->net->name, n_cal, d->cfg.data,
+               want % C ? pool_printf("%d to %d", want / C, want / C + 1) : pool_printf("%d", want / C), (unsigned long long)d->cfg.seed,
                val.n ? pool_printf(", not the %d held out for validation", val.n) : "");
     dataset_free(&train), dataset_free(&val);
     return rc;

@@ -271,11 +271,94 @@ static void test_api_errors(void **state) {
     }
 }
 
+/* ---- --quantize int8 ------------------------------------------------------------------------ */
+
+/* The relative error (%) of layer `name`'s row in the int8 report, or fail. */
+static double report_error(const char *report, const char *name, const char *runs) {
+    const char *p = strstr(report, fmt("\n  %-22s %-6s ", name, runs));
+    if (!p) fail_msg("no %s row for %s in the report:\n%s", runs, name, report);
+    p = strchr(p + 1, '%');
+    while (p[-1] != ' ') p--; /* back to the number */
+    return strtod(p, NULL);
+}
+
+/* The top-1 count of predict --test's output. */
+static int top1_count(const char *out) {
+    int correct, n;
+    const char *line = strstr(out, "top-1: ");
+    if (!line || sscanf(line, "top-1: %*f%% (%d of %d images)", &correct, &n) != 2) fail_msg("no top-1 in:\n%s", out);
+    return correct;
+}
+
+static void test_int8(void **state) {
+    (void)state;
+    const char *qdir = fmt("%s/deploy_int8", tmp_root);
+    int rc = sh("deployq", fmt("%s --deploy '%s' --quantize int8 --calibrate 60 --quantize-report --out-dir '%s' tests/report/tiny.net", netc_bin,
+                               weights, qdir));
+    char *out = out_of("deployq");
+    if (rc) fail_msg("netc --deploy --quantize int8 failed:\n%s%s", out, err_of("deployq"));
+    printf("%s", strstr(out, "calibrating"));
+    /* calibrated on 60 training images, 4 of each of the 15 classes; the report on the 30 it did not use */
+    assert_non_null(strstr(out, "calibrating tiny on 60 training images"));
+    assert_non_null(strstr(out, "on 30 training images calibration did not use"));
+    assert_non_null(strstr(out, fmt("deployed tiny (int8) to %s/", qdir)));
+    /* Each int8 tensor rounds to 1/255 of its range, a relative error of a few tenths of a percent
+     * per layer (more where values cluster near zero); the weights to 1/127 of each channel's
+     * largest; three layers of them compound. The logits within 5% (RMS, relative) of the float
+     * net's, and no layer's output beyond 10%. */
+    const char *layers[] = {"c1", "p1", "c2", "p2"};
+    for (int i = 0; i < 4; i++) assert_true(report_error(out, layers[i], "int8") < 10);
+    double logits = report_error(out, "fc", "int8");
+    assert_true(logits > 0 && logits < 5);
+    /* it builds as a user builds it, warnings as errors, gcc and clang */
+    if (sh("makeq", fmt("make -C '%s' CFLAGS='-O2 -Werror'", qdir)) != 0) fail_msg("building the int8 predict:\n%s", err_of("makeq"));
+    assert_int_equal(sh("clangq", fmt("clang -std=c99 -Wall -Wextra -pedantic -Werror -O2 -march=native -c '%s/tiny.c' -o '%s/tiny_clang.o'", qdir, qdir)), 0);
+    /* the same predict: --test within an image of the float net's count */
+    assert_int_equal(sh("ptestq", fmt("'%s/predict' --test '%s/data/test'", qdir, tmp_root)), 0);
+    assert_int_equal(sh("ptestf", fmt("'%s/predict' --test '%s/data/test'", deploy_dir, tmp_root)), 0);
+    char *qo = out_of("ptestq"), *fo = out_of("ptestf");
+    printf("predict --test: float %d, int8 %d of %d\n", top1_count(fo), top1_count(qo), N_CLASSES * N_TEST);
+    assert_true(abs(top1_count(qo) - top1_count(fo)) <= 1);
+    free(qo), free(fo), free(out);
+    /* the weights a quarter of the float net's, plus biases and multipliers */
+    char *h = slurp(fmt("%s/tiny.h", qdir), NULL), *hf = slurp(fmt("%s/tiny.h", deploy_dir), NULL);
+    long qb = strtol(strstr(h, "#define TINY_WEIGHT_BYTES") + 26, NULL, 10), fb = strtol(strstr(hf, "#define TINY_WEIGHT_BYTES") + 26, NULL, 10);
+    printf("weights: int8 %ld bytes, float %ld\n", qb, fb);
+    assert_true(qb < fb / 3);
+    free(h), free(hf);
+}
+
+static void test_int8_errors(void **state) {
+    (void)state;
+    const char *o = fmt("%s/qbad", tmp_root);
+    /* usage errors (exit 2) */
+    assert_int_equal(sh("q1", fmt("%s -q --quantize int8 tests/report/tiny.net", netc_bin)), 2);
+    char *err = err_of("q1");
+    assert_non_null(strstr(err, "--quantize goes with --deploy WEIGHTS"));
+    free(err);
+    assert_int_equal(sh("q2", fmt("%s -q --deploy '%s' --quantize int4 --out-dir '%s' tests/report/tiny.net", netc_bin, weights, o)), 2);
+    err = err_of("q2");
+    assert_non_null(strstr(err, "netc quantises to int8 only"));
+    free(err);
+    assert_int_equal(sh("q3", fmt("%s -q --deploy '%s' --quantize int8 --calibrate 0 --out-dir '%s' tests/report/tiny.net", netc_bin, weights, o)), 2);
+    err = err_of("q3");
+    assert_non_null(strstr(err, "--calibrate 0: give a whole number"));
+    free(err);
+    /* a layer to keep in float that the net does not have: did you mean */
+    assert_int_equal(sh("q4", fmt("%s -q --deploy '%s' --quantize int8 --float c3 --out-dir '%s' tests/report/tiny.net", netc_bin, weights, o)), 1);
+    err = err_of("q4");
+    assert_non_null(strstr(err, "tiny has no layer 'c3' (did you mean 'c1'?)"));
+    free(err);
+    struct stat st;
+    assert_int_not_equal(stat(fmt("%s/tiny.c", o), &st), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_lines),   cmocka_unit_test(test_same_count_as_trainer),
         cmocka_unit_test(test_same_probabilities_as_trainer), cmocka_unit_test(test_bad_images),
         cmocka_unit_test(test_bad_weights),    cmocka_unit_test(test_api_errors),
+        cmocka_unit_test(test_int8),           cmocka_unit_test(test_int8_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
