@@ -102,7 +102,8 @@ static double loss_at(void) {
     double total = 0, s = m->label_smoothing;
     for (int b = 0; b < BATCH; b++, z += k) {
         double top = z[0], sum = 0;
-        for (int c = 1; c < k; c++) top = fmax(top, z[c]);
+        for (int c = 1; c < k; c++) /* a compare, not fmax: GCC 12's aarch64 vectoriser crashes on that reduction */
+            if (z[c] > top) top = z[c];
         for (int c = 0; c < k; c++) sum += exp(z[c] - top);
         double logz = top + log(sum);
         for (int c = 0; c < k; c++) total += (s / k + (c == ctx.labels[b] ? 1 - s : 0)) * (logz - z[c]);

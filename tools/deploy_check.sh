@@ -17,16 +17,10 @@ cd "$(dirname "$0")/.."
 NETC=${NETC_BIN:-bin/netc}
 OUT=build/deploy-check
 NETS="nets/simplenet.net ${DEPLOY_CHECK_NETS:-}"
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
-# the cross compilers, qemu, and libjpeg and libpng for arm64 (Debian multiarch)
+# the cross compilers, qemu, and libjpeg and libpng for arm64 (Debian multiarch:
+# deps.sh adds the arm64 architecture to dpkg first)
 tools/deps.sh gcc-aarch64-linux-gnu qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-    echo "deploy-check: adding Debian's arm64 architecture for libjpeg and libpng"
-    $SUDO dpkg --add-architecture arm64
-    $SUDO apt-get update -q
-fi
 tools/deps.sh libjpeg62-turbo-dev:arm64 libpng-dev:arm64 zlib1g-dev:arm64
 data/get_15scene.sh >/dev/null
 
