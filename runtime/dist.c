@@ -59,6 +59,7 @@ int dist_agree(int rc, Error *e) {
 }
 void dist_bcast(void *buf, size_t bytes) { (void)buf, (void)bytes; }
 void dist_sum_doubles(double *x, int n) { (void)x, (void)n; }
+void dist_sync_bn(double *x, int n) { (void)x, (void)n; }
 void dist_sum_longs(long *x, int n) { (void)x, (void)n; }
 void dist_max_doubles(double *x, int n) { (void)x, (void)n; }
 void dist_barrier(void) {}
@@ -171,6 +172,14 @@ void dist_sum_doubles(double *x, int n) {
 
 void dist_sum_longs(long *x, int n) {
     if (dist.size > 1) check(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_LONG, MPI_SUM, comm), "MPI_Allreduce");
+}
+
+static double sync_seconds; /* in dist_sync_bn since the last dist_step_stats(reset) */
+
+void dist_sync_bn(double *x, int n) {
+    double t0 = now_seconds();
+    dist_sum_doubles(x, n);
+    sync_seconds += now_seconds() - t0;
 }
 
 void dist_max_doubles(double *x, int n) {
@@ -292,22 +301,26 @@ void dist_step_begin(DistStep *s) {
 }
 
 static void bucket_start(DistStep *s, Bucket *b) {
+    double t0 = now_seconds();
     float *p = b->buf;
     for (int i = 0; i < b->nseg; i++) {
         memcpy(p, s->grads + b->seg[i].off, sizeof(float) * (size_t)b->seg[i].len);
         p += b->seg[i].len;
     }
+    s->stats.copy_seconds += now_seconds() - t0;
     check(MPI_Iallreduce(MPI_IN_PLACE, b->buf, (int)b->floats, MPI_FLOAT, MPI_SUM, grad_comm, &b->req), "MPI_Iallreduce");
     b->started = true;
 }
 
 static void bucket_unpack(DistStep *s, Bucket *b) {
+    double t0 = now_seconds();
     const float *p = b->buf;
     for (int i = 0; i < b->nseg; i++) {
         memcpy(s->grads + b->seg[i].off, p, sizeof(float) * (size_t)b->seg[i].len);
         p += b->seg[i].len;
     }
     b->done = true;
+    s->stats.copy_seconds += now_seconds() - t0;
 }
 
 /* MPI_Test on each sum in flight: Open MPI moves their data only inside MPI calls. */
@@ -349,8 +362,8 @@ void dist_step_finish(DistStep *s, int *flags) {
 DistStats dist_step_stats(DistStep *s, bool reset) {
     if (!s) return (DistStats){0};
     DistStats st = s->stats;
-    st.floats = s->total_floats, st.buckets = s->nb;
-    if (reset) s->stats = (DistStats){0};
+    st.floats = s->total_floats, st.buckets = s->nb, st.sync_seconds = sync_seconds;
+    if (reset) s->stats = (DistStats){0}, sync_seconds = 0;
     return st;
 }
 #endif

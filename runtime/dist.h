@@ -60,8 +60,11 @@ int dist_agree(int rc, Error *e);
 
 /* Rank 0's bytes to every rank. */
 void dist_bcast(void *buf, size_t bytes);
-/* In-place sums over every rank: the sync_bn callback, and reductions. */
+/* In-place sums over every rank. */
 void dist_sum_doubles(double *x, int n);
+/* The same, as batch norm calls it with sync_bn on (Model.sync_bn), timed
+ * into DistStats.sync_seconds. */
+void dist_sync_bn(double *x, int n);
 void dist_sum_longs(long *x, int n);
 void dist_max_doubles(double *x, int n);
 void dist_barrier(void);
@@ -101,11 +104,13 @@ void dist_layer_done(DistStep *s, int layer);
  * the largest over ranks, e.g. rank + 1 of a rank whose loss was NaN). */
 void dist_step_finish(DistStep *s, int *flags);
 /* Gradient floats summed per step, buckets, and seconds spent since the
- * last call: in the layer hooks (copies, starts, tests) and waiting at the end. */
+ * last call: in the layer hooks (copies into buckets, starts, tests),
+ * waiting at the end, and of those two copying gradients into and out of
+ * buckets; and in batch norm's sums (sync_bn), in forward and backward. */
 typedef struct {
     long floats;
     int buckets;
-    double hook_seconds, wait_seconds;
+    double hook_seconds, wait_seconds, copy_seconds, sync_seconds;
     long steps;
 } DistStats;
 DistStats dist_step_stats(DistStep *s, bool reset);

@@ -20,7 +20,7 @@
 #include "rng.h"
 
 enum { COMPUTE, ALLREDUCE, NO_OVERLAP, OVERLAP, N_MODES };
-enum { T_STEP, T_FORWARD, T_BACKWARD, T_WAIT, T_OPTIM, T_HOOKS, N_TIMES };
+enum { T_STEP, T_FORWARD, T_BACKWARD, T_SYNC, T_HOOKS, T_WAIT, T_COPY, T_OPTIM, N_TIMES };
 
 int cmd_profile_dist(const NetcNet *net, Config *cfg, int iters, Error *e) {
     if (iters < 1) return errorf(e, "profile needs --iters 1 or more");
@@ -35,7 +35,9 @@ int cmd_profile_dist(const NetcNet *net, Config *cfg, int iters, Error *e) {
     model_init(m, cfg->seed);
     m->label_smoothing = cfg->label_smoothing, m->bn_momentum = cfg->bn_momentum, m->seed = cfg->seed;
     m->first_image = lo, m->batch_images = cfg->batch;
-    m->sync_bn = cfg->sync_bn ? dist_sum_doubles : NULL;
+    m->sync_bn = cfg->sync_bn ? dist_sync_bn : NULL;
+    bool has_bn = false;
+    for (int k = 0; k < net->n_tensors; k++) has_bn |= net->tensors[k].role == ROLE_RUNNING_MEAN;
     Optimizer opt;
     optim_init(&opt, net, cfg);
     int *labels = xmalloc(sizeof(int) * (size_t)n);
@@ -50,13 +52,14 @@ int cmd_profile_dist(const NetcNet *net, Config *cfg, int iters, Error *e) {
         for (int it = -2; it < iters; it++) { /* two warm-up steps first */
             DistStep *s = mode == OVERLAP ? buckets : one;
             int flags[DIST_NFLAGS] = {0};
-            double tt[N_TIMES] = {0};
             dist_barrier();
-            double t0 = now_seconds(), t1 = t0, t2 = t0, t3 = t0;
+            dist_step_stats(s, true);
+            double t0 = now_seconds(), t1 = t0, t2 = t0, sync_fwd = 0;
             if (mode != ALLREDUCE) {
                 m->step++;
                 net->forward(m, n, 1);
                 t1 = now_seconds();
+                sync_fwd = dist_step_stats(s, false).sync_seconds;
                 dist_step_begin(s);
                 m->dist = mode == OVERLAP ? s : NULL;
                 net->backward(m, n);
@@ -64,12 +67,18 @@ int cmd_profile_dist(const NetcNet *net, Config *cfg, int iters, Error *e) {
                 t2 = now_seconds();
             } else dist_step_begin(s);
             if (mode != COMPUTE) dist_step_finish(s, flags);
-            t3 = now_seconds();
+            double t3 = now_seconds();
             if (mode != ALLREDUCE) optim_step(&opt, m->params, m->grads, 1e-6f);
             double t4 = now_seconds();
             DistStats st = dist_step_stats(s, true);
-            tt[T_STEP] = t4 - t0, tt[T_FORWARD] = t1 - t0, tt[T_BACKWARD] = t2 - t1 - st.hook_seconds;
-            tt[T_WAIT] = t3 - t2, tt[T_OPTIM] = t4 - t3, tt[T_HOOKS] = st.hook_seconds;
+            double tt[N_TIMES] = {[T_STEP] = t4 - t0,
+                                  [T_FORWARD] = t1 - t0 - sync_fwd,
+                                  [T_BACKWARD] = t2 - t1 - st.hook_seconds - (st.sync_seconds - sync_fwd),
+                                  [T_SYNC] = st.sync_seconds,
+                                  [T_HOOKS] = st.hook_seconds,
+                                  [T_WAIT] = t3 - t2,
+                                  [T_COPY] = st.copy_seconds,
+                                  [T_OPTIM] = t4 - t3};
             for (int k = 0; it >= 0 && k < N_TIMES; k++) t[mode][k] += tt[k] / iters;
         }
     dist_max_doubles(&t[0][0], N_MODES * N_TIMES);
@@ -80,19 +89,21 @@ int cmd_profile_dist(const NetcNet *net, Config *cfg, int iters, Error *e) {
                cfg->batch, cfg->batch / dist.size, (cfg->batch + dist.size - 1) / dist.size, iters);
         printf("gradients: %.2f MB summed per step, in %d bucket%s of %g MB or more (bucket_mb); batch norm: %s\n\n",
                4e-6 * st.floats, st.buckets, st.buckets == 1 ? "" : "s", cfg->bucket_mb,
-               cfg->sync_bn ? "statistics over every process (sync_bn on)" : "each process's own (sync_bn off)");
+               !has_bn ? "none" : cfg->sync_bn ? "statistics over every process (sync_bn on)" : "each process's own (sync_bn off)");
         static const char *const names[N_MODES] = {"compute alone", "allreduce alone", "no overlap: one allreduce after backward",
                                                    "overlap: buckets started in backward"};
-        printf("  %-42s %9s %9s %9s %9s %9s %9s %9s\n", "ms per step (slowest process)", "step", "forward", "backward",
-               "hooks", "wait", "optim", "images/s");
+        printf("  %-42s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "ms per step (slowest process)", "step", "forward", "backward",
+               "sync_bn", "hooks", "wait", "(copies)", "optim", "images/s");
         for (int mode = 0; mode < N_MODES; mode++) {
             const double *x = t[mode];
-            printf("  %-42s %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %9.0f\n", names[mode], 1e3 * x[T_STEP], 1e3 * x[T_FORWARD],
-                   1e3 * x[T_BACKWARD], 1e3 * x[T_HOOKS], 1e3 * x[T_WAIT], 1e3 * x[T_OPTIM],
-                   mode == ALLREDUCE ? 0.0 : cfg->batch / x[T_STEP]);
+            printf("  %-42s %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.0f\n", names[mode], 1e3 * x[T_STEP],
+                   1e3 * x[T_FORWARD], 1e3 * x[T_BACKWARD], 1e3 * x[T_SYNC], 1e3 * x[T_HOOKS], 1e3 * x[T_WAIT], 1e3 * x[T_COPY],
+                   1e3 * x[T_OPTIM], mode == ALLREDUCE ? 0.0 : cfg->batch / x[T_STEP]);
         }
-        printf("\n  (hooks: copying buckets and starting and testing their sums between backward's layers;\n"
-               "   wait: after backward, until every sum is in)\n");
+        printf("\n  sync_bn: batch norm's sums over the processes, in forward and backward; hooks: between backward's\n"
+               "  layers, copying buckets of gradients, starting their sums and testing them (MPI moves data only\n"
+               "  inside MPI calls); wait: after backward, until every sum is in; copies: into and out of buckets,\n"
+               "  in the hooks and the wait\n");
     }
     dist_step_free(buckets), dist_step_free(one);
     free(labels);

@@ -511,7 +511,7 @@ int run_train(Run *r, Error *e) {
     int rc = 0;
     bool warned_loss = false;
     DistStep *ds = dist_step_new(net, m->grads, c->bucket_mb); /* NULL alone */
-    m->sync_bn = ds && c->sync_bn ? dist_sum_doubles : NULL;
+    m->sync_bn = ds && c->sync_bn ? dist_sync_bn : NULL;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -647,10 +647,12 @@ int run_train(Run *r, Error *e) {
         if (!r->quiet) print_row(r, &row);
         if (!r->quiet && ds) {
             DistStats st = dist_step_stats(ds, true);
+            char sync[64] = "";
+            if (st.sync_seconds > 0) snprintf(sync, sizeof sync, ", %.1f ms in batch norm's sums", 1e3 * st.sync_seconds / st.steps);
             printf("        %d processes: %.1f MB of gradients summed per step in %d bucket%s; per step %.1f ms in backward's "
-                   "layer hooks, %.1f ms waiting after it\n",
+                   "layer hooks, %.1f ms waiting after it%s\n",
                    dist.size, 4e-6 * st.floats, st.buckets, st.buckets == 1 ? "" : "s", 1e3 * st.hook_seconds / st.steps,
-                   1e3 * st.wait_seconds / st.steps);
+                   1e3 * st.wait_seconds / st.steps, sync);
         }
         /* finite but absurd: a guess scores ln(classes); a loss 100 times that has diverged, NaN or not */
         if (row.train_loss > 100 * log(net->classes) && !warned_loss && !r->quiet) {
