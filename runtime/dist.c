@@ -81,6 +81,10 @@ DistStats dist_step_stats(DistStep *s, bool reset) {
     (void)s, (void)reset;
     return (DistStats){0};
 }
+long dist_step_bucket(DistStep *s, int i, double *started_after) {
+    (void)s, (void)i, (void)started_after;
+    return 0;
+}
 
 #else
 /* ---- with MPI ------------------------------------------------------------------------------ */
@@ -174,12 +178,14 @@ void dist_sum_longs(long *x, int n) {
     if (dist.size > 1) check(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_LONG, MPI_SUM, comm), "MPI_Allreduce");
 }
 
-static double sync_seconds; /* in dist_sync_bn since the last dist_step_stats(reset) */
+static double sync_seconds; /* in dist_sync_bn since the last dist_step_stats(reset), */
+static long sync_calls, sync_doubles; /* its calls and the doubles they summed */
 
 void dist_sync_bn(double *x, int n) {
     double t0 = now_seconds();
     dist_sum_doubles(x, n);
     sync_seconds += now_seconds() - t0;
+    sync_calls++, sync_doubles += n;
 }
 
 void dist_max_doubles(double *x, int n) {
@@ -236,6 +242,7 @@ typedef struct {
     float *buf;        /* its gradients, packed, then their sum */
     MPI_Request req;
     bool started, done;
+    double started_after; /* seconds from dist_step_begin to its start, summed over the steps */
 } Bucket;
 
 struct DistStep {
@@ -246,6 +253,7 @@ struct DistStep {
     int flags[DIST_NFLAGS];
     MPI_Request flags_req;
     long total_floats;
+    double begun; /* now_seconds() at dist_step_begin */
     DistStats stats;
 };
 
@@ -298,10 +306,12 @@ void dist_step_begin(DistStep *s) {
     if (!s) return;
     for (int i = 0; i < s->nb; i++) s->b[i].started = s->b[i].done = false;
     s->next = 0;
+    s->begun = now_seconds();
 }
 
 static void bucket_start(DistStep *s, Bucket *b) {
     double t0 = now_seconds();
+    b->started_after += t0 - s->begun;
     float *p = b->buf;
     for (int i = 0; i < b->nseg; i++) {
         memcpy(p, s->grads + b->seg[i].off, sizeof(float) * (size_t)b->seg[i].len);
@@ -362,8 +372,18 @@ void dist_step_finish(DistStep *s, int *flags) {
 DistStats dist_step_stats(DistStep *s, bool reset) {
     if (!s) return (DistStats){0};
     DistStats st = s->stats;
-    st.floats = s->total_floats, st.buckets = s->nb, st.sync_seconds = sync_seconds;
-    if (reset) s->stats = (DistStats){0}, sync_seconds = 0;
+    st.floats = s->total_floats, st.buckets = s->nb;
+    st.sync_seconds = sync_seconds, st.sync_calls = sync_calls, st.sync_doubles = sync_doubles;
+    if (reset) {
+        s->stats = (DistStats){0}, sync_seconds = 0, sync_calls = sync_doubles = 0;
+        for (int i = 0; i < s->nb; i++) s->b[i].started_after = 0;
+    }
     return st;
+}
+
+long dist_step_bucket(DistStep *s, int i, double *started_after) {
+    if (!s || i < 0 || i >= s->nb) return 0;
+    if (started_after) *started_after = s->stats.steps ? s->b[i].started_after / (double)s->stats.steps : 0;
+    return s->b[i].floats;
 }
 #endif

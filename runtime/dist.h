@@ -103,17 +103,23 @@ void dist_layer_done(DistStep *s, int layer);
 /* Sums what backward left, and flags[DIST_NFLAGS] (in: this rank's; out:
  * the largest over ranks, e.g. rank + 1 of a rank whose loss was NaN). */
 void dist_step_finish(DistStep *s, int *flags);
-/* Gradient floats summed per step, buckets, and seconds spent since the
- * last call: in the layer hooks (copies into buckets, starts, tests),
- * waiting at the end, and of those two copying gradients into and out of
- * buckets; and in batch norm's sums (sync_bn), in forward and backward. */
+/* Gradient floats summed per step, buckets, and since the last reset:
+ * seconds in the layer hooks (copies into buckets, starts, tests), waiting
+ * at the end, and of those two copying gradients into and out of buckets;
+ * and batch norm's sums (sync_bn, in forward and backward): seconds, calls,
+ * doubles summed. */
 typedef struct {
     long floats;
     int buckets;
     double hook_seconds, wait_seconds, copy_seconds, sync_seconds;
+    long sync_calls, sync_doubles;
     long steps;
 } DistStats;
 DistStats dist_step_stats(DistStep *s, bool reset);
+/* Bucket i's floats (0 past the last), and in *started_after the mean
+ * seconds from dist_step_begin to its sum's start over the steps since the
+ * last reset (the profile's figures for bench/mpi_project.py). */
+long dist_step_bucket(DistStep *s, int i, double *started_after);
 
 
 /* The profile command under mpirun: a data-parallel step's compute, its

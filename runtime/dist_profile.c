@@ -48,6 +48,9 @@ int cmd_profile_dist(const NetcNet *net, Config *cfg, int iters, Error *e) {
     m->labels = labels;
     DistStep *buckets = dist_step_new(net, m->grads, cfg->bucket_mb), *one = dist_step_new(net, m->grads, 0);
     double t[N_MODES][N_TIMES] = {{0}};
+    int nb = dist_step_stats(buckets, false).buckets;
+    double *started = xcalloc((size_t)nb + 1, sizeof(double)); /* overlap: each bucket's start into backward, */
+    double backward_all = 0, sync_calls = 0, sync_doubles = 0; /* backward with its hooks; batch norm's sums */
     for (int mode = 0; mode < N_MODES; mode++)
         for (int it = -2; it < iters; it++) { /* two warm-up steps first */
             DistStep *s = mode == OVERLAP ? buckets : one;
@@ -70,7 +73,16 @@ int cmd_profile_dist(const NetcNet *net, Config *cfg, int iters, Error *e) {
             double t3 = now_seconds();
             if (mode != ALLREDUCE) optim_step(&opt, m->params, m->grads, 1e-6f);
             double t4 = now_seconds();
+            if (mode == OVERLAP && it >= 0) {
+                for (int i = 0; i < nb; i++) {
+                    double after;
+                    dist_step_bucket(s, i, &after);
+                    started[i] += after / iters;
+                }
+                backward_all += (t2 - t1) / iters;
+            }
             DistStats st = dist_step_stats(s, true);
+            if (mode == COMPUTE && it >= 0) sync_calls += (double)st.sync_calls / iters, sync_doubles += (double)st.sync_doubles / iters;
             double tt[N_TIMES] = {[T_STEP] = t4 - t0,
                                   [T_FORWARD] = t1 - t0 - sync_fwd,
                                   [T_BACKWARD] = t2 - t1 - st.hook_seconds - (st.sync_seconds - sync_fwd),
@@ -82,6 +94,8 @@ int cmd_profile_dist(const NetcNet *net, Config *cfg, int iters, Error *e) {
             for (int k = 0; it >= 0 && k < N_TIMES; k++) t[mode][k] += tt[k] / iters;
         }
     dist_max_doubles(&t[0][0], N_MODES * N_TIMES);
+    started[nb] = backward_all;
+    dist_max_doubles(started, nb + 1);
     DistStats st = dist_step_stats(buckets, false);
     if (dist.rank == 0) {
         printf("%s: %d processes on %d host%s, %d thread%s each; batch %d, %d or %d images per process; %d steps on random data\n",
@@ -104,7 +118,14 @@ int cmd_profile_dist(const NetcNet *net, Config *cfg, int iters, Error *e) {
                "  layers, copying buckets of gradients, starting their sums and testing them (MPI moves data only\n"
                "  inside MPI calls); wait: after backward, until every sum is in; copies: into and out of buckets,\n"
                "  in the hooks and the wait\n");
+        /* the figures bench/mpi_project.py projects from (keep these lines' form) */
+        printf("\n  overlap's buckets, top layers first: when backward (%.2f ms with its hooks) started each one's sum\n",
+               1e3 * started[nb]);
+        for (int i = 0; i < nb; i++)
+            printf("    bucket %d: %.6g MB, started at %.2f ms\n", i + 1, 4e-6 * dist_step_bucket(buckets, i, NULL), 1e3 * started[i]);
+        printf("  batch norm's sums per step: %.0f calls, %.0f doubles\n", sync_calls, sync_doubles);
     }
+    free(started);
     dist_step_free(buckets), dist_step_free(one);
     free(labels);
     optim_free(&opt);

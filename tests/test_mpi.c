@@ -368,6 +368,53 @@ static void killed_rank_ends_the_job(void **state) {
     assert_int_equal(metrics_rows(fmt("%s/metrics.csv", dir)), epoch + 1);
 }
 
+/* `mpirun -np 2 TRAINER profile`: the four ways of a step, each timed; the
+ * buckets and batch norm's sums bench/mpi_project.py projects from. tiny's
+ * gradients, top down, in buckets of 250 floats or more: fc (1920 + 15),
+ * c2 (432 + 8), then bn1 (6 + 6) and c1 (6 + 450); its one batch norm sums
+ * 7 and 6 doubles in forward (sums, then deviations) and 13 in backward. */
+static void profile_times_the_step(void **state) {
+    (void)state;
+    const char *args[] = {"profile", "--iters", "2", "--threads", "1", "--bucket_mb", "0.001", NULL};
+    assert_int_equal(finish(start(2, "profile", args)), 0);
+    char *out = output("profile", "out");
+    assert_non_null(strstr(out, "tiny: 2 processes on 1 host, 1 thread each; batch 8, 4 or 4 images per process; 2 steps"));
+    assert_non_null(strstr(out, "gradients: 0.01 MB summed per step, in 3 buckets of 0.001 MB or more"));
+    const char *const modes[] = {"compute alone", "allreduce alone", "no overlap: one allreduce after backward",
+                                 "overlap: buckets started in backward"};
+    for (int i = 0; i < 4; i++) {
+        char *row = between(out, fmt("\n  %s", modes[i]), "\n");
+        assert_non_null(row);
+        double step = atof(row);
+        print_message("%s: %s\n", modes[i], row);
+        assert_true(step > 0 && step < 1e4);
+        free(row);
+    }
+    char *bw = between(out, "when backward (", " ms");
+    assert_non_null(bw);
+    double backward = atof(bw), before = 0;
+    free(bw);
+    const char *const sizes[] = {"0.00774", "0.00176", "0.001872"};
+    for (int i = 0; i < 3; i++) {
+        char *at = between(out, fmt("bucket %d: %s MB, started at ", i + 1, sizes[i]), " ms");
+        assert_non_null(at);
+        double t = atof(at);
+        free(at);
+        assert_true(t >= before && t <= backward); /* in order, during backward */
+        before = t;
+    }
+    assert_true(before > 0.5 * backward); /* the last waits for c1, backward's last layer */
+    assert_null(strstr(out, "bucket 4:"));
+    assert_non_null(strstr(out, "batch norm's sums per step: 3 calls, 26 doubles"));
+    free(out);
+    const char *no_sync[] = {"profile", "--iters", "1", "--threads", "1", "--sync_bn", "off", NULL};
+    assert_int_equal(finish(start(2, "profile_no_sync", no_sync)), 0);
+    out = output("profile_no_sync", "out");
+    assert_non_null(strstr(out, "in 1 bucket of 4 MB or more"));
+    assert_non_null(strstr(out, "batch norm's sums per step: 0 calls, 0 doubles"));
+    free(out);
+}
+
 /* A mistake every process makes is said once, by rank 0. */
 static void errors_printed_once(void **state) {
     (void)state;
@@ -443,7 +490,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(resume_two_processes_on_one),
         cmocka_unit_test(sigterm_then_resume_on_one), cmocka_unit_test(ctrl_c_ends_the_job),
         cmocka_unit_test(killed_rank_ends_the_job),
-        cmocka_unit_test(errors_printed_once),
+        cmocka_unit_test(errors_printed_once), cmocka_unit_test(profile_times_the_step),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
