@@ -49,7 +49,7 @@ for file in $NETS; do
     out=bench/mpi/$net.txt
     {
         header "$net"
-        echo "## 1 process, $(nproc) threads: $WORK/$net profile --iters $ITERS"
+        echo "## 1 process, $(nproc) threads: $net profile --iters $ITERS"
         "$WORK/$net" profile --iters "$ITERS" | grep -E '^ *(train step|evaluation):'
         for btl in tcp vader; do
             echo "## $NP processes over $btl: mpirun -np $NP --mca btl $btl,self $net profile --iters $ITERS"
