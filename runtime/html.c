@@ -107,7 +107,7 @@ void html_plot(JsonBuf *b, const char *metric, const char *title, const char *yt
         jbuf_puts(b, "\"/>\n");
         for (int i = 0; i < n; i++)
             if (isfinite(s[k].y[i])) {
-                P(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%s\"><title>", X(i + 1), Y(fmin(s[k].y[i], yhi)), n > 60 ? "1.5" : "2.8");
+                P(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%s\"><title>", X(i + 1), Y(fmin(s[k].y[i], yhi)), n > 60 || ns > 6 ? "1.5" : "2.8");
                 html_esc(b, s[k].label);
                 P(b, ", epoch %d: %.*f%s</title></circle>\n", i + 1, value_decimals, s[k].y[i], unit);
             }

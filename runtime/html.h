@@ -23,7 +23,8 @@ typedef struct {
 } HtmlSeries;
 
 /* A line chart (SVG in a <figure>) of per-epoch values against epochs
- * 0..x_max: nice ticks, grid, a marker with a tooltip per point, and a legend
+ * 0..x_max: nice ticks, grid, a marker with a tooltip per point (smaller
+ * when there are many points or lines), and a legend
  * above the plot unless legend is false. y runs from 0 to a nice number above
  * the largest value (at most y_cap if y_cap > 0). metric names the chart
  * (data-metric) for tests and scripts. */

@@ -210,6 +210,13 @@ static bool varies(const Entry *runs, int n, const Entry *en, const char *key) {
     return false;
 }
 
+/* Do runs of en's net come from more than one .net file? */
+static bool source_varies(const Entry *runs, int n, const Entry *en) {
+    for (int i = 0; i < n; i++)
+        if (!runs[i].problem && strcmp(runs[i].net, en->net) == 0 && strcmp(runs[i].source, en->source) != 0) return true;
+    return false;
+}
+
 /* ---- the page ------------------------------------------------------------------------ */
 
 /* A path segment for an href: unreserved bytes kept, the rest %XX. */
@@ -236,7 +243,7 @@ static void row(JsonBuf *b, const Entry *runs, int n, const Entry *en, int colou
     html_esc(b, en->dir);
     jbuf_puts(b, "</a></td>");
     if (en->problem) {
-        jbuf_puts(b, "<td class=\"l\" colspan=\"7\"><span class=\"muted\">not shown: ");
+        jbuf_puts(b, "<td class=\"l\" colspan=\"8\"><span class=\"muted\">not shown: ");
         html_esc(b, en->problem);
         jbuf_puts(b, "</span></td></tr>\n");
         return;
@@ -247,6 +254,12 @@ static void row(JsonBuf *b, const Entry *runs, int n, const Entry *en, int colou
     html_esc(b, en->status);
     jbuf_puts(b, "</td><td class=\"l differs\">");
     int shown = 0;
+    if (source_varies(runs, n, en)) { /* another .net file of the same name: its layers may differ too */
+        jbuf_puts(b, "<code>");
+        html_esc(b, en->source);
+        jbuf_puts(b, "</code>");
+        shown++;
+    }
     for (int i = 0; i < en->n_settings; i++) {
         if (strcmp(en->keys[i], "out") == 0 || !varies(runs, n, en, en->keys[i])) continue;
         jbuf_puts(b, shown++ ? " <code>" : "<code>");
@@ -255,7 +268,11 @@ static void row(JsonBuf *b, const Entry *runs, int n, const Entry *en, int colou
         html_esc(b, en->values[i]);
         jbuf_puts(b, "</code>");
     }
-    P(b, "</td><td>%d / %d</td><td class=\"vhi\">", en->done, en->epochs);
+    double last = NAN; /* the validation top-1 of the last epoch that has one */
+    for (int k = en->done - 1; k >= 0 && !isfinite(last); k--) last = en->val[k];
+    P(b, "</td><td>%d / %d</td><td>", en->done, en->epochs);
+    percent(b, last);
+    jbuf_puts(b, "</td><td class=\"vhi\">");
     percent(b, en->best_val);
     if (isfinite(en->best_val)) P(b, " <span class=\"muted\">(epoch %d)</span>", en->best_epoch);
     jbuf_puts(b, "</td><td class=\"hi\">");
@@ -304,13 +321,14 @@ static void page(JsonBuf *b, const char *folder, Entry *runs, int n, const char 
       n, n == 1 ? "" : "s", live ? " &#183; training now: this page reloads itself" : "", when);
 
     jbuf_puts(b, "<section id=\"runs\"><h2>Runs</h2>\n<p class=\"note\">Newest first. <i>Differs</i>: the settings that are "
-                 "not the same in every run of that net. Best validation top-1 is the epoch <code>best.ckpt</code> holds; "
+                 "not the same in every run of that net (and its .net file, when runs of it come from several). Validation "
+                 "top-1 is the last epoch's; the best is the epoch <code>best.ckpt</code> holds; "
                  "test top-1 is the last test pass (the final epoch unless marked). Time is the trainer's wall clock: "
                  "decoding, training and every evaluation.</p>\n");
     if (!n) jbuf_puts(b, "<p class=\"empty\">No runs yet.</p>\n");
     else {
         jbuf_puts(b, "<div class=\"scroll\"><table class=\"runs\">\n<thead><tr><th></th><th class=\"l\">run</th><th class=\"l\">net</th>"
-                     "<th class=\"l\">status</th><th class=\"l\">differs</th><th>epochs</th><th>best val top-1</th>"
+                     "<th class=\"l\">status</th><th class=\"l\">differs</th><th>epochs</th><th>val top-1</th><th>best val top-1</th>"
                      "<th>test top-1</th><th>time</th></tr></thead>\n<tbody>\n");
         for (int i = 0, c = 0; i < n; i++) {
             bool v = false;

@@ -131,7 +131,7 @@ static void index_compares_the_runs_of_a_folder(void **state) {
     assert_non_null(strstr(r, "<td class=\"l status\">finished</td>"));
     assert_non_null(strstr(r, "<code>epochs 4</code> <code>val_split 0.34</code> <code>lr 0.02</code></td>"));
     assert_null(strstr(r, "batch"));
-    assert_non_null(strstr(r, "<td>4 / 4</td>"));
+    assert_non_null(strstr(r, fmt("<td>4 / 4</td><td>%.2f%%</td>", rows[n - 1][COL_VAL_TOP1]))); /* the last epoch's */
     assert_non_null(strstr(r, fmt("<td class=\"vhi\">%.2f%% <span class=\"muted\">(epoch %d)</span></td>", rows[best][COL_VAL_TOP1],
                                   best + 1)));
     assert_non_null(strstr(r, fmt("<td class=\"hi\">%.2f%%</td>", rows[n - 1][COL_TEST_TOP1])));
@@ -151,6 +151,25 @@ static void index_compares_the_runs_of_a_folder(void **state) {
         assert_non_null(strstr(svg, fmt("<title>lr0.02, epoch %d: %.2f%%</title>", i + 1, rows[i][COL_VAL_TOP1])));
     assert_non_null(strstr(svg, "<title>lr 0.05 &amp; &lt;more&gt;, epoch 4: "));
     free(page);
+
+    /* a run of the same net from another .net file: every row of that net names its file */
+    char *json = slurp(fmt("%s/lr0.02/run.json", runs), NULL);
+    char *at = strstr(json, "\"source\": \"");
+    assert_non_null(at);
+    Error e2;
+    assert_int_equal(make_dirs(fmt("%s/edited", runs), &e2), 0);
+    FILE *f = fopen(fmt("%s/edited/run.json", runs), "w");
+    fprintf(f, "%.*s\"source\": \"tests/report/tiny-wide.net\"%s", (int)(at - json), json, strchr(at + 11, '"') + 1);
+    fclose(f);
+    free(json);
+    assert_int_equal(wait_trainer(start("lr0.02", b)), 0); /* rewrites the index */
+    page = index_page();
+    r = row_of(page, "edited");
+    assert_non_null(strstr(r, "<td class=\"l differs\"><code>tests/report/tiny-wide.net</code>"));
+    free(r);
+    r = row_of(page, "lr0.02");
+    assert_non_null(strstr(r, "<td class=\"l differs\"><code>tests/report/tiny.net</code> <code>epochs 4</code>"));
+    free(r), free(page);
 }
 
 /* While a run trains the page reloads; a run whose trainer is gone neither
