@@ -64,6 +64,7 @@ typedef struct {
     float bucket_mb;        /* data-parallel: gradients summed in buckets of this many MB (0: one) */
     int tta;
     int init_head;          /* 1: the classifier starts as a linear probe's solution */
+    float probe_l2;         /* the probe's L2 penalty */
     /* preprocess */
     int resize_w, resize_h; /* images are decoded and cached at this size (0: input size) */
     int channels;           /* CH_* ; gray for depth 1 */

@@ -37,14 +37,15 @@ static float *extract(Run *r, const Dataset *ds, int li, int flip_too, int *rows
     return f;
 }
 
-/* Softmax regression on standardised features: full-batch Adam with a small
- * L2 penalty, a fixed number of steps. Nothing here looks at the test set. */
-static void fit(const float *x, const int *y, int n, int d, int k, float *w, float *b) {
+/* Softmax regression on standardised features: full-batch Adam with an L2
+ * penalty l2 (the setting probe_l2), a fixed number of steps. Nothing here
+ * looks at the test set. */
+static void fit(const float *x, const int *y, int n, int d, int k, float l2, float *w, float *b) {
     float *logits = xmalloc(sizeof(float) * (size_t)n * k), *gw = xalloc_floats((size_t)k * d), *gb = xalloc_floats((size_t)k);
     float *mw = xalloc_floats((size_t)k * d), *vw = xalloc_floats((size_t)k * d), *mb = xalloc_floats((size_t)k),
           *vb = xalloc_floats((size_t)k);
     const int steps = 500;
-    const float lr = 0.01f, l2 = 1e-3f, b1 = 0.9f, b2 = 0.999f;
+    const float lr = 0.01f, b1 = 0.9f, b2 = 0.999f;
     memset(w, 0, sizeof(float) * (size_t)k * d);
     memset(b, 0, sizeof(float) * (size_t)k);
     for (int t = 1; t <= steps; t++) {
@@ -136,7 +137,7 @@ int probe_init_head(Run *r, Error *e) {
     int *y = xmalloc(sizeof(int) * (size_t)n);
     for (int i = 0; i < n; i++) y[i] = r->train.labels[i % r->train.n];
     float *w = xmalloc(sizeof(float) * (size_t)k * d), *b = xmalloc(sizeof(float) * (size_t)k);
-    fit(x, y, n, d, k, w, b);
+    fit(x, y, n, d, k, r->cfg.probe_l2, w, b);
     double acc = accuracy(x, r->train.labels, r->train.n, 1, d, k, w, b);
     /* fold the standardisation in: w (x - mu) / sd + b = (w / sd) x + (b - sum w mu / sd) */
     float *W = r->model->params + wt->offset, *B = r->model->params + bt->offset;
@@ -181,7 +182,7 @@ int cmd_probe(const NetcNet *net, Config *cfg, const char *layer, const char *we
         int *ytr = xmalloc(sizeof(int) * (size_t)ntr);
         for (int i = 0; i < ntr; i++) ytr[i] = r.train.labels[i % r.train.n];
         float *w = xmalloc(sizeof(float) * (size_t)k * d), *b = xmalloc(sizeof(float) * (size_t)k);
-        fit(xtr, ytr, ntr, d, k, w, b);
+        fit(xtr, ytr, ntr, d, k, r.cfg.probe_l2, w, b);
         double tr = accuracy(xtr, r.train.labels, r.train.n, 1, d, k, w, b);
         double te = accuracy(xte, r.test.labels, r.test.n, nte / r.test.n, d, k, w, b);
         printf("probe at %s (%d features, mean over %dx%d): train top-1 %.2f%%, test top-1 %.2f%% (%d images)%s; "
