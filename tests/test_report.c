@@ -492,6 +492,49 @@ static void test_deepernet(void **state) {
     fe_done(&r);
 }
 
+/* ---- the recipes make run trains (docs/recipes.md) ------------------------------------- */
+
+/* DeeperNet-128: DeeperNet whose first conv has stride 2 on a 128x128 input,
+ * so from c1 on every size, weight and FLOP is DeeperNet's; only the
+ * receptive fields double. SqueezeNet-MS: SqueezeNet-FT whose classifier
+ * reads fire8's pooled features beside fire9's. */
+static void test_recipes(void **state) {
+    (void)state;
+    FeResult r = compile_file("nets/deepernet128.net");
+    const Net *net = &r.net;
+    expect_shape(fe_layer(net, "input"), 128, 128, 1);
+    expect_shape(fe_layer(net, "c1.conv"), 64, 64, 32);
+    assert_int_equal(CONV(fe_layer(net, "c1.conv"))->sh, 2);
+    expect_shape(fe_layer(net, "p3"), 8, 8, 128);
+    assert_int_equal(net->total_params, 1176495); /* DeeperNet's, layer for layer */
+    /* 3/2 7/2 | 9/4 17/4 25/4 | 29/8 45/8 61/8 | 69/16 101/16 133/16 | global: 133 + 7*16 */
+    expect_rf(fe_layer(net, "c2.conv"), 7, 2);
+    expect_rf(fe_layer(net, "p1"), 9, 4);
+    expect_rf(fe_layer(net, "c8.relu"), 133, 16);
+    expect_rf(fe_layer(net, "gap"), 245, 16);
+    assert_string_equal(net_setting(net, "resize"), "144x144");
+    char *table = fe_report(net, REPORT_TABLE);
+    expect_row(table, "c1.conv", "64x64", "32", "3/2", "288");
+    expect_total(table, "31 layers", "1,176,495");
+    free(table);
+    fe_done(&r);
+
+    r = compile_file("nets/squeezenet_ms.net");
+    net = &r.net;
+    const Layer *p8 = fe_layer(net, "pool8g");
+    assert_int_equal(p8->in[0], layer_index(net, "fire8.concat")); /* before pool8: 27x27 */
+    assert_int_equal(POOL(p8)->kw, 27);
+    expect_shape(fe_layer(net, "feat"), 1, 1, 1024);
+    assert_int_equal(fe_layer(net, "feat")->in[0], layer_index(net, "pool8g"));
+    assert_int_equal(fe_layer(net, "fc10")->params, 15 * 1024 + 15);
+    assert_int_equal(net->total_params, 743119 + 15 * 512); /* SqueezeNet-FT's and fc10's new half */
+    assert_true(fe_layer(net, "fc10")->frozen);
+    assert_true(fe_layer(net, "fire7.expand3x3")->frozen);
+    assert_false(fe_layer(net, "fire8.squeeze")->frozen);
+    assert_string_equal(net_setting(net, "init_head"), "probe");
+    fe_done(&r);
+}
+
 /* ---- language features ----------------------------------------------------------------- */
 
 /* PyTorch's pooling sizes: floor, ceil, and ceil when the last window would
@@ -871,7 +914,7 @@ static void test_repeatable(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simplenet),    cmocka_unit_test(test_alexnet),      cmocka_unit_test(test_resnet18),      cmocka_unit_test(test_squeezenet),
-        cmocka_unit_test(test_deepernet),    cmocka_unit_test(test_pool_sizes),   cmocka_unit_test(test_conv_options),
+        cmocka_unit_test(test_deepernet),    cmocka_unit_test(test_recipes),      cmocka_unit_test(test_pool_sizes),   cmocka_unit_test(test_conv_options),
         cmocka_unit_test(test_freeze_and_rates), cmocka_unit_test(test_blocks), cmocka_unit_test(test_block_input), cmocka_unit_test(test_new_kinds),   cmocka_unit_test(test_misc_layers),
         cmocka_unit_test(test_warnings),     cmocka_unit_test(test_dumps),        cmocka_unit_test(test_repeatable),
     };

@@ -2,8 +2,12 @@
 # course.sh [NET.net ...]: the course's three steps, trained end to end.
 #
 #   1. nets/simplenet.net     from scratch, the baseline
-#   2. nets/deepernet.net     from scratch, with jitter, normalisation, dropout, batch norm, depth
-#   3. nets/squeezenet_ft.net fine-tuned from ImageNet
+#   2. nets/deepernet128.net  from scratch, with jitter, normalisation, dropout, batch norm, depth
+#   3. nets/squeezenet_ms.net fine-tuned from ImageNet
+#
+# Steps 2 and 3 are the recipes chosen by cross-validation on the training
+# images (docs/recipes.md); nets/deepernet.net and nets/squeezenet_ft.net are
+# the ones they were chosen over.
 #
 # Each net is compiled by bin/netc ($NETC_BIN if set: make ISA=... run sets it) and trained with its own settings into
 # runs/<date>-<net>/ (metrics.csv, checkpoints, report.html); a summary table
@@ -13,7 +17,7 @@ cd "$(dirname "$0")/.."
 NETC=${NETC_BIN:-bin/netc}
 
 if [ $# -eq 0 ]; then
-    set -- nets/simplenet.net nets/deepernet.net nets/squeezenet_ft.net
+    set -- nets/simplenet.net nets/deepernet128.net nets/squeezenet_ms.net
     [ -f weights/alexnet.safetensors ] && set -- "$@" nets/alexnet_ft.net
 fi
 stamp=$(date +%Y%m%d-%H%M%S)
