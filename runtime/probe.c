@@ -38,9 +38,10 @@ static float *extract(Run *r, const Dataset *ds, int li, int flip_too, int *rows
 }
 
 /* Softmax regression on standardised features: full-batch Adam with an L2
- * penalty l2 (the setting probe_l2), a fixed number of steps. Nothing here
- * looks at the test set. */
-static void fit(const float *x, const int *y, int n, int d, int k, float l2, float *w, float *b) {
+ * penalty l2 (the setting probe_l2), a fixed number of steps. Returns the
+ * mean cross-entropy on x at the last step (the penalty not included).
+ * Nothing here looks at the test set. */
+static double fit(const float *x, const int *y, int n, int d, int k, float l2, float *w, float *b) {
     float *logits = xmalloc(sizeof(float) * (size_t)n * k), *gw = xalloc_floats((size_t)k * d), *gb = xalloc_floats((size_t)k);
     float *mw = xalloc_floats((size_t)k * d), *vw = xalloc_floats((size_t)k * d), *mb = xalloc_floats((size_t)k),
           *vb = xalloc_floats((size_t)k);
@@ -48,13 +49,16 @@ static void fit(const float *x, const int *y, int n, int d, int k, float l2, flo
     const float lr = 0.01f, b1 = 0.9f, b2 = 0.999f;
     memset(w, 0, sizeof(float) * (size_t)k * d);
     memset(b, 0, sizeof(float) * (size_t)k);
+    double loss = 0;
     for (int t = 1; t <= steps; t++) {
         netc_sgemm(CblasNoTrans, CblasTrans, n, k, d, x, d, w, d, 0.0f, logits, k);
+        loss = 0;
         for (int i = 0; i < n; i++) { /* logits -> (softmax - onehot) / n */
             float *z = logits + (long)i * k, top = -INFINITY;
             double sum = 0;
             for (int c = 0; c < k; c++) z[c] += b[c], top = fmaxf(top, z[c]);
             for (int c = 0; c < k; c++) sum += z[c] = expf(z[c] - top);
+            loss -= log(z[y[i]] / sum) / n;
             for (int c = 0; c < k; c++) z[c] = (float)((z[c] / sum - (c == y[i])) / n);
         }
         netc_sgemm(CblasTrans, CblasNoTrans, k, d, n, logits, k, x, d, 0.0f, gw, d);
@@ -75,6 +79,7 @@ static void fit(const float *x, const int *y, int n, int d, int k, float l2, flo
         }
     }
     free(logits), free(gw), free(gb), free(mw), free(vw), free(mb), free(vb);
+    return loss;
 }
 
 /* Top-1 in percent of the classifier on rows x; with two copies (image and
@@ -182,12 +187,12 @@ int cmd_probe(const NetcNet *net, Config *cfg, const char *layer, const char *we
         int *ytr = xmalloc(sizeof(int) * (size_t)ntr);
         for (int i = 0; i < ntr; i++) ytr[i] = r.train.labels[i % r.train.n];
         float *w = xmalloc(sizeof(float) * (size_t)k * d), *b = xmalloc(sizeof(float) * (size_t)k);
-        fit(xtr, ytr, ntr, d, k, r.cfg.probe_l2, w, b);
+        double loss = fit(xtr, ytr, ntr, d, k, r.cfg.probe_l2, w, b);
         double tr = accuracy(xtr, r.train.labels, r.train.n, 1, d, k, w, b);
         double te = accuracy(xte, r.test.labels, r.test.n, nte / r.test.n, d, k, w, b);
-        printf("probe at %s (%d features, mean over %dx%d): train top-1 %.2f%%, test top-1 %.2f%% (%d images)%s; "
-               "features %.1f s, total %.1f s\n",
-               layer, d, net->layers[li].w, net->layers[li].h, tr, te, r.test.n,
+        printf("probe at %s (%d features, mean over %dx%d): train top-1 %.2f%% (loss %.4f, probe_l2 %g), "
+               "test top-1 %.2f%% (%d images)%s; features %.1f s, total %.1f s\n",
+               layer, d, net->layers[li].w, net->layers[li].h, tr, loss, r.cfg.probe_l2, te, r.test.n,
                nte > r.test.n ? ", averaged over the flip" : "", t_feat, now_seconds() - t0);
         free(xtr), free(xte), free(ytr), free(w), free(b);
     }
