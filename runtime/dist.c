@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <omp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +28,10 @@ static bool launched(void) {
 }
 
 int dist_default_threads(void) {
-    int procs = omp_get_num_procs(); /* the cores this process may run on (its affinity mask) */
+    cpu_set_t mask; /* the cores this process may run on */
+    int procs = sched_getaffinity(0, sizeof mask, &mask) == 0 ? CPU_COUNT(&mask) : omp_get_num_procs();
     long online = sysconf(_SC_NPROCESSORS_ONLN);
-    if (dist.local_size > 1 && procs >= online) procs /= dist.local_size; /* not bound: share the host */
+    if (dist.local_size > 1 && (dist.unbound || procs >= online)) procs /= dist.local_size; /* not bound: share the host */
     return procs > 0 ? procs : 1;
 }
 
@@ -108,6 +110,24 @@ static void check(int rc, const char *what) {
     _exit(1);
 }
 
+/* Open MPI binds each process it starts, unless told how (--bind-to,
+ * --map-by: the variables below): to one core when it starts 2 or fewer,
+ * to a socket when more. That suits one thread per process; a trainer runs
+ * a thread per core, and one process on each of two 16-core machines would
+ * get one core each. So where that default leaves cores of the host idle,
+ * the process may run on all of them (those mpirun may use) and takes its
+ * share (dist_default_threads). Called before any OpenMP thread starts:
+ * they inherit the main thread's cores. */
+static void unbind_default(void) {
+    if (!getenv("OMPI_COMM_WORLD_SIZE") || getenv("OMPI_MCA_hwloc_base_binding_policy") ||
+        getenv("OMPI_MCA_rmaps_base_mapping_policy"))
+        return;
+    cpu_set_t mine, host; /* host: those of mpirun, or of its daemon (orted) on other hosts */
+    if (sched_getaffinity(0, sizeof mine, &mine) < 0 || sched_getaffinity(getppid(), sizeof host, &host) < 0) return;
+    if (CPU_COUNT(&mine) * dist.local_size >= CPU_COUNT(&host)) return; /* no core left idle */
+    if (sched_setaffinity(0, sizeof host, &host) == 0) dist.unbound = true;
+}
+
 int dist_init(int *argc, char ***argv, Error *e) {
     gethostname(dist.host, sizeof dist.host - 1);
     if (!launched()) return 0;
@@ -132,6 +152,7 @@ int dist_init(int *argc, char ***argv, Error *e) {
     MPI_Comm_free(&local);
     int first_here = dist.local_rank == 0;
     MPI_Allreduce(&first_here, &dist.hosts, 1, MPI_INT, MPI_SUM, comm);
+    unbind_default();
     return 0;
 }
 

@@ -34,6 +34,7 @@ typedef struct {
     int local_rank, local_size; /* among those on this host */
     int hosts;
     bool mpi;                   /* MPI_Init was called: started by a launcher */
+    bool unbound;               /* dist_init undid Open MPI's default binding (dist.c, unbind_default) */
     char host[64];
 } Dist;
 
@@ -48,7 +49,8 @@ void dist_finalize(void);
 
 /* Threads for one process when the setting is 0 (all cores): the cores it
  * may run on, shared with the other processes on its host when mpirun did
- * not bind each to its own. */
+ * not bind each to its own (or dist_init undid Open MPI's default binding,
+ * which would leave cores idle). */
 int dist_default_threads(void);
 
 /* Every rank's outcome of a step that may fail on some of them (reading

@@ -23,6 +23,7 @@
 #include "report/harness.h"
 
 #include <limits.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -415,6 +416,29 @@ static void profile_times_the_step(void **state) {
     free(out);
 }
 
+/* One process of mpirun on a host: Open MPI's default binding (one core,
+ * when it starts 2 processes or fewer) is undone, so its threads take all
+ * the cores this test may use (on a 1-core machine that is 1 either way); a
+ * binding asked for (--bind-to core, here through its variable) is kept. */
+static void default_binding_undone(void **state) {
+    (void)state;
+    cpu_set_t mine;
+    assert_int_equal(sched_getaffinity(0, sizeof mine, &mine), 0);
+    const char *args[] = {"profile", "--iters", "1", NULL};
+    assert_int_equal(finish(start(1, "bind_default", args)), 0);
+    char *out = output("bind_default", "out");
+    print_message("%.60s\n", out);
+    assert_non_null(strstr(out, fmt("batch 8, %d threads,", CPU_COUNT(&mine))));
+    free(out);
+    setenv("OMPI_MCA_hwloc_base_binding_policy", "core", 1);
+    pid_t pid = start(1, "bind_core", args);
+    unsetenv("OMPI_MCA_hwloc_base_binding_policy");
+    assert_int_equal(finish(pid), 0);
+    out = output("bind_core", "out");
+    assert_non_null(strstr(out, "batch 8, 1 threads,"));
+    free(out);
+}
+
 /* A mistake every process makes is said once, by rank 0. */
 static void errors_printed_once(void **state) {
     (void)state;
@@ -491,6 +515,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(sigterm_then_resume_on_one), cmocka_unit_test(ctrl_c_ends_the_job),
         cmocka_unit_test(killed_rank_ends_the_job),
         cmocka_unit_test(errors_printed_once), cmocka_unit_test(profile_times_the_step),
+        cmocka_unit_test(default_binding_undone),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
