@@ -271,8 +271,8 @@ static int conv_deploy_prepare(Deploy *d, const Layer *l) {
     dl->b = b;
     bool wino = !net->no_winograd && c->groups == 1 && c->kw == 3 && c->kh == 3 && c->sw == 1 && c->sh == 1 && c->pw == 1 &&
                 c->ph == 1 && in.c >= 8 && c->out >= 8 && l->out.h >= 12 && l->out.w >= 12;
-    bool direct = c->groups == 1 && c->sw == 1 && c->sh == 1 && c->pw < c->kw && c->ph < c->kh && per_out <= 128 &&
-                  l->out.w >= DEPLOY_MAX_VW;
+    bool direct = c->groups == 1 && c->sw == 1 && c->sh == 1 && c->pw < c->kw && c->ph < c->kh && c->kw * c->kh > 1 &&
+                  per_out <= 128 && l->out.w >= DEPLOY_MAX_VW;
     if (c->groups == 1 && c->pw == 0 && c->ph == 0 && c->kw == in.w && c->kh == in.h) {
         /* the kernel covers the whole input: a linear layer ([c][h][w] is the kernel's own order) */
         dl->algo = DEPLOY_MATVEC, dl->how = "a matrix-vector product (its kernel is the whole input)";
