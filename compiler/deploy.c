@@ -64,12 +64,16 @@ static int check_tensors(Deploy *d) {
             if (same) continue;
             missing++;
             if (shown++ >= 3) continue;
-            char have[128] = "not in the file", need[128];
+            char have[128] = "the file has no such tensor", need[128];
             int64_t shape[4];
             for (int k = 0; k < want->ndim; k++) shape[k] = want->shape[k];
             st_shape_str(shape, want->ndim, need, sizeof need);
-            if (st) st_shape_str(st->shape, st->ndim, have, sizeof have);
-            fprintf(stderr, "netc: %s: %s %s: the net needs %s, the file has %s\n", path, l->name, name, need, have);
+            if (st) {
+                char shape_str[112];
+                st_shape_str(st->shape, st->ndim, shape_str, sizeof shape_str);
+                snprintf(have, sizeof have, "the file's is %s", shape_str);
+            }
+            fprintf(stderr, "netc: %s: %s (layer %s): the net needs %s, %s\n", path, name, l->name, need, have);
         }
     }
     if (!missing) return 0;

@@ -6,11 +6,14 @@
 #      15-scene test set runs on this machine and, cross-compiled for aarch64
 #      (Debian's gcc-aarch64-linux-gnu, linked statically, NEON), under
 #      qemu-user: both must count the same correct images.
-#   2. The same simplenet.c is built for a Cortex-M7 (Debian's gcc-arm-none-eabi,
+#   2. tools/deploy_exact.sh: on x86, the deployed nets count the same correct
+#      test images as their trainers' test, and give their predict's
+#      probabilities within 1e-5 on 50 images.
+#   3. The same simplenet.c is built for a Cortex-M7 (Debian's gcc-arm-none-eabi,
 #      newlib; -std=c99 -pedantic -Werror), and arm-none-eabi-size says its flash
 #      (code and weights) and RAM (the arena).
 #   DEPLOY_CHECK_NETS="nets/deepernet.net nets/squeezenet_ft.net" adds nets whose
-#   weights are in runs/<net>/ to step 1 (under qemu, minutes per net).
+#   weights are in runs/<net>/ to steps 1 and 2 (under qemu, minutes per net).
 # Writes build/deploy-check/; prints one line per check.
 set -eu
 cd "$(dirname "$0")/.."
@@ -46,6 +49,8 @@ for net in $NETS; do
     echo "deploy-check: $name aarch64: $arm (qemu-user)"
     [ "$x86" = "$arm" ] || { echo "deploy-check: $name: aarch64 and x86_64 disagree"; exit 1; }
 done
+
+NETC_BIN=$NETC tools/deploy_exact.sh $NETS
 
 # SimpleNet on a Cortex-M7 (double-precision FPU, hard float)
 dir=$OUT/simplenet
