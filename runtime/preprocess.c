@@ -17,6 +17,8 @@ PP_API const char *pp_strerror(int err) {
     }
 }
 
+PP_API int pp_crop_origin(int size, int in) { return (size - in) / 2; }
+
 PP_API int pp_check(int w, int h, int c, int rw, int rh) {
     if (w < 1 || h < 1) return PP_EARG;
     if (c != 1 && c != 3 && c != 4) return PP_ECHANNELS;

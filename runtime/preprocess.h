@@ -57,8 +57,10 @@ static inline uint8_t pp_luma(int r, int g, int b) {
     return (uint8_t)((19595 * r + 38470 * g + 7471 * b + 32768) >> 16);
 }
 
-/* Top-left corner of the centre crop of `in` pixels out of `size`. */
-static inline int pp_crop_origin(int size, int in) { return (size - in) / 2; }
+/* Top-left corner of the centre crop of `in` pixels out of `size`. (A function,
+ * not static inline: deploy's predict.c copies this header without using it,
+ * and clang warns of an unused static function in a .c file.) */
+PP_API int pp_crop_origin(int size, int in);
 
 /* Resizes src (w x h pixels of c channels, rows of w * c bytes) to rw x rh
  * pixels of rc channels (1 or 3) and writes the window of cw x ch pixels
