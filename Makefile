@@ -7,7 +7,8 @@
 #   make accuracy   the three steps and the ablation table of docs/results.md
 #   make report-check  train briefly, render report.html in headless Chromium and check what it shows
 #   make test-asan  the same tests built with AddressSanitizer and UBSan (in build-asan/)
-#   make deploy-check  netc --deploy for aarch64 (under qemu-user) and a Cortex-M7
+#   make deploy-check  netc --deploy for aarch64 (under qemu-user) and a Cortex-M7; deployed nets against their trainers
+#   make bench-deploy  deployed nets' batch-1 latency against PyTorch's, one thread (bench/deploy.md)
 #   make fuzz       fuzz the compiler's front end for FUZZ_SECONDS (libFuzzer, ASan, UBSan; in build-fuzz/)
 #   make valgrind   a short training run under valgrind: no errors, nothing leaked
 #   make install    netc on PATH (PREFIX=/usr/local)
@@ -376,6 +377,12 @@ valgrind:
 .PHONY: deploy-check
 deploy-check: all
 	NETC_BIN=$(NETC) tools/deploy_check.sh
+
+# make bench-deploy: the trained SimpleNet, DeeperNet and SqueezeNet-FT (runs/<net>/) deployed,
+# their batch-1 latency against PyTorch's eval on one thread; writes bench/deploy.md.
+.PHONY: bench-deploy
+bench-deploy: all
+	NETC_BIN=$(NETC) bench/deploy
 
 # --- the main job, the benchmark, the accuracy runs ------------------------------------
 data:
