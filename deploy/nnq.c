@@ -219,33 +219,50 @@ typedef struct {
 /* Columns n0 .. n0 + nb of group g's im2col matrix into panel. */
 static void nn_qconv_panel(const NnQConv *q, const uint8_t *in, int n0, int nb, uint8_t *panel) {
     const NnConv *p = &q->conv;
-    int cg = p->c / p->groups, K = cg * p->kh * p->kw, K4 = (K + 3) / 4, N = p->oh * p->ow, j, k;
+    int cg = p->c / p->groups, K = cg * p->kh * p->kw, K4 = (K + 3) / 4, N = p->oh * p->ow, j, k, r;
     uint8_t zp = (uint8_t)q->in_zp;
     if (p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->ph == 0 && p->pw == 0) { /* rows as they are */
         for (k = 0; k < K4 * 4; k++) {
             uint8_t *dst = panel + (long)(k >> 2) * NN_QNB * 4 + (k & 3);
             const uint8_t *row = in + (long)k * N + n0;
-            for (j = 0; j < NN_QNB; j++) dst[4 * j] = k >= K ? 0 : j < nb ? row[j] : zp;
-        }
-        return;
-    }
-    {
-        int y0[NN_QNB], x0[NN_QNB], taps = p->kh * p->kw;
-        for (j = 0; j < NN_QNB; j++) {
-            int n = n0 + (j < nb ? j : nb - 1);
-            y0[j] = n / p->ow * p->sh - p->ph, x0[j] = n % p->ow * p->sw - p->pw;
-        }
-        for (k = 0; k < K4 * 4; k++) {
-            uint8_t *dst = panel + (long)(k >> 2) * NN_QNB * 4 + (k & 3);
-            int c = k / taps, ky = k % taps / p->kw, kx = k % p->kw;
-            const uint8_t *plane = in + (long)c * p->h * p->w;
             if (k >= K) {
                 for (j = 0; j < NN_QNB; j++) dst[4 * j] = 0;
                 continue;
             }
+            for (j = 0; j < nb; j++) dst[4 * j] = row[j];
+            for (; j < NN_QNB; j++) dst[4 * j] = zp;
+        }
+        return;
+    }
+    {
+        /* column j's window starts at (y0, x0), at off in a plane; inside: none of it in the padding */
+        int y0[NN_QNB], x0[NN_QNB], inside[NN_QNB], taps = p->kh * p->kw;
+        long off[NN_QNB];
+        for (j = 0; j < NN_QNB; j++) {
+            int n = n0 + (j < nb ? j : nb - 1);
+            y0[j] = n / p->ow * p->sh - p->ph, x0[j] = n % p->ow * p->sw - p->pw;
+            inside[j] = y0[j] >= 0 && y0[j] + p->kh <= p->h && x0[j] >= 0 && x0[j] + p->kw <= p->w;
+            off[j] = (long)y0[j] * p->w + x0[j];
+        }
+        for (k = 0; k < K4 * 4; k += 4) { /* four rows (c, ky, kx) at a time: a column's four bytes together */
+            uint8_t *dst = panel + (long)k * NN_QNB;
+            long at[4];
+            int ky[4], kx[4], rows = nn_min(4, K - k);
+            for (r = 0; r < rows; r++) {
+                int c = (k + r) / taps;
+                ky[r] = (k + r) % taps / p->kw, kx[r] = (k + r) % p->kw;
+                at[r] = (long)c * p->h * p->w + (long)ky[r] * p->w + kx[r];
+            }
             for (j = 0; j < NN_QNB; j++) {
-                int iy = y0[j] + ky, ix = x0[j] + kx;
-                dst[4 * j] = iy >= 0 && iy < p->h && ix >= 0 && ix < p->w ? plane[iy * p->w + ix] : zp;
+                uint8_t *d = dst + 4 * j;
+                if (inside[j] && rows == 4) {
+                    d[0] = in[at[0] + off[j]], d[1] = in[at[1] + off[j]], d[2] = in[at[2] + off[j]], d[3] = in[at[3] + off[j]];
+                    continue;
+                }
+                for (r = 0; r < 4; r++) {
+                    int iy = r < rows ? y0[j] + ky[r] : -1, ix = r < rows ? x0[j] + kx[r] : -1;
+                    d[r] = r >= rows ? 0 : iy >= 0 && iy < p->h && ix >= 0 && ix < p->w ? in[at[r] + off[j]] : zp;
+                }
             }
         }
     }
