@@ -282,17 +282,6 @@ static pid_t start_training(const char *log, const char *dir, const char *const 
     return pid;
 }
 
-/* "epoch batch" of a checkpoint's position */
-static void position(const char *ckpt, int *epoch, int *batch) {
-    StFile f;
-    Error e;
-    if (st_open(&f, ckpt, &e) < 0) fail_msg("%s", e.msg);
-    const char *pos = st_meta(&f, "position");
-    assert_non_null(pos);
-    assert_int_equal(sscanf(pos, "%d %d", epoch, batch), 2);
-    st_close(&f);
-}
-
 /* SIGTERM to every rank, as mpirun sends on Ctrl-C and Slurm's scancel
  * does: they stop after the same batch and rank 0 saves; resumed on 1
  * process, the run ends where 1 process's does. */
@@ -312,7 +301,7 @@ static void sigterm_then_resume_on_one(void **state) {
     assert_int_equal(count_of(err, "netc: the job is ending (Ctrl-C, or a rank failed"), 1);
     assert_non_null(strstr(err, fmt("resume with: train --resume %s", dir)));
     free(err);
-    position(fmt("%s/last.ckpt", dir), &epoch, &batch);
+    assert_int_equal(checkpoint_position(fmt("%s/last.ckpt", dir), &epoch, &batch), 0);
     print_message("stopped in epoch %d after batch %d\n", epoch + 1, batch);
     assert_true(epoch >= 1 && epoch < 4 && batch > 0);
     const char *resume[] = {"train", "--resume", dir, "--threads", "1", NULL};
@@ -337,7 +326,7 @@ static void ctrl_c_ends_the_job(void **state) {
     char *err = output("int", "err");
     assert_int_equal(count_of(err, "netc: the job is ending (Ctrl-C, or a rank failed"), 1);
     free(err);
-    position(fmt("%s/last.ckpt", dir), &epoch, &batch);
+    assert_int_equal(checkpoint_position(fmt("%s/last.ckpt", dir), &epoch, &batch), 0);
     print_message("stopped in epoch %d after batch %d\n", epoch + 1, batch);
     const char *resume[] = {"train", "--resume", dir, "--threads", "1", "--epochs", fmt("%d", epoch + 1), NULL};
     assert_int_equal(finish(start(0, "int_resume", resume)), 0);
@@ -362,7 +351,7 @@ static void killed_rank_ends_the_job(void **state) {
     /* rank 0 learns it from mpirun's SIGTERM, or from an MPI call that failed first */
     assert_true(strstr(err, "netc: the job is ending") || strstr(err, "netc: rank 0 of 2"));
     free(err);
-    position(fmt("%s/last.ckpt", dir), &epoch, &batch);
+    assert_int_equal(checkpoint_position(fmt("%s/last.ckpt", dir), &epoch, &batch), 0);
     print_message("last.ckpt: epoch %d, batch %d\n", epoch, batch);
     const char *resume[] = {"train", "--resume", dir, "--threads", "1", "--epochs", fmt("%d", epoch + 1), NULL};
     assert_int_equal(finish(start(0, "kill_resume", resume)), 0);

@@ -121,17 +121,6 @@ static void assert_same_run(const char *ref, const char *dir) {
     free(ha), free(hb);
 }
 
-/* "epoch batch step t" of a checkpoint */
-static void position(const char *ckpt, int *epoch, int *batch) {
-    StFile f;
-    Error e;
-    if (st_open(&f, ckpt, &e) < 0) fail_msg("%s", e.msg);
-    const char *pos = st_meta(&f, "position");
-    assert_non_null(pos);
-    assert_int_equal(sscanf(pos, "%d %d", epoch, batch), 2);
-    st_close(&f);
-}
-
 /* Starts a full run into `name` and sends `sig` once its metrics.csv has
  * `rows` rows. Returns the exit status, or -1 if the run finished first. */
 static int stop_run_with(const char *name, int sig, int rows, const char *const *extra) {
@@ -167,7 +156,7 @@ static void sigterm_mid_epoch_then_resume(void **state) {
     assert_non_null(strstr(err, fmt("resume with: train --resume %s", dir)));
     free(err);
     int epoch, batch;
-    position(fmt("%s/last.ckpt", dir), &epoch, &batch);
+    assert_int_equal(checkpoint_position(fmt("%s/last.ckpt", dir), &epoch, &batch), 0);
     print_message("stopped in epoch %d after batch %d\n", epoch + 1, batch);
     assert_true(epoch >= 1 && epoch < EPOCHS);
     assert_true(batch > 0); /* mid-epoch: the partial sums and position are what is tested */
@@ -194,7 +183,7 @@ static void sigterm_after_the_last_batch_of_an_epoch(void **state) {
     assert_int_equal(rc, 130);
     const char *dir = out_dir("term_b90");
     int epoch, batch;
-    position(fmt("%s/last.ckpt", dir), &epoch, &batch);
+    assert_int_equal(checkpoint_position(fmt("%s/last.ckpt", dir), &epoch, &batch), 0);
     assert_int_equal(batch, 1); /* = the batches of an epoch */
     assert_int_equal(metrics_rows(fmt("%s/metrics.csv", dir)), epoch); /* that epoch has no row yet */
     assert_int_equal(resume("term_b90", "term_b90_resume"), 0);
@@ -213,7 +202,7 @@ static void sigint_saves_and_stops_cleanly(void **state) {
     assert_non_null(strstr(err, "interrupted in epoch"));
     free(err);
     int epoch, batch;
-    position(fmt("%s/last.ckpt", dir), &epoch, &batch);
+    assert_int_equal(checkpoint_position(fmt("%s/last.ckpt", dir), &epoch, &batch), 0);
     assert_true(epoch >= 1 && epoch < EPOCHS);
     assert_int_equal(resume("int", "int_resume"), 0);
     assert_same_run(reference, dir);
@@ -252,7 +241,7 @@ static void second_sigint_quits_at_once(void **state) {
     print_message("%s", err);
     free(err);
     int epoch, batch;
-    position(fmt("%s/last.ckpt", dir), &epoch, &batch);
+    assert_int_equal(checkpoint_position(fmt("%s/last.ckpt", dir), &epoch, &batch), 0);
     assert_true(epoch >= 1 && epoch < EPOCHS); /* metrics.csv is written just before last.ckpt */
     assert_int_equal(resume("int2", "int2_resume"), 0);
     assert_same_run(reference, dir);
@@ -265,7 +254,7 @@ static void sigkill_then_resume_from_epoch_checkpoint(void **state) {
     assert_int_equal(rc, 128 + SIGKILL);
     const char *dir = out_dir("kill");
     int epoch, batch;
-    position(fmt("%s/last.ckpt", dir), &epoch, &batch);
+    assert_int_equal(checkpoint_position(fmt("%s/last.ckpt", dir), &epoch, &batch), 0);
     print_message("killed; last.ckpt is from the end of epoch %d\n", epoch);
     assert_true(epoch >= 2 && epoch < EPOCHS);
     assert_int_equal(batch, 0); /* only SIGINT/SIGTERM save mid-epoch */

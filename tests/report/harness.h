@@ -170,6 +170,21 @@ HARNESS_FN char *slurp(const char *path, size_t *len) {
     return s;
 }
 
+/* "epoch batch" of a checkpoint's position meta: 0, or -1 with the reason on stderr. */
+HARNESS_FN int checkpoint_position(const char *ckpt, int *epoch, int *batch) {
+    StFile f;
+    Error e;
+    if (st_open(&f, ckpt, &e) < 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        return -1;
+    }
+    const char *pos = st_meta(&f, "position");
+    int ok = pos && sscanf(pos, "%d %d", epoch, batch) == 2;
+    if (!ok) fprintf(stderr, "%s: no \"epoch batch\" position in its metadata (%s)\n", ckpt, pos ? pos : "none");
+    st_close(&f);
+    return ok ? 0 : -1;
+}
+
 /* metrics.csv: up to max rows of 14 numbers (NAN for an empty field):
  * epoch, lr, train loss/top-1/top-5, val loss/top-1/top-5, test loss/top-1/top-5/mean per class, seconds, images/s */
 #define METRIC_COLS 14
