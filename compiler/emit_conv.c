@@ -371,7 +371,7 @@ static void emit_fold_head(Emitter *e, const Layer *l, const LayerFns *f, const 
             "    }\n");
 }
 
-/* ---- Winograd: 3x3, stride 1, pad 1 ------------------------------------------------------ */
+/* ---- Winograd: 3x3, stride 1, pad 1; 5x5, stride 1, pad 2 ------------------------------------ */
 
 static void emit_conv_forward_wino(Emitter *e, const Layer *l, const LayerFns *f) {
     const ConvSpec *c = CONV(l);
@@ -381,15 +381,15 @@ static void emit_conv_forward_wino(Emitter *e, const Layer *l, const LayerFns *f
                                                               l->relu_fused ? "relu" : "no relu")
                                                  : " /* no scale, shift or relu; not pooled */");
     emit(e, "/* $NAME: $DESC$RELUDOC\n"
-            " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW], weight [$OC][$C][3][3]$BIASDOC\n"
-            " *   by Winograd's F(4x4, 3x3) (runtime/winograd.h), $WCH images at a time */\n");
+            " *   in [$C][cap][$H][$W] -> out [$OC][cap][$OH][$OW], weight [$OC][$C][$KH][$KW]$BIASDOC\n"
+            " *   by Winograd's $WINO (runtime/winograd.h), $WCH images at a time */\n");
     fn_define(e, &f->forward);
     emit(e, "    netc_wino_forward(out, in, weight, $EPILOGUE,$EPIDOC\n"
-            "                      $C, $OC, $H, $W, n, cap, $WCH, col);\n"
+            "                      $KW, $C, $OC, $H, $W, n, cap, $WCH, col);\n"
             "}\n\n");
     if (c->plan.fold_bn < 0) return;
     emit_fold_head(e, l, f, "the conv's output transform");
-    emit(e, "    netc_wino_forward(out, in, weight, scale, shift, $RELU, $POOL, $C, $OC, $H, $W, n, cap, $WCH, col);\n"
+    emit(e, "    netc_wino_forward(out, in, weight, scale, shift, $RELU, $POOL, $KW, $C, $OC, $H, $W, n, cap, $WCH, col);\n"
             "}\n\n");
 }
 
@@ -402,11 +402,11 @@ static void emit_conv_backward_wino(Emitter *e, const Layer *l, const LayerFns *
     if (c->bias && dw) emit(e, " dbias = sums of dout,");
     emit(e, dw && din ? " dweight and din" : dw ? " dweight" : " din");
     emit(e, l->grad_accumulate[0] && din ? " (added)" : "");
-    emit(e, " by Winograd's F(4x4, 3x3) */\n");
+    emit(e, " by Winograd's $WINO */\n");
     fn_define(e, &f->backward);
     emit_dout_pass(e, l, dw && c->bias);
-    if (dw) emit(e, "    netc_wino_backward_weight(dweight, dout, in, $C, $OC, $H, $W, n, cap, $WCH, col);\n");
-    if (din) emit(e, "    netc_wino_backward_input(din, dout, weight, $C, $OC, $H, $W, n, cap, $WCH, $ACC, col);\n");
+    if (dw) emit(e, "    netc_wino_backward_weight(dweight, dout, in, $KW, $C, $OC, $H, $W, n, cap, $WCH, col);\n");
+    if (din) emit(e, "    netc_wino_backward_input(din, dout, weight, $KW, $C, $OC, $H, $W, n, cap, $WCH, $ACC, col);\n");
     emit(e, "}\n\n");
 }
 
@@ -633,6 +633,7 @@ static void conv_define(Emitter *e, const Layer *l, const LayerFns *f) {
     bool pw = p->algo == CONV_POINTWISE, din = e->net->layers[l->in[0]].needs_grad, sparse = p->sparse_pool >= 0;
     if (p->algo == CONV_WINOGRAD) {
         ev_int(e, "WCH", p->chunk);
+        ev_str(e, "WINO", c->kw == 3 ? "F(4x4, 3x3)" : "F(2x2, 5x5)");
         emit_conv_forward_wino(e, l, f);
         if (l->run_backward) emit_conv_backward_wino(e, l, f);
         return;

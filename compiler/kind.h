@@ -167,7 +167,7 @@ typedef enum {
     CONV_POINTWISE, /* 1x1, stride 1, no pad: the input is the matrix, one sgemm */
     CONV_MATMUL,    /* the kernel covers the whole unpadded input: a linear layer */
     CONV_DIRECT,    /* few taps: loops over output strips, no im2col */
-    CONV_WINOGRAD,  /* 3x3, stride 1, pad 1: F(4x4, 3x3) (runtime/winograd.c) */
+    CONV_WINOGRAD,  /* 3x3, stride 1, pad 1: F(4x4, 3x3); 5x5, pad 2: F(2x2, 5x5) (runtime/winograd.c) */
 } ConvAlgo;
 
 typedef struct {

@@ -1,4 +1,5 @@
-/* winograd.c: 3x3 convolutions by F(4x4, 3x3) (the algebra is in winograd.h).
+/* winograd.c: 3x3 convolutions by F(4x4, 3x3) and 5x5 ones by F(2x2, 5x5)
+ * (the algebra is in winograd.h).
  *
  * The transforms work on L tiles at once, one tile per lane of a vector (L =
  * NETC_VW: 16 with AVX-512, 8 with AVX2, 4 with NEON; the code is the same):
@@ -9,6 +10,12 @@
  *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
  *   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
  *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+ * F(2x2, 5x5) interpolates at the same six points (0, 1, -1, 2, -2 and
+ * infinity), so its B^T is the same matrix and only G and A^T change:
+ *   G   = [1/4 0 0 0 0; -1/6 -1/6 -1/6 -1/6 -1/6; -1/6 1/6 -1/6 1/6 -1/6;
+ *          1/24 1/12 1/6 1/3 2/3; 1/24 -1/12 1/6 -1/3 2/3; 0 0 0 0 1]
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 1]
+ * The tiles are the same 6x6 patches of the input, 2 apart instead of 4.
  * Two ways to split the work across threads: where the channels are few,
  * each thread runs whole chunks of tiles on its own (transforms and
  * products in its L2 cache, conv_chunks); elsewhere each phase is split
@@ -66,6 +73,12 @@ static inline void at6(wv *o, wv m0, wv m1, wv m2, wv m3, wv m4, wv m5) {
     o[3] = d12 + 8.0f * d34 + m5;
 }
 
+/* o = A^T m (2 of 6): F(2x2, 5x5)'s */
+static inline void at6_2(wv *o, wv m0, wv m1, wv m2, wv m3, wv m4, wv m5) {
+    o[0] = m0 + (m1 + m2) + (m3 + m4);
+    o[1] = (m1 - m2) + 2.0f * (m3 - m4) + m5;
+}
+
 /* o = A d (6 of 4): the output gradient's transform */
 static inline void a4(wv *o, wv d0, wv d1, wv d2, wv d3) {
     wv s02 = d0 + d2, d13 = d1 + d3, q02 = d0 + 4.0f * d2, q13 = 2.0f * d1 + 8.0f * d3;
@@ -75,6 +88,16 @@ static inline void a4(wv *o, wv d0, wv d1, wv d2, wv d3) {
     o[3] = q02 + q13;
     o[4] = q02 - q13;
     o[5] = d3;
+}
+
+/* o = A d (6 of 2): F(2x2, 5x5)'s */
+static inline void a2(wv *o, wv d0, wv d1) {
+    o[0] = d0;
+    o[1] = d0 + d1;
+    o[2] = d0 - d1;
+    o[3] = d0 + 2.0f * d1;
+    o[4] = d0 - 2.0f * d1;
+    o[5] = d1;
 }
 
 /* o = G g (6 of 3) */
@@ -88,12 +111,33 @@ static inline void g3(wv *o, wv g0, wv g1, wv g2) {
     o[5] = g2;
 }
 
+/* o = G g (6 of 5): F(2x2, 5x5)'s */
+static inline void g5(wv *o, wv g0, wv g1, wv g2, wv g3, wv g4) {
+    wv se = g0 + g2 + g4, so = g1 + g3, qe = g0 + 4.0f * g2 + 16.0f * g4, qo = 2.0f * g1 + 8.0f * g3;
+    o[0] = 0.25f * g0;
+    o[1] = (-1.0f / 6.0f) * (se + so);
+    o[2] = (-1.0f / 6.0f) * (se - so);
+    o[3] = (1.0f / 24.0f) * (qe + qo);
+    o[4] = (1.0f / 24.0f) * (qe - qo);
+    o[5] = g4;
+}
+
 /* o = G^T m (3 of 6): the weight gradient's way back */
 static inline void gt6(wv *o, wv m0, wv m1, wv m2, wv m3, wv m4, wv m5) {
     wv s12 = m1 + m2, s34 = m3 + m4;
     o[0] = 0.25f * m0 - (1.0f / 6.0f) * s12 + (1.0f / 24.0f) * s34;
     o[1] = (1.0f / 6.0f) * (m2 - m1) + (1.0f / 12.0f) * (m3 - m4);
     o[2] = (1.0f / 6.0f) * (s34 - s12) + m5;
+}
+
+/* o = G^T m (5 of 6): F(2x2, 5x5)'s */
+static inline void gt6_5(wv *o, wv m0, wv m1, wv m2, wv m3, wv m4, wv m5) {
+    wv s12 = m1 + m2, d21 = m2 - m1, s34 = m3 + m4, d34 = m3 - m4;
+    o[0] = 0.25f * m0 - (1.0f / 6.0f) * s12 + (1.0f / 24.0f) * s34;
+    o[1] = (1.0f / 6.0f) * d21 + (1.0f / 12.0f) * d34;
+    o[2] = (1.0f / 6.0f) * (s34 - s12);
+    o[3] = (1.0f / 6.0f) * d21 + (1.0f / 3.0f) * d34;
+    o[4] = (2.0f / 3.0f) * s34 - (1.0f / 6.0f) * s12 + m5;
 }
 
 /* ---- tiles ------------------------------------------------------------------------- */
@@ -131,19 +175,19 @@ typedef struct {
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-static void lanes_at(Lanes *ln, long t0, long end, int H, int W, int S, int off) {
-    long per = netc_wino_tiles(H, W);
-    int tw = (W + 3) / 4;
+static void lanes_at(Lanes *ln, int K, long t0, long end, int H, int W, int S, int off) {
+    long per = netc_wino_tiles(K, H, W);
+    int m = netc_wino_m(K), tw = (W + m - 1) / m;
     ln->n = end - t0 < L ? (int)(end - t0) : L;
     for (int l = 0; l < L; l++) {
         ln->not_first[l] = ln->not_last[l] = 0;
         if (l >= ln->n) continue;
         long t = t0 + tile_of_lane(l, ln->n), r = t % per;
-        int y = (int)(r / tw) * 4, x = (int)(r % tw) * 4, y0 = y - off, x0 = x - off;
+        int y = (int)(r / tw) * m, x = (int)(r % tw) * m, y0 = y - off, x0 = x - off;
         ln->y[l] = y, ln->x[l] = x;
         ln->at[l] = t / per * H * W + (long)y0 * W + x0;
         ln->inside[l] = y0 >= 0 && x0 >= 0 && y0 + S <= H && x0 + S <= W;
-        ln->not_first[l] = x > 0 ? -1 : 0, ln->not_last[l] = x + 4 < W ? -1 : 0;
+        ln->not_first[l] = x > 0 ? -1 : 0, ln->not_last[l] = x + m < W ? -1 : 0;
         if (ln->inside[l]) continue;
         ln->real[l] = 0;
         for (int i = 0; i < S; i++)
@@ -155,7 +199,7 @@ static void lanes_at(Lanes *ln, long t0, long end, int H, int W, int S, int off)
     }
     long lo = (t0 / per) * H * W, hi = ((t0 + ln->n - 1) / per + 1) * H * W;
     ln->img_lo = lo, ln->img_hi = hi - lo <= 2048 ? hi : lo; /* up to 8 KB, for prefetch_group */
-    ln->runs = ln->n == L && W % L == 0 && H % 4 == 0;
+    ln->runs = m == 4 && ln->n == L && W % L == 0 && H % 4 == 0; /* F(4x4, 3x3)'s tiles only */
     for (int q = 0; ln->runs && q < 4; q++) { /* run q's first tile is lane q */
         ln->rat[q] = ln->at[q] + (long)off * W + off;
         ln->rowok[q] = 0;
@@ -251,45 +295,54 @@ static inline void gather(wv *d, int S, const float *src, int W, const Lanes *ln
 }
 
 /* v = the 36 values of one patch transformed, L tiles at a time: B^T d B of
- * a 6x6 patch of the input (S 6), or A dy A^T of a 4x4 block of the output
- * gradient (S 4): columns first, then rows. */
+ * a 6x6 patch of the input (S 6), or A dy A^T of a 4x4 (F(4x4, 3x3)) or 2x2
+ * (F(2x2, 5x5)) block of the output gradient (S 4 or 2): columns first, then
+ * rows. */
 static inline void patch_transform(wv *v, const wv *d, int S) {
     wv t[36];
     for (int j = 0; j < S; j++) { /* t is 6 x S */
         wv c[6];
         if (S == 6)
             bt6(c, d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j]);
-        else
+        else if (S == 4)
             a4(c, d[j], d[4 + j], d[8 + j], d[12 + j]);
+        else
+            a2(c, d[j], d[2 + j]);
         for (int i = 0; i < 6; i++) t[i * S + j] = c[i];
     }
     for (int i = 0; i < 6; i++) {
         const wv *r = t + i * S;
         if (S == 6)
             bt6(&v[i * 6], r[0], r[1], r[2], r[3], r[4], r[5]);
-        else
+        else if (S == 4)
             a4(&v[i * 6], r[0], r[1], r[2], r[3]);
+        else
+            a2(&v[i * 6], r[0], r[1]);
     }
 }
 
-/* y (K x K) = X m X^T for the 36 values m of a transformed tile: the output
- * block (X = A^T, K 4) or the kernel's gradient (X = G^T, K 3). */
-static inline void back_transform(wv *y, const wv *m, int K) {
-    wv t[24];
-    for (int j = 0; j < 6; j++) { /* t is K x 6 */
-        wv c[4];
-        if (K == 4)
-            at6(c, m[j], m[6 + j], m[12 + j], m[18 + j], m[24 + j], m[30 + j]);
-        else
-            gt6(c, m[j], m[6 + j], m[12 + j], m[18 + j], m[24 + j], m[30 + j]);
-        for (int i = 0; i < K; i++) t[i * 6 + j] = c[i];
+/* y (R x R) = X m X^T for the 36 values m of a transformed tile: the output
+ * block (X = A^T: R 4 for F(4x4, 3x3), 2 for F(2x2, 5x5)) or the kernel's
+ * gradient (X = G^T: R 3 or 5). */
+static inline void back_transform_1d(wv *o, int R, wv m0, wv m1, wv m2, wv m3, wv m4, wv m5) {
+    switch (R) {
+    case 4: at6(o, m0, m1, m2, m3, m4, m5); break;
+    case 3: gt6(o, m0, m1, m2, m3, m4, m5); break;
+    case 2: at6_2(o, m0, m1, m2, m3, m4, m5); break;
+    default: gt6_5(o, m0, m1, m2, m3, m4, m5); break;
     }
-    for (int i = 0; i < K; i++) {
+}
+
+static inline void back_transform(wv *y, const wv *m, int R) {
+    wv t[30];
+    for (int j = 0; j < 6; j++) { /* t is R x 6 */
+        wv c[5];
+        back_transform_1d(c, R, m[j], m[6 + j], m[12 + j], m[18 + j], m[24 + j], m[30 + j]);
+        for (int i = 0; i < R; i++) t[i * 6 + j] = c[i];
+    }
+    for (int i = 0; i < R; i++) {
         const wv *r = t + i * 6;
-        if (K == 4)
-            at6(&y[i * 4], r[0], r[1], r[2], r[3], r[4], r[5]);
-        else
-            gt6(&y[i * 3], r[0], r[1], r[2], r[3], r[4], r[5]);
+        back_transform_1d(&y[i * R], R, r[0], r[1], r[2], r[3], r[4], r[5]);
     }
 }
 
@@ -313,16 +366,16 @@ static inline void prefetch_group(const float *src, int S, int W, const Lanes *l
 static long pitch(long Tp) { return 36 * Tp + 16; }
 
 /* X[c][p][t] = point p of the transformed patch of tile `first + t` in
- * channel c of src: the input's (S 6, reaching one value past the tile on
- * every side: the padding) or the output gradient's (S 4). src is the
- * batch's first image of channel 0. */
-static void transform_tiles(float *X, long Tp, const float *src, int C, int H, int W, long first, long T, int cap, int S) {
+ * channel c of src: the input's (S 6, reaching K / 2 values past the tile on
+ * every side: the padding) or the output gradient's (S = the tile's side,
+ * netc_wino_m(K)). src is the batch's first image of channel 0. */
+static void transform_tiles(float *X, long Tp, const float *src, int K, int C, int H, int W, long first, long T, int cap, int S) {
     long groups = (T + L - 1) / L;
 #pragma omp parallel for schedule(static)
     for (long g = 0; g < groups; g++) {
         long t0 = g * L;
         Lanes ln;
-        lanes_at(&ln, first + t0, first + T, H, W, S, S == 6);
+        lanes_at(&ln, K, first + t0, first + T, H, W, S, S == 6 ? K / 2 : 0);
         for (int c = 0; c < C; c++) {
             wv d[36], v[36];
             if (c + 4 < C) /* channels lie far apart in memory: fetch the one 4 ahead while this one is transformed */
@@ -389,26 +442,26 @@ static inline void store_pooled(float *plane, const wv *y, int H, int W, const L
 
 /* out[o][image][y][x] = (A^T M A) of each tile's 36 sums, through the
  * epilogue, cut at the image's edge */
-static void transform_output(float *out, const float *M, long Tp, int OC, int H, int W, long first, long T, int cap,
+static void transform_output(float *out, const float *M, long Tp, int K, int OC, int H, int W, long first, long T, int cap,
                              const Epilogue *ep) {
-    const int add = ep->add;
+    const int add = ep->add, m = netc_wino_m(K);
     long groups = (T + L - 1) / L;
 #pragma omp parallel for schedule(static)
     for (long g = 0; g < groups; g++) {
         long t0 = g * L;
         Lanes ln;
-        lanes_at(&ln, first + t0, first + T, H, W, 4, 0);
+        lanes_at(&ln, K, first + t0, first + T, H, W, m, 0);
         for (int o = 0; o < OC; o++) {
-            wv m[36], y[16];
-            for (int p = 0; p < 36; p++) memcpy(&m[p], M + o * pitch(Tp) + p * Tp + t0, sizeof(wv));
-            back_transform(y, m, 4);
+            wv v[36], y[16];
+            for (int p = 0; p < 36; p++) memcpy(&v[p], M + o * pitch(Tp) + p * Tp + t0, sizeof(wv));
+            back_transform(y, v, m);
             const wv zero = {0}, scale = zero + (ep->scale ? ep->scale[o] : 1.0f),
                      shift = zero + (ep->shift ? ep->shift[o] : 0.0f);
-            for (int k = 0; k < 16 && (ep->scale || ep->shift || ep->relu); k++) {
+            for (int k = 0; k < m * m && (ep->scale || ep->shift || ep->relu); k++) {
                 y[k] = y[k] * scale + shift;
                 if (ep->relu) y[k] = (wv)((wi)y[k] & (y[k] > zero)); /* NaN -> 0, as netc_relu */
             }
-            if (ep->pool == 2) {
+            if (ep->pool == 2) { /* F(4x4, 3x3) only */
                 store_pooled(out + (long)o * cap * (H / 2) * (W / 2), y, H, W, &ln);
                 continue;
             }
@@ -418,18 +471,18 @@ static void transform_output(float *out, const float *M, long Tp, int OC, int H,
                 continue;
             }
             float f[16][L] __attribute__((aligned(64)));
-            memcpy(f, y, sizeof f);
+            memcpy(f, y, sizeof(wv) * m * m);
             for (int l = 0; l < ln.n; l++) {
                 float *q = plane + ln.at[l];
                 if (ln.inside[l] && !add) {
-                    for (int i = 0; i < 4; i++)
-                        for (int j = 0; j < 4; j++) q[(long)i * W + j] = f[i * 4 + j][l];
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < m; j++) q[(long)i * W + j] = f[i * m + j][l];
                     continue;
                 }
-                int rows = H - ln.y[l] < 4 ? H - ln.y[l] : 4, cols = W - ln.x[l] < 4 ? W - ln.x[l] : 4;
+                int rows = H - ln.y[l] < m ? H - ln.y[l] : m, cols = W - ln.x[l] < m ? W - ln.x[l] : m;
                 for (int i = 0; i < rows; i++)
                     for (int j = 0; j < cols; j++)
-                        q[(long)i * W + j] = add ? q[(long)i * W + j] + f[i * 4 + j][l] : f[i * 4 + j][l];
+                        q[(long)i * W + j] = add ? q[(long)i * W + j] + f[i * m + j][l] : f[i * m + j][l];
             }
         }
     }
@@ -461,28 +514,37 @@ static void transform_output(float *out, const float *M, long Tp, int OC, int H,
 static long panel_rows(int R) { return (R + MR - 1) / MR * MR; }
 static inline long u_at(int p, int r, int q, int R, int Q) { return ((long)p * panel_rows(R) + r / MR * MR) * Q + (long)q * MR + r % MR; }
 
-/* U[p][r][q] = (G g G^T)[p] for the kernel from input channel q to output
+/* o = G g (6 of K) */
+static inline void g_1d(wv *o, int K, const wv *g, int step) {
+    if (K == 3)
+        g3(o, g[0], g[step], g[2 * step]);
+    else
+        g5(o, g[0], g[step], g[2 * step], g[3 * step], g[4 * step]);
+}
+
+/* U[p][r][q] = (G g G^T)[p] for the KxK kernel from input channel q to output
  * channel r, in panels (u_at): weight[r][q] as it is, or (flipped) weight[q][r]
  * turned by 180 degrees, which is the kernel of the input gradient's convolution. */
-static void transform_filter(float *U, const float *weight, int R, int Q, int flipped) {
+static void transform_filter(float *U, const float *weight, int K, int R, int Q, int flipped) {
     long groups = (Q + L - 1) / L;
 #pragma omp parallel for schedule(static)
     for (long k = 0; k < R * groups; k++) {
         int r = (int)(k / groups), q0 = (int)(k % groups * L), lanes = Q - q0 < L ? Q - q0 : L;
+        const int KK = K * K;
         float f[36][L] __attribute__((aligned(64))) = {{0}};
         for (int l = 0; l < lanes; l++) {
             int q = q0 + l;
-            const float *g = flipped ? weight + ((long)q * R + r) * 9 : weight + ((long)r * Q + q) * 9;
-            for (int i = 0; i < 9; i++) f[i][l] = g[flipped ? 8 - i : i];
+            const float *g = flipped ? weight + ((long)q * R + r) * KK : weight + ((long)r * Q + q) * KK;
+            for (int i = 0; i < KK; i++) f[i][l] = g[flipped ? KK - 1 - i : i];
         }
-        wv g[9], t[18], u[36];
-        memcpy(g, f, sizeof g);
-        for (int j = 0; j < 3; j++) { /* columns: t is 6 x 3 */
+        wv g[25], t[30], u[36];
+        memcpy(g, f, sizeof(wv) * KK);
+        for (int j = 0; j < K; j++) { /* columns: t is 6 x K */
             wv c[6];
-            g3(c, g[j], g[3 + j], g[6 + j]);
-            for (int i = 0; i < 6; i++) t[i * 3 + j] = c[i];
+            g_1d(c, K, g + j, K);
+            for (int i = 0; i < 6; i++) t[i * K + j] = c[i];
         }
-        for (int i = 0; i < 6; i++) g3(&u[i * 6], t[i * 3], t[i * 3 + 1], t[i * 3 + 2]);
+        for (int i = 0; i < 6; i++) g_1d(&u[i * 6], K, t + i * K, 1);
         memcpy(f, u, sizeof f);
         for (int p = 0; p < 36; p++)
             for (int l = 0; l < lanes; l++) U[u_at(p, r, q0 + l, R, Q)] = f[p][l];
@@ -530,21 +592,21 @@ static void product(float *C, long ldc, const float *U, const float *X, long ldx
             product_block(C + (long)r0 * ldc + t0, ldc, U + (long)r0 * Q, X + t0, ldx, Q, R - r0 < MR ? R - r0 : MR, 1);
 }
 
-/* dweight[o][c] = G^T dU[.][o][c] G */
-static void filter_gradient(float *dweight, const float *dU, int OC, int C) {
+/* dweight[o][c] = G^T dU[.][o][c] G, KxK */
+static void filter_gradient(float *dweight, const float *dU, int K, int OC, int C) {
     long groups = (C + L - 1) / L;
 #pragma omp parallel for schedule(static)
     for (long k = 0; k < OC * groups; k++) {
         int o = (int)(k / groups), c0 = (int)(k % groups * L), lanes = C - c0 < L ? C - c0 : L;
         float f[36][L] __attribute__((aligned(64))) = {{0}};
         for (int p = 0; p < 36; p++) memcpy(f[p], dU + ((long)p * OC + o) * C + c0, sizeof(float) * lanes);
-        wv m[36], g[9];
+        wv m[36], g[25];
         memcpy(m, f, sizeof m);
-        back_transform(g, m, 3);
-        memcpy(f, g, sizeof g);
+        back_transform(g, m, K);
+        memcpy(f, g, sizeof(wv) * K * K);
         for (int l = 0; l < lanes; l++) {
-            float *dw = dweight + ((long)o * C + c0 + l) * 9;
-            for (int i = 0; i < 9; i++) dw[i] = f[i][l];
+            float *dw = dweight + ((long)o * C + c0 + l) * K * K;
+            for (int i = 0; i < K * K; i++) dw[i] = f[i][l];
         }
     }
 }
@@ -561,9 +623,9 @@ static long own_tiles(int Q, int R, long room, int threads) {
 
 /* out (+)= the convolution of in (Q channels) by the transformed kernels U (R
  * outputs, in panels). room: the floats of scratch at V, for V and M. */
-static void conv_chunks(float *out, const float *in, const float *U, int Q, int R, int H, int W, int n, int cap, int chunk,
+static void conv_chunks(float *out, const float *in, const float *U, int K, int Q, int R, int H, int W, int n, int cap, int chunk,
                         const Epilogue *ep, float *V, long room) {
-    long per = netc_wino_tiles(H, W), total = n * per, Tc = own_tiles(Q, R, room, omp_get_max_threads());
+    long per = netc_wino_tiles(K, H, W), total = n * per, Tc = own_tiles(Q, R, room, omp_get_max_threads());
     if (Tc) {
 #pragma omp parallel
         {
@@ -571,9 +633,9 @@ static void conv_chunks(float *out, const float *in, const float *U, int Q, int 
             float *Vt = V + me * (Q + R) * pitch(Tc), *Mt = Vt + Q * pitch(Tc);
             for (long t0 = me * Tc; t0 < total; t0 += threads * Tc) {
                 long T = total - t0 < Tc ? total - t0 : Tc;
-                transform_tiles(Vt, Tc, in, Q, H, W, t0, T, cap, 6); /* nested: runs on this thread */
+                transform_tiles(Vt, Tc, in, K, Q, H, W, t0, T, cap, 6); /* nested: runs on this thread */
                 for (int p = 0; p < 36; p++) product(Mt + p * Tc, pitch(Tc), U + u_at(p, 0, 0, R, Q), Vt + p * Tc, pitch(Tc), R, Q, T);
-                transform_output(out, Mt, Tc, R, H, W, t0, T, cap, ep);
+                transform_output(out, Mt, Tc, K, R, H, W, t0, T, cap, ep);
             }
         }
         return;
@@ -583,37 +645,37 @@ static void conv_chunks(float *out, const float *in, const float *U, int Q, int 
     for (int b0 = 0; b0 < n; b0 += chunk) {
         int bc = n - b0 < chunk ? n - b0 : chunk;
         long T = bc * per, Tp = round_up(T);
-        transform_tiles(V, Tp, in, Q, H, W, b0 * per, T, cap, 6);
+        transform_tiles(V, Tp, in, K, Q, H, W, b0 * per, T, cap, 6);
 #pragma omp parallel for schedule(static)
         for (int p = 0; p < 36; p++) /* M[p] = U[p] . V[p]: [R][Q] . [Q][T] */
             product(M + p * Tp, pitch(Tp), U + u_at(p, 0, 0, R, Q), V + p * Tp, pitch(Tp), R, Q, T);
-        transform_output(out, M, Tp, R, H, W, b0 * per, T, cap, ep);
+        transform_output(out, M, Tp, K, R, H, W, b0 * per, T, cap, ep);
     }
 }
 
 void netc_wino_forward(float *out, const float *in, const float *weight, const float *scale, const float *shift, int relu, int pool,
-                       int C, int OC, int H, int W, int n, int cap, int chunk, float *scratch) {
-    const Epilogue ep = {scale, shift, relu, 0, pool};
+                       int K, int C, int OC, int H, int W, int n, int cap, int chunk, float *scratch) {
+    const Epilogue ep = {scale, shift, relu, 0, K == 3 ? pool : 1};
     long u = 36 * panel_rows(OC) * C;
     float *U = scratch, *V = U + u; /* then V and M: the rest of the scratch */
-    transform_filter(U, weight, OC, C, 0);
-    conv_chunks(out, in, U, C, OC, H, W, n, cap, chunk, &ep, V, netc_wino_scratch(C, OC, H, W, chunk) - u);
+    transform_filter(U, weight, K, OC, C, 0);
+    conv_chunks(out, in, U, K, C, OC, H, W, n, cap, chunk, &ep, V, netc_wino_scratch(K, C, OC, H, W, chunk) - u);
 }
 
-void netc_wino_backward_input(float *din, const float *dout, const float *weight, int C, int OC, int H, int W, int n, int cap,
+void netc_wino_backward_input(float *din, const float *dout, const float *weight, int K, int C, int OC, int H, int W, int n, int cap,
                               int chunk, int accumulate, float *scratch) {
     long u = 36 * panel_rows(C) * OC;
     float *U = scratch, *V = U + u; /* then V and M: the rest of the scratch */
     const Epilogue ep = {NULL, NULL, 0, accumulate, 1};
-    transform_filter(U, weight, C, OC, 1);
-    conv_chunks(din, dout, U, OC, C, H, W, n, cap, chunk, &ep, V, netc_wino_scratch(C, OC, H, W, chunk) - u);
+    transform_filter(U, weight, K, C, OC, 1);
+    conv_chunks(din, dout, U, K, OC, C, H, W, n, cap, chunk, &ep, V, netc_wino_scratch(K, C, OC, H, W, chunk) - u);
 }
 
 /* The weight gradient with each thread on its own chunks (as in conv_chunks),
  * summing into its own dU; the sums are added up at the end. */
-static void weight_chunks_own(float *dU, const float *dout, const float *in, int C, int OC, int H, int W, int n, int cap,
+static void weight_chunks_own(float *dU, const float *dout, const float *in, int K, int C, int OC, int H, int W, int n, int cap,
                               float *V, long Tc) {
-    long total = n * netc_wino_tiles(H, W), size = 36L * C * OC;
+    long total = n * netc_wino_tiles(K, H, W), size = 36L * C * OC;
     int threads = omp_get_max_threads(); /* room was planned for this many */
     float *extra = V + threads * (C + OC) * pitch(Tc); /* dU of threads 1, 2, ... */
 #pragma omp parallel num_threads(threads)
@@ -623,8 +685,8 @@ static void weight_chunks_own(float *dU, const float *dout, const float *in, int
         if (me * Tc >= total) memset(dUt, 0, sizeof(float) * size); /* no chunk for this thread */
         for (long t0 = me * Tc; t0 < total; t0 += team * Tc) {
             long T = total - t0 < Tc ? total - t0 : Tc;
-            transform_tiles(Vt, Tc, in, C, H, W, t0, T, cap, 6); /* nested: runs on this thread */
-            transform_tiles(DYt, Tc, dout, OC, H, W, t0, T, cap, 4);
+            transform_tiles(Vt, Tc, in, K, C, H, W, t0, T, cap, 6); /* nested: runs on this thread */
+            transform_tiles(DYt, Tc, dout, K, OC, H, W, t0, T, cap, netc_wino_m(K));
             for (int p = 0; p < 36; p++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)T, 1.0f, DYt + p * Tc, (int)pitch(Tc), Vt + p * Tc,
                             (int)pitch(Tc), t0 == me * Tc ? 0.0f : 1.0f, dUt + (long)p * OC * C, C);
@@ -636,27 +698,27 @@ static void weight_chunks_own(float *dU, const float *dout, const float *in, int
     }
 }
 
-void netc_wino_backward_weight(float *dweight, const float *dout, const float *in, int C, int OC, int H, int W, int n, int cap,
+void netc_wino_backward_weight(float *dweight, const float *dout, const float *in, int K, int C, int OC, int H, int W, int n, int cap,
                                int chunk, float *scratch) {
-    long per = netc_wino_tiles(H, W), wide = C > OC ? C : OC, Tpmax = round_up(chunk * per);
-    long room = netc_wino_scratch(C, OC, H, W, chunk) - 36L * C * OC;
+    long per = netc_wino_tiles(K, H, W), wide = C > OC ? C : OC, Tpmax = round_up(chunk * per);
+    long room = netc_wino_scratch(K, C, OC, H, W, chunk) - 36L * C * OC;
     int threads = omp_get_max_threads();
     float *dU = scratch, *V = dU + 36L * C * OC, *DY = V + wide * pitch(Tpmax);
     long Tc = own_tiles(C, OC, room - (threads - 1) * 36L * C * OC, threads);
     if (Tc) {
-        weight_chunks_own(dU, dout, in, C, OC, H, W, n, cap, V, Tc);
-        filter_gradient(dweight, dU, OC, C);
+        weight_chunks_own(dU, dout, in, K, C, OC, H, W, n, cap, V, Tc);
+        filter_gradient(dweight, dU, K, OC, C);
         return;
     }
     for (int b0 = 0; b0 < n; b0 += chunk) {
         int bc = n - b0 < chunk ? n - b0 : chunk;
         long T = bc * per, Tp = round_up(T);
-        transform_tiles(V, Tp, in, C, H, W, b0 * per, T, cap, 6);
-        transform_tiles(DY, Tp, dout, OC, H, W, b0 * per, T, cap, 4);
+        transform_tiles(V, Tp, in, K, C, H, W, b0 * per, T, cap, 6);
+        transform_tiles(DY, Tp, dout, K, OC, H, W, b0 * per, T, cap, netc_wino_m(K));
 #pragma omp parallel for schedule(static)
         for (int p = 0; p < 36; p++) /* dU[p] (+)= DY[p] . V[p]^T: [OC][T] . [T][C] */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)T, 1.0f, DY + p * Tp, (int)pitch(Tp), V + p * Tp,
                         (int)pitch(Tp), b0 ? 1.0f : 0.0f, dU + (long)p * OC * C, C);
     }
-    filter_gradient(dweight, dU, OC, C);
+    filter_gradient(dweight, dU, K, OC, C);
 }

@@ -101,12 +101,13 @@ static bool is_matmul(const ConvSpec *c, Shape in) {
 /* A 3x3, stride-1, pad-1 conv between enough channels (DeeperNet's, AlexNet's
  * conv3-5, SqueezeNet's expand3x3): Winograd's F(4x4, 3x3) does its products
  * with 4x fewer multiply-adds than im2col, forward and backward
- * (runtime/winograd.h). With a channel or two on either side the products
+ * (runtime/winograd.h); a 5x5, stride-1, pad-2 one (AlexNet's conv2) by
+ * F(2x2, 5x5), 2.8x fewer. With a channel or two on either side the products
  * are too thin to pay for the transforms. net->no_winograd (netc
  * --no-winograd) keeps im2col, for comparisons. */
 static bool is_winograd(const Net *net, const ConvSpec *c, Shape in) {
-    return !net->no_winograd && c->groups == 1 && c->kw == 3 && c->kh == 3 && c->sw == 1 && c->sh == 1 && c->pw == 1 &&
-           c->ph == 1 && in.c >= 16 && c->out >= 16;
+    bool k3 = c->kw == 3 && c->kh == 3 && c->pw == 1 && c->ph == 1, k5 = c->kw == 5 && c->kh == 5 && c->pw == 2 && c->ph == 2;
+    return !net->no_winograd && c->groups == 1 && (k3 || k5) && c->sw == 1 && c->sh == 1 && in.c >= 16 && c->out >= 16;
 }
 
 /* A conv with few taps per output (SimpleNet's 9x9 on one channel,
@@ -156,8 +157,9 @@ static int pool_reader(const Net *net, const Layer *l) {
  * fused relu at the store), so it costs no pass over memory. Then, for a
  * Winograd conv, the 2x2 stride-2 max pool that is the one reader of the
  * batch norm (or of its fused relu), over sides that are multiples of 4:
- * each 4x4 tile of outputs is pooled to its 2x2 maxima as it is stored, and
- * the full-size output is never written in evaluation, nor read back. */
+ * each 4x4 tile of outputs of a 3x3 conv's F(4x4, 3x3) is pooled to its 2x2
+ * maxima as it is stored, and the full-size output is never written in
+ * evaluation, nor read back. */
 static void plan_folds(Net *net, Layer *l) {
     ConvPlan *p = &CONV(l)->plan;
     int me = (int)(l - net->layers);
@@ -166,7 +168,7 @@ static void plan_folds(Net *net, Layer *l) {
     if (bn->kind != &kind_batchnorm || bn->in[0] != me || (bn->relu_fused && bn->relu_slope != 0)) return;
     p->fold_bn = me + 1;
     bn->eval_by = me;
-    if (p->algo != CONV_WINOGRAD || l->out.h % 4 || l->out.w % 4 || (bn->relu_fused && bn->n_users != 1)) return;
+    if (p->algo != CONV_WINOGRAD || CONV(l)->kw != 3 || l->out.h % 4 || l->out.w % 4 || (bn->relu_fused && bn->n_users != 1)) return;
     int pool = pool_reader(net, bn->relu_fused ? &net->layers[bn->fused_relu] : bn); /* the fused relu's one reader, or the batch norm's */
     if (pool < 0) return;
     const PoolSpec *ps = POOL(&net->layers[pool]);
@@ -206,11 +208,11 @@ static void conv_plan(Net *net, Layer *l) {
     case CONV_WINOGRAD: {
         /* chunks whose transformed input and products, about 8 MB, stay in the
          * last-level cache between the transforms and the products */
-        long wide = in.c > c->out ? in.c : c->out, tiles = netc_wino_tiles(in.h, in.w);
+        long wide = in.c > c->out ? in.c : c->out, tiles = netc_wino_tiles(c->kw, in.h, in.w);
         long ch = (1L << 21) / (2 * 36 * wide * tiles);
         p->chunk = ch < 1 ? 1 : ch > 4096 ? 4096 : ch;
         p->col_forward = true, p->col_backward = din || dw;
-        l->scratch_floats = netc_wino_scratch(in.c, c->out, in.h, in.w, p->chunk);
+        l->scratch_floats = netc_wino_scratch(c->kw, in.c, c->out, in.h, in.w, p->chunk);
         return;
     }
     case CONV_IM2COL:
