@@ -798,7 +798,7 @@ static const char *const runtime_names[] = {
     "blas_core", "blas_single_thread", "ceildiv", "clamp", "dy_sums", "dy_sums_leaky", "floordiv", "layer_done",
     "leaky_relu", "main", "max", "maxnan", "min", "profile_tick", "relu", "sgemm", "sum", "sum_sq_dev", "version",
     "vf", "vi", "vload", "vrelu", "vstore", "wino_backward_input", "wino_backward_weight", "wino_forward",
-    "wino_scratch", "wino_tiles",
+    "wino_m", "wino_scratch", "wino_tiles",
 };
 
 bool runtime_name(const char *name) {
