@@ -335,6 +335,7 @@ int deploy_net(Net *net, const DeployOptions *o) {
         d->int8 = true;
         if (prepare(d) < 0) goto out;
         deploy_plan_arena(d);
+        if (o->dump_quant) deploy_quant_dump(d, stdout);
     }
     rc = deploy_write(d);
     if (rc == 0 && o->int8 && o->quantize_report) rc = deploy_quant_report(d);

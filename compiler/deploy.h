@@ -37,6 +37,7 @@ typedef struct {
     bool quantize_report;       /* --quantize-report: each layer's error against float */
     int report_images;          /* images for the report (--report-images N; 0: the validation set, else 500) */
     const char *cc;             /* the C compiler for the calibration program (NULL: $CC, else cc) */
+    bool dump_quant;            /* -d quant: print every tensor's scale and zero point, every layer's weight scales */
 } DeployOptions;
 
 /* After plan_net: writes out_dir/<net>.h, <net>.c, predict.c, Makefile (and
@@ -74,6 +75,7 @@ typedef struct {
     int8_t *qw;           /* its int8 side's arrays (for define): weights, */
     int32_t *qb, *qrq;    /* biases and multipliers, */
     float *qfs;           /* float scales (qfloat) */
+    float *qws;           /* each output channel's weight scale (a layer of sums; for -d quant) */
     int64_t nqw;
 } DeployLayer;
 

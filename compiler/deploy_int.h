@@ -100,5 +100,7 @@ int deploy_calibrate(Deploy *d);
 int deploy_quant_params(Deploy *d);
 int deploy_quant_report(Deploy *d);
 void deploy_quant_cleanup(Deploy *d);
+/* -d quant: the int8 net's scales, zero points and multipliers (after its layers are prepared). */
+void deploy_quant_dump(const Deploy *d, FILE *f);
 
 #endif

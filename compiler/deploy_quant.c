@@ -269,7 +269,7 @@ void deploy_qlayer(Deploy *d, const Layer *l, const float *w, const float *b, lo
     DeployLayer *dl = deploy_layer(d, l);
     DeployQ in = deploy_q(d, &d->net->layers[l->in[0]]);
     float *ws = pool_alloc(sizeof(float) * (size_t)oc);
-    dl->qw = deploy_qweights(w, oc, per_out, ws), dl->nqw = oc * per_out;
+    dl->qw = deploy_qweights(w, oc, per_out, ws), dl->nqw = oc * per_out, dl->qws = ws;
     dl->qb = pool_alloc(sizeof(int32_t) * (size_t)oc);
     if (dl->qfloat) dl->qfs = pool_alloc(sizeof(float) * (size_t)oc);
     else dl->qrq = pool_alloc(2 * sizeof(int32_t) * (size_t)oc);
@@ -298,4 +298,45 @@ int8_t *deploy_qpack_conv(const int8_t *w, long oc, long cg, long kh, long kw, l
             for (long k = 0; k < K; k++) p[((block * k4 + k / 4) * DEPLOY_MR + row) * 4 + k % 4] = w[(g * og + o) * K + k];
         }
     return p;
+}
+
+/* ---- -d quant ------------------------------------------------------------------------------ */
+
+/* The int8 net's state once its layers are prepared: every tensor's scale,
+ * zero point and clamp, beside the range calibration saw, and every layer
+ * of sums' weight scales, biases and multipliers per output channel. Scales
+ * print with 9 digits, which read back as the same float (tests read them). */
+void deploy_quant_dump(const Deploy *d, FILE *f) {
+    const Net *net = d->net;
+    fprintf(f, "-d quant: %s as int8 (calibration %s on %d training images). A tensor's byte q stands for scale x (q - zp);\n"
+               "a layer storing bytes clamps them to lo..255 (lo = zp: its relu). Output channel o's weight w stands for wscale[o] x w;\n"
+               "its sums are requantised by mult x 2^(shift - 31), or are the logits times step.\n",
+            net->name, d->o->calibration ? d->o->calibration : DEPLOY_CALIBRATION, d->n_calibrated);
+    fprintf(f, "  %-22s %-5s %-50s %s\n", "layer", "runs", "output", "calibrated range");
+    for (int i = 0; i < net->n; i++) {
+        const DeployLayer *dl = &d->dl[i];
+        const Layer *l = &net->layers[i];
+        const char *name = i ? l->name : "input", *runs = i == 0 ? "" : dl->q ? "int8" : "float", *out = "floats";
+        int v = deploy_value(d, i);
+        bool converted = false;
+        for (int k = 0; k < d->n_temps; k++) converted |= d->temps[k].to_bytes && deploy_value(d, d->temps[k].from) == v;
+        if (i && l->kind->deploy->output) continue;
+        if (v != i) {
+            fprintf(f, "  %-22s %-5s %s's\n", name, "", net->layers[v].name);
+            continue;
+        }
+        if (dl->bytes || converted) {
+            int lo = dl->bytes && dl->act == DEPLOY_RELU ? dl->qzp : 0;
+            out = pool_printf("%s scale %.9g zp %d lo %d%s", dl->bytes ? "bytes" : "floats, read as", (double)dl->qscale, dl->qzp, lo,
+                              dl->bytes && dl->act == DEPLOY_RELU && dl->slope != 0 ? pool_printf(" slope %g", (double)dl->slope) : "");
+        }
+        const DeployStats *s = d->stats ? &d->stats[i] : NULL;
+        fprintf(f, "  %-22s %-5s %-50s %s\n", name, runs, out, s && s->count ? pool_printf("%.9g .. %.9g", s->min, s->max) : "");
+        if (!dl->q || !dl->qws || !dl->qb) continue;
+        for (long o = 0; o < l->out.c; o++) {
+            fprintf(f, "    %s[%ld] wscale %.9g bias %ld", name, o, (double)dl->qws[o], (long)dl->qb[o]);
+            if (dl->qfloat) fprintf(f, " step %.9g\n", (double)dl->qfs[o]);
+            else fprintf(f, " mult %ld shift %ld\n", (long)dl->qrq[2 * o], (long)dl->qrq[2 * o + 1]);
+        }
+    }
 }

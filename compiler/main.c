@@ -35,7 +35,7 @@ typedef struct {
     const Target *target; /* --isa */
     ReportFormat report_fmt;
     bool report_only, stop_at_c, quiet, no_winograd;
-    bool dump_ast, dump_net, dump_plan;
+    bool dump_ast, dump_net, dump_plan, dump_quant;
 } Options;
 
 static void usage(FILE *f) {
@@ -49,7 +49,8 @@ static void usage(FILE *f) {
                "  -o FILE                    the trainer's path (default generated/<net>)\n"
                "  --out-dir DIR              where the C file goes (default generated)\n"
                "  -q                         do not print the report\n"
-               "  -d ast|net|plan            print the state after that pass (repeatable)\n"
+               "  -d ast|net|plan|quant      print the state after that pass (repeatable; quant: with --quantize\n"
+               "                             int8, every tensor's scale and zero point, every weight scale)\n"
                "  --isa ISA                  the trainer's instruction set: native (this machine's), avx2, avx512\n"
                "                             or aarch64 (cross-compiled); default %s. Its runtime is built by\n"
                "                             `make ISA=...` in netc's source tree\n"
@@ -86,7 +87,7 @@ static int count_option(const char *opt, const char *v, int max) {
 /* --quantize and the options that go with it. */
 static int check_quantize(const Options *o) {
     const char *lone = o->calibrate ? "--calibrate" : o->calibration ? "--calibration" : o->float_layers ? "--float"
-                     : o->quantize_report ? "--quantize-report" : o->report_images ? "--report-images" : NULL;
+                     : o->quantize_report ? "--quantize-report" : o->report_images ? "--report-images" : o->dump_quant ? "-d quant" : NULL;
     if (o->quantize && !o->deploy) {
         fprintf(stderr, "netc: --quantize goes with --deploy WEIGHTS\n  HINT: netc --deploy runs/NET/weights.safetensors --quantize int8 NET.net\n");
         return -1;
@@ -160,8 +161,9 @@ static int parse_options(int argc, char **argv, Options *o) {
             else if (strcmp(next, "ast") == 0) o->dump_ast = true;
             else if (strcmp(next, "net") == 0) o->dump_net = true;
             else if (strcmp(next, "plan") == 0) o->dump_plan = true;
+            else if (strcmp(next, "quant") == 0) o->dump_quant = true;
             else {
-                fprintf(stderr, "netc: -d takes ast, net or plan, not '%s'\n", next);
+                fprintf(stderr, "netc: -d takes ast, net, plan or quant, not '%s'\n", next);
                 return -1;
             }
         } else if (a[0] == '-' && a[1]) {
@@ -307,6 +309,7 @@ static int compile(const Options *o) {
         d.calibrate = count_option("--calibrate", o->calibrate, 1000000);
         d.report_images = count_option("--report-images", o->report_images, 1000000);
         d.calibration = o->calibration, d.float_layers = o->float_layers, d.quantize_report = o->quantize_report;
+        d.dump_quant = o->dump_quant;
         d.cc = o->target->cc && o->cc == o->target->cc ? NULL : o->cc; /* the calibration program runs here */
         rc = deploy_net(&net, &d) < 0 ? 1 : 0;
         goto out;

@@ -1098,7 +1098,7 @@ static void test_binary_usage(void **state) {
         {{"--report", "missing.net"}, 1, "netc: missing.net: cannot open: No such file or directory\n"},
         {{"--report", "."}, 1, "netc: . is a folder, not a .net file\n"},
         {{"--bogus", "t.net"}, 2, "netc: unknown option '--bogus'\n  HINT: netc --help lists the options\n"},
-        {{"-d", "everything", "t.net"}, 2, "netc: -d takes ast, net or plan, not 'everything'\n"},
+        {{"-d", "everything", "t.net"}, 2, "netc: -d takes ast, net, plan or quant, not 'everything'\n"},
         {{"t.net", "u.net"}, 2, "netc: one .net file at a time ('t.net' and 'u.net')\n"},
         {{"-o"}, 2, "netc: -o needs a value\n"},
     };
