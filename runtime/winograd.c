@@ -621,6 +621,25 @@ static long own_tiles(int Q, int R, long room, int threads) {
     return t >= 64 ? t : 0;
 }
 
+/* Output channels per block where a chunk's sums M, R x 36 x Tp floats, would
+ * not stay in a core's L2 cache (AlexNet's conv2 to conv5: 3.5 to 5.4 MB):
+ * each thread takes blocks of that many channels, runs their 36 products
+ * and their output transform while the block's sums (at most 768 KB) are in
+ * its L2, and the transformed input V, shared, is read once per block. Else
+ * 0: the products split by point across threads, then the output transform
+ * by tiles, M going out to memory and back three times (sgemm clears it,
+ * adds to it, the output transform reads it). So blocks where those
+ * re-reads of V cost less than M's trips: AlexNet's conv2 (64 -> 192, 5x5;
+ * its forward 104 -> 88 ms a batch of 50, the best of alternating runs on
+ * Zen 4 with AVX-512) and conv3 (192 -> 384, unchanged), not conv4 (384 ->
+ * 256: 68 -> 82 ms when blocked) or conv5. The blocks must fit where M
+ * goes, max(Q, R) x 36 x Tp floats. */
+static int out_block(int Q, int R, long Tp, int threads) {
+    long rb = (3L << 16) / pitch(Tp) / MR * MR, blocks = rb ? (R + rb - 1) / rb : 0;
+    if (rb < MR || rb >= R || threads * rb > (Q > R ? Q : R) || blocks * Q >= 3L * R) return 0;
+    return (int)rb;
+}
+
 /* out (+)= the convolution of in (Q channels) by the transformed kernels U (R
  * outputs, in panels). room: the floats of scratch at V, for V and M. */
 static void conv_chunks(float *out, const float *in, const float *U, int K, int Q, int R, int H, int W, int n, int cap, int chunk,
@@ -646,10 +665,27 @@ static void conv_chunks(float *out, const float *in, const float *U, int K, int 
         int bc = n - b0 < chunk ? n - b0 : chunk;
         long T = bc * per, Tp = round_up(T);
         transform_tiles(V, Tp, in, K, Q, H, W, b0 * per, T, cap, 6);
+        int rb = out_block(Q, R, Tp, omp_get_max_threads());
+        if (!rb) {
 #pragma omp parallel for schedule(static)
-        for (int p = 0; p < 36; p++) /* M[p] = U[p] . V[p]: [R][Q] . [Q][T] */
-            product(M + p * Tp, pitch(Tp), U + u_at(p, 0, 0, R, Q), V + p * Tp, pitch(Tp), R, Q, T);
-        transform_output(out, M, Tp, K, R, H, W, b0 * per, T, cap, ep);
+            for (int p = 0; p < 36; p++) /* M[p] = U[p] . V[p]: [R][Q] . [Q][T] */
+                product(M + p * Tp, pitch(Tp), U + u_at(p, 0, 0, R, Q), V + p * Tp, pitch(Tp), R, Q, T);
+            transform_output(out, M, Tp, K, R, H, W, b0 * per, T, cap, ep);
+            continue;
+        }
+        long plane = ep->pool == 2 ? (long)(H / 2) * (W / 2) : (long)H * W; /* one output channel's image */
+#pragma omp parallel
+        {
+            float *Mt = M + omp_get_thread_num() * rb * pitch(Tp);
+#pragma omp for schedule(dynamic, 1)
+            for (int r0 = 0; r0 < R; r0 += rb) { /* M[p] = U[p][r0 ..] . V[p], then those channels' outputs */
+                int rows = R - r0 < rb ? R - r0 : rb;
+                for (int p = 0; p < 36; p++) product(Mt + p * Tp, pitch(Tp), U + u_at(p, r0, 0, R, Q), V + p * Tp, pitch(Tp), rows, Q, T);
+                Epilogue eb = *ep;
+                eb.scale = ep->scale ? ep->scale + r0 : NULL, eb.shift = ep->shift ? ep->shift + r0 : NULL;
+                transform_output(out + r0 * cap * plane, Mt, Tp, K, rows, H, W, b0 * per, T, cap, &eb); /* nested: this thread */
+            }
+        }
     }
 }
 

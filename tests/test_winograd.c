@@ -45,6 +45,9 @@ static const Case cases[] = {
     {5, 17, 16, 16, 16, 3, 3, 2},  /* whole tiles; own */
     {5, 2, 3, 1, 5, 2, 2, 1},      /* one row: only the kernel's middle row sees the image */
     {5, 16, 17, 4, 3, 5, 5, 5},    /* smaller than the kernel */
+    /* channels enough that a chunk's sums would overflow L2: output channels in blocks (out_block) */
+    {5, 64, 120, 13, 13, 2, 2, 2}, /* blocks of 48 (AVX-512, AVX2) or 40 and 48 ... the last one short */
+    {3, 64, 120, 16, 16, 8, 8, 8}, /* the same for F(4x4, 3x3), and pooled */
 };
 
 /* Scratch full of NaNs, so a read of anything not written first shows. */
