@@ -691,7 +691,7 @@ static void conv_chunks(float *out, const float *in, const float *U, int K, int 
 
 void netc_wino_forward(float *out, const float *in, const float *weight, const float *scale, const float *shift, int relu, int pool,
                        int K, int C, int OC, int H, int W, int n, int cap, int chunk, float *scratch) {
-    const Epilogue ep = {scale, shift, relu, 0, K == 3 ? pool : 1};
+    const Epilogue ep = {scale, shift, relu, 0, pool};
     long u = 36 * panel_rows(OC) * C;
     float *U = scratch, *V = U + u; /* then V and M: the rest of the scratch */
     transform_filter(U, weight, K, OC, C, 0);
