@@ -497,7 +497,7 @@ static void test_deepernet(void **state) {
 /* DeeperNet-128: DeeperNet whose first conv has stride 2 on a 128x128 input,
  * so from c1 on every size, weight and FLOP is DeeperNet's; only the
  * receptive fields double. SqueezeNet-MS: SqueezeNet-FT whose classifier
- * reads fire8's pooled features beside fire9's. */
+ * reads fire7's and fire8's pooled features beside fire9's. */
 static void test_recipes(void **state) {
     (void)state;
     FeResult r = compile_file("nets/deepernet128.net");
@@ -521,13 +521,18 @@ static void test_recipes(void **state) {
 
     r = compile_file("nets/squeezenet_ms.net");
     net = &r.net;
-    const Layer *p8 = fe_layer(net, "pool8g");
+    const Layer *p7 = fe_layer(net, "pool7g"), *p8 = fe_layer(net, "pool8g");
+    assert_int_equal(p7->in[0], layer_index(net, "fire7.concat"));
     assert_int_equal(p8->in[0], layer_index(net, "fire8.concat")); /* before pool8: 27x27 */
+    assert_int_equal(POOL(p7)->kw, 27);
     assert_int_equal(POOL(p8)->kw, 27);
-    expect_shape(fe_layer(net, "feat"), 1, 1, 1024);
-    assert_int_equal(fe_layer(net, "feat")->in[0], layer_index(net, "pool8g"));
-    assert_int_equal(fe_layer(net, "fc10")->params, 15 * 1024 + 15);
-    assert_int_equal(net->total_params, 743119 + 15 * 512); /* SqueezeNet-FT's and fc10's new half */
+    expect_rf(p7, 299, 8);
+    expect_shape(fe_layer(net, "feat"), 1, 1, 384 + 512 + 512);
+    assert_int_equal(fe_layer(net, "feat")->in[0], layer_index(net, "pool7g"));
+    assert_int_equal(fe_layer(net, "feat")->in[1], layer_index(net, "pool8g"));
+    assert_int_equal(fe_layer(net, "feat")->in[2], layer_index(net, "pool10"));
+    assert_int_equal(fe_layer(net, "fc10")->params, 15 * 1408 + 15);
+    assert_int_equal(net->total_params, 743119 + 15 * (384 + 512)); /* SqueezeNet-FT's and fc10's new inputs */
     assert_true(fe_layer(net, "fc10")->frozen);
     assert_true(fe_layer(net, "fire7.expand3x3")->frozen);
     assert_false(fe_layer(net, "fire8.squeeze")->frozen);
