@@ -85,11 +85,13 @@ $(error ISA=$(ISA) is not one of native, avx2, avx512, aarch64)
 endif
 # An AVX2 build on an AVX-512 machine stands in for an AVX2 machine (make
 # ISA=avx2 run, test, profile by hand): the libraries that pick their kernels
-# at run time are held to AVX2 too, OpenBLAS to its Zen kernels (what the
-# team's Zen 3 machines get), PyTorch's oneDNN and ATen to AVX2.
+# at run time are held to AVX2 too, OpenBLAS to the AVX2 kernels it picks for
+# the same vendor's AVX2 CPUs (Zen on AMD, what the team's Zen 3 machines get;
+# Haswell on Intel), PyTorch's oneDNN and ATen to AVX2.
 HOST_AVX512 := $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo yes)
+HOST_AVX2_CORE := $(shell grep -qw GenuineIntel /proc/cpuinfo 2>/dev/null && echo Haswell || echo Zen)
 ifeq ($(ISA)$(HOST_AVX512),avx2yes)
-export OPENBLAS_CORETYPE ?= Zen
+export OPENBLAS_CORETYPE ?= $(HOST_AVX2_CORE)
 export ONEDNN_MAX_CPU_ISA ?= AVX2
 export ATEN_CPU_CAPABILITY ?= avx2
 endif

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """torch_bench.py: PyTorch's half of netc's benchmark.
 
-    /usr/bin/python3 bench/torch_bench.py NET.net --trainer generated/NET [--epochs 2] [--threads 2]
+    /usr/bin/python3 bench/torch_bench.py NET.net --trainer generated/NET [--epochs 2] [--eval-passes N] [--threads 2]
 
 Builds the same network in PyTorch the way a PyTorch user would write it
 (nn.Conv2d, nn.BatchNorm2d, nn.ReLU(inplace=True), nn.MaxPool2d, ...; for
@@ -12,7 +12,7 @@ batch size and optimiser from the trainer's settings (`generated/NET report`),
 and times exactly what `generated/NET bench` times: one untimed warm-up epoch,
 then `--epochs` epochs of 1,500 images (forward, cross-entropy with the
 net's label smoothing, backward, optimiser step), then as many evaluation
-passes over 2,985 images under torch.no_grad(), the best counted. One random batch is made once and
+passes (or --eval-passes) over 2,985 images under torch.no_grad(), the best counted. One random batch is made once and
 reused, so only the network's work is timed, on both sides. Prints one JSON
 line like the trainer's.
 """
@@ -106,6 +106,7 @@ def main():
     ap.add_argument("--trainer", required=True)
     ap.add_argument("--netc", default="bin/netc")
     ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--eval-passes", type=int, default=None, help="evaluation passes, the best counted (default: as many as epochs)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--train-images", type=int, default=1500)
     ap.add_argument("--test-images", type=int, default=2985)
@@ -153,15 +154,15 @@ def main():
         if e > 0:
             times.append(time.perf_counter() - t0)
     model.eval()
-    t_eval = float("inf")  # as many evaluation passes as epochs, the best counted (as the netc trainer's bench does)
+    t_eval = float("inf")  # the best evaluation pass counts (as the netc trainer's bench does)
     with torch.no_grad():
-        for _ in range(a.epochs):
+        for _ in range(a.eval_passes or a.epochs):
             t0 = time.perf_counter()
             epoch(a.test_images, False)
             t_eval = min(t_eval, time.perf_counter() - t0)
     mean = sum(times) / len(times)
     print(json.dumps({
-        "net": name, "batch": batch, "threads": a.threads, "torch": torch.__version__, "epochs": a.epochs,
+        "net": name, "batch": batch, "threads": a.threads, "torch": torch.__version__, "epochs": a.epochs, "eval_passes": a.eval_passes or a.epochs,
         "train_s_per_epoch": round(mean, 4), "train_s_best": round(min(times), 4), "eval_s": round(t_eval, 4),
         "train_images_per_s": round(a.train_images / mean, 1), "eval_images_per_s": round(a.test_images / t_eval, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))

@@ -72,6 +72,41 @@ static void emit_im2col(Emitter *e, const ConvSpec *c) {
     emit_row_close(e);
 }
 
+/* The tiled forward's im2col: output rows [oy0, oy0 + rows) of image b, on
+ * the calling thread. col[c][ky][kx][oy - oy0][ox] = in[c][b][$IY][$IX]. */
+static void emit_im2col_rows(Emitter *e, const ConvSpec *c) {
+    emit(e, "/* $NAME: im2col of output rows [oy0, oy0 + rows) of image b, on this thread:\n"
+            " * col[c][ky][kx][oy - oy0][ox] = in[c][b][$IY][$IX], 0 in the padding */\n"
+            "static void $ID_im2col_rows(float *restrict col, const float *restrict in, int b, int oy0, int rows, int cap) {\n"
+            "    for (int r = 0; r < $CK; r++) { /* one row of col: input channel c, kernel tap (ky, kx) */\n"
+            "        int c = r / $KHKW, ky = r % $KHKW / $KW, kx = r % $KW;\n"
+            "        float *d = col + (long)r * rows * $OW;\n"
+            "        const float *x = in + ((long)c * cap + b) * $HW;\n");
+    if (c->pw || c->ph)
+        emit(e, "        int lo = netc_clamp(netc_ceildiv($PW - kx, $SW), 0, $OW);\n"
+                "        int hi = netc_clamp(netc_floordiv($W - 1 + $PW - kx, $SW) + 1, lo, $OW);\n"
+                "        for (int oy = oy0; oy < oy0 + rows; oy++) {\n"
+                "            int iy = $IY;\n"
+                "            float *dr = d + (long)(oy - oy0) * $OW;\n"
+                "            if (iy < 0 || iy >= $H) {\n"
+                "                memset(dr, 0, sizeof(float) * $OW);\n"
+                "                continue;\n"
+                "            }\n"
+                "            const float *row = x + iy * $W + $KXP;\n"
+                "            for (int ox = 0; ox < lo; ox++) dr[ox] = 0.0f;\n"
+                "            for (int ox = lo; ox < hi; ox++) dr[ox] = row[$OXS];\n"
+                "            for (int ox = hi; ox < $OW; ox++) dr[ox] = 0.0f;\n"
+                "        }\n");
+    else
+        emit(e, "        for (int oy = oy0; oy < oy0 + rows; oy++) {\n"
+                "            const float *row = x + ($IY) * $W + kx;\n"
+                "            float *dr = d + (long)(oy - oy0) * $OW;\n"
+                "            for (int ox = 0; ox < $OW; ox++) dr[ox] = row[$OXS];\n"
+                "        }\n");
+    emit(e, "    }\n"
+            "}\n\n");
+}
+
 static void emit_col2im(Emitter *e, const ConvSpec *c, bool acc) {
     ev_str(e, "COLCONST", "const "), ev_str(e, "INCONST", "");
     emit(e, "/* $NAME: col2im, the adjoint of im2col: in[c][b0 + b][$IY][$IX] += col[c][ky][kx][b][oy][ox] */\n"
@@ -209,6 +244,34 @@ static void emit_conv_forward(Emitter *e, const Layer *l, const LayerFns *f, boo
         emit_gemm(e, "CblasNoTrans", "CblasNoTrans", "$OCG", "n * $OHW", "$KG", goff(c, "weight", "$OCG * $KG"), "$KG",
                   goff(c, "in", "$KG * cap * $HW"), "cap * $HW", "0.0f", goff(c, "out", "$OCG * cap * $OHW"), "cap * $OHW",
                   c->groups > 1 ? "        " : "    ");
+    } else if (c->plan.tile_rows) {
+        long tr = c->plan.tile_rows, tile = c->kh * c->kw * in_shape(e->net, l).c * tr * l->out.w;
+        ev_int(e, "TR", tr), ev_int(e, "TILES", (l->out.h + tr - 1) / tr), ev_int(e, "TCOL", tile);
+        ev_int(e, "SLOTS", c->plan.col_floats / tile);
+        ev_str(e, "OUTV", c->bias ? fused_relu(l, "y[i] + bias[o]") : fused_relu(l, "y[i]"));
+        emit(e, " *   per tile of $TR output rows of one image, a thread each: im2col of the tile into the thread's\n"
+                " *   part of col, out[:, tile] = weight . col, then the bias, while the tile is in cache. col has\n"
+                " *   room for $SLOTS tiles, so at most $SLOTS threads; each tile's product is the same whichever runs it */\n");
+        fn_define(e, &f->forward);
+        emit(e, "    int tiles = n * $TILES, threads = omp_get_max_threads() < $SLOTS ? omp_get_max_threads() : $SLOTS;\n"
+                "#pragma omp parallel num_threads(threads)\n"
+                "    {\n"
+                "        float *tc = col + (long)omp_get_thread_num() * $TCOL;\n"
+                "#pragma omp for schedule(dynamic)\n"
+                "        for (int t = 0; t < tiles; t++) {\n"
+                "            int b = t / $TILES, oy0 = t % $TILES * $TR, rows = $OH - oy0 < $TR ? $OH - oy0 : $TR;\n"
+                "            $ID_im2col_rows(tc, in, b, oy0, rows, cap);\n"
+                "            float *tile = out + (long)b * $OHW + oy0 * $OW;\n"
+                "            netc_sgemm(CblasNoTrans, CblasNoTrans, $OC, rows * $OW, $CK, weight, $CK, tc, rows * $OW, 0.0f, tile, cap * $OHW);\n");
+        if (c->bias || l->relu_fused)
+            emit(e, "            for (int o = 0; o < $OC; o++) {\n"
+                    "                float *y = tile + (long)o * cap * $OHW;\n"
+                    "                for (int i = 0; i < rows * $OW; i++) y[i] = $OUTV;\n"
+                    "            }\n");
+        emit(e, "        }\n"
+                "    }\n"
+                "}\n\n");
+        return;
     } else {
         emit(e, " *   per chunk of up to $CH images: im2col, then out[:, chunk] = weight . col */\n");
         fn_define(e, &f->forward);
@@ -638,7 +701,9 @@ static void conv_define(Emitter *e, const Layer *l, const LayerFns *f) {
         if (l->run_backward) emit_conv_backward_wino(e, l, f);
         return;
     }
-    if (!pw && (p->algo != CONV_DIRECT || (l->run_backward && !l->frozen && !sparse))) emit_im2col(e, c);
+    if (p->tile_rows) emit_im2col_rows(e, c);
+    if (!pw && (p->algo != CONV_DIRECT || (l->run_backward && !l->frozen && !sparse)) && (!p->tile_rows || l->run_backward))
+        emit_im2col(e, c);
     if (!pw && l->run_backward && din) {
         if (p->dx_by_conv) emit_im2col_dy(e, l);
         else emit_col2im(e, c, l->grad_accumulate[0]);

@@ -174,6 +174,7 @@ typedef struct {
     ConvAlgo algo;
     long chunk;         /* images per im2col or Winograd chunk */
     long col_floats;    /* floats of one chunk's im2col (of the input, or of dout when bigger) */
+    long tile_rows;     /* im2col forward in tiles of this many output rows of one image, a thread each; 0: by chunks */
     bool dx_by_conv;    /* the input gradient as a convolution of dout (stride 1, OC <= 2C), not col2im */
     bool col_forward, col_backward; /* im2col columns in scratch */
     int fold_bn;        /* the batch norm folded in for evaluation, or -1 */

@@ -132,8 +132,9 @@ static double peak_rss_mb(void) {
     return ru.ru_maxrss / 1024.0;
 }
 
-int cmd_bench(const NetcNet *net, Config *cfg, int epochs, int train_images, int test_images, Error *e) {
-    if (epochs < 1 || train_images < 1 || test_images < 1) return errorf(e, "bench needs --epochs, and image counts of 1 or more");
+int cmd_bench(const NetcNet *net, Config *cfg, int epochs, int passes, int train_images, int test_images, Error *e) {
+    if (epochs < 1 || passes < 1 || train_images < 1 || test_images < 1)
+        return errorf(e, "bench needs epochs, evaluation passes and image counts of 1 or more");
     if (cfg->threads <= 0) cfg->threads = omp_get_num_procs();
     omp_set_num_threads(cfg->threads);
     int B = cfg->batch;
@@ -160,8 +161,8 @@ int cmd_bench(const NetcNet *net, Config *cfg, int epochs, int train_images, int
         double dt = now_seconds() - t0;
         if (ep > 0) sum_epoch += dt, best_epoch = dt < best_epoch ? dt : best_epoch;
     }
-    t_eval = 1e30; /* as many evaluation passes as epochs, the best counted: one pass is short and noisy */
-    for (int pass = 0; pass < epochs; pass++) {
+    t_eval = 1e30; /* the best pass counts: one pass is short and noisy */
+    for (int pass = 0; pass < passes; pass++) {
         double t0 = now_seconds();
         for (int start = 0; start < test_images; start += B) {
             int n = test_images - start < B ? test_images - start : B;
@@ -173,10 +174,10 @@ int cmd_bench(const NetcNet *net, Config *cfg, int epochs, int train_images, int
     }
     double mean_epoch = sum_epoch / epochs;
     printf("{\"net\": \"%s\", \"batch\": %d, \"threads\": %d, \"train_images\": %d, \"test_images\": %d, "
-           "\"epochs\": %d, \"train_s_per_epoch\": %.4f, \"train_s_best\": %.4f, \"eval_s\": %.4f, "
+           "\"epochs\": %d, \"eval_passes\": %d, \"train_s_per_epoch\": %.4f, \"train_s_best\": %.4f, \"eval_s\": %.4f, "
            "\"train_images_per_s\": %.1f, \"eval_images_per_s\": %.1f, \"train_gflops\": %.2f, \"peak_rss_mb\": %.1f, "
            "\"isa\": \"%s\", \"vector_floats\": %d, \"blas_core\": \"%s\"}\n",
-           net->name, B, cfg->threads, train_images, test_images, epochs, mean_epoch, best_epoch, t_eval,
+           net->name, B, cfg->threads, train_images, test_images, epochs, passes, mean_epoch, best_epoch, t_eval,
            train_images / mean_epoch, test_images / t_eval, 3 * net->flops_forward * train_images / mean_epoch / 1e9,
            peak_rss_mb(), NETC_ISA_NAME, NETC_VW, netc_blas_core());
     free(labels);

@@ -18,11 +18,11 @@ int cmd_profile(const NetcNet *net, Config *cfg, int iters, bool check_folds, Er
 
 /* The benchmark's half of the comparison with PyTorch: `epochs` timed epochs
  * of train_images random images (forward, backward, optimiser; after one
- * untimed warm-up epoch), then `epochs` evaluation passes over test_images,
+ * untimed warm-up epoch), then `passes` evaluation passes over test_images,
  * the best of each counted, as one JSON line with seconds, images per
  * second, GFLOP/s (3 x forward FLOPs per trained image) and peak memory. The
  * batch is made once and reused, so only the network's work is timed, as in
  * bench/torch_bench.py. */
-int cmd_bench(const NetcNet *net, Config *cfg, int epochs, int train_images, int test_images, Error *e);
+int cmd_bench(const NetcNet *net, Config *cfg, int epochs, int passes, int train_images, int test_images, Error *e);
 
 #endif

@@ -31,6 +31,7 @@ typedef struct {
     const char *weights, *input, *output, *resume, *at;
     int iters;
     int train_images, test_images; /* bench: images per epoch and per evaluation pass */
+    int eval_passes;               /* bench: evaluation passes (default: as many as epochs) */
     bool json, force, quiet, check_folds;
     const char **images;
     int n_images;
@@ -51,8 +52,9 @@ static void usage(const NetcNet *net, FILE *f) {
             "  profile  [--iters N] [--check-folds]   time each layer's forward and backward, and each\n"
             "           evaluation fold against what it replaces (--check-folds: fail where one is slower);\n"
             "           under mpirun: a data-parallel step's compute and allreduce, with and without overlap\n"
-            "  bench    [--iters N] [--train-images N] [--test-images N]\n"
-            "           time N epochs (1500 images) and N test passes (2985) on random data in memory (JSON; see bench/run)\n"
+            "  bench    [--iters N] [--eval-passes N] [--train-images N] [--test-images N]\n"
+            "           time N epochs (1500 images) and N test passes (2985; --eval-passes: that many) on random data\n"
+            "           in memory, the best of each counted (JSON; see bench/run)\n"
             "  report   the shape report and the settings\n"
             "\n"
             "Any setting can be overridden: --KEY VALUE (--flip on, --schedule cosine) or --set KEY=VALUE.\n"
@@ -112,12 +114,16 @@ static int parse_args(int argc, char **argv, const NetcNet *net, Args *a, Error 
             else if (strcmp(key, "input") == 0) a->input = v;
             else if (strcmp(key, "resume") == 0) a->resume = v;
             else if (strcmp(key, "at") == 0) a->at = v;
-            else if (strcmp(key, "iters") == 0 || strcmp(key, "train-images") == 0 || strcmp(key, "test-images") == 0) {
+            else if (strcmp(key, "iters") == 0 || strcmp(key, "train-images") == 0 || strcmp(key, "test-images") == 0 ||
+                     strcmp(key, "eval-passes") == 0) {
                 char *end;
                 long n = strtol(v, &end, 10);
                 if (end == v || *end || n < 1 || n > 10000000)
                     return errorf(e, "%s needs a whole number from 1 to 10000000, got '%s'", s, v);
-                *(key[0] == 'i' ? &a->iters : key[1] == 'r' ? &a->train_images : &a->test_images) = (int)n;
+                *(strcmp(key, "iters") == 0          ? &a->iters
+                  : strcmp(key, "train-images") == 0 ? &a->train_images
+                  : strcmp(key, "test-images") == 0  ? &a->test_images
+                                                     : &a->eval_passes) = (int)n;
             }
             else if (strcmp(key, "out") == 0 && strcmp(a->command, "dump") == 0) a->output = v;
             else if (strcmp(key, "set") == 0) {
@@ -504,9 +510,11 @@ int netc_main(int argc, char **argv, const NetcNet *net) {
     else if (strcmp(a.command, "probe") == 0) rc = cmd_probe(net, &cfg, a.at, a.weights, &e);
     else if (strcmp(a.command, "profile") == 0 && dist.size > 1) rc = dist_agree(cmd_profile_dist(net, &cfg, a.iters ? a.iters : 10, &e), &e);
     else if (strcmp(a.command, "profile") == 0) rc = cmd_profile(net, &cfg, a.iters ? a.iters : 10, a.check_folds, &e);
-    else if (strcmp(a.command, "bench") == 0) /* by default the sizes of 15-scene's training and test sets */
-        rc = cmd_bench(net, &cfg, a.iters ? a.iters : 2, a.train_images ? a.train_images : 1500, a.test_images ? a.test_images : 2985,
-                       &e);
+    else if (strcmp(a.command, "bench") == 0) { /* by default the sizes of 15-scene's training and test sets */
+        int epochs = a.iters ? a.iters : 2;
+        rc = cmd_bench(net, &cfg, epochs, a.eval_passes ? a.eval_passes : epochs, a.train_images ? a.train_images : 1500,
+                       a.test_images ? a.test_images : 2985, &e);
+    }
     free(a.images), free(a.settings);
     fflush(stdout); /* what was printed comes before the error, also when both go to one file */
     if (rc < 0 && e.msg[0]) fprintf(stderr, "netc: %s\n", e.msg); /* under mpirun, from the rank that should say it (dist_agree) */

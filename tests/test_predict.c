@@ -371,17 +371,23 @@ static void wrong_weights_fail_before_the_data(void **state) {
     }
 }
 
-/* bench's image counts: options, by default 15-scene's 1,500 and 2,985. */
+/* bench's image counts and evaluation passes: options, by default 15-scene's
+ * 1,500 and 2,985 images and as many passes as epochs. */
 static void bench_image_counts_are_options(void **state) {
     (void)state;
     char *text;
-    const char *args[] = {"bench", "--iters", "1", "--train-images", "100", "--test-images", "30", "--threads", "1", NULL};
+    const char *args[] = {"bench", "--iters", "1", "--train-images", "100", "--test-images", "30", "--eval-passes", "3",
+                          "--threads", "1", NULL};
     assert_int_equal(run_together("bench", args, &text), 0);
-    assert_non_null(strstr(text, "\"train_images\": 100, \"test_images\": 30,"));
+    assert_non_null(strstr(text, "\"train_images\": 100, \"test_images\": 30, \"epochs\": 1, \"eval_passes\": 3,"));
     free(text);
     const char *defaults[] = {"bench", "--iters", "1", "--threads", "1", NULL};
     assert_int_equal(run_together("bench_default", defaults, &text), 0);
-    assert_non_null(strstr(text, "\"train_images\": 1500, \"test_images\": 2985,"));
+    assert_non_null(strstr(text, "\"train_images\": 1500, \"test_images\": 2985, \"epochs\": 1, \"eval_passes\": 1,"));
+    free(text);
+    const char *no_passes[] = {"bench", "--eval-passes", "0", NULL};
+    assert_int_equal(run_together("bench_no_passes", no_passes, &text), 2);
+    assert_non_null(strstr(text, "--eval-passes needs a whole number from 1 to 10000000, got '0'"));
     free(text);
     const char *bad[] = {"bench", "--train-images", "0", NULL};
     assert_int_equal(run_together("bench_bad", bad, &text), 2);

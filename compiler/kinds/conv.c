@@ -87,6 +87,9 @@ static void conv_json(const Layer *l, FILE *f) {
 
 /* im2col's columns hold at most this many floats; chunks of images are sized to fit. */
 #define COL_FLOATS (1L << 21)
+/* A tiled im2col forward's tile: about this many floats of columns, 768 KB,
+ * which stay in a core's L2 cache from im2col to the product. */
+#define TILE_FLOATS (3L << 16)
 
 static bool is_pointwise(const ConvSpec *c) {
     return c->kw == 1 && c->kh == 1 && c->sw == 1 && c->sh == 1 && c->pw == 0 && c->ph == 0;
@@ -230,6 +233,19 @@ static void conv_plan(Net *net, Layer *l) {
     p->col_floats = p->chunk * per_image;
     p->col_forward = p->algo == CONV_IM2COL;
     p->col_backward = din || (dw && p->sparse_pool < 0);
+    /* One image's columns fill the chunk (AlexNet's and SqueezeNet's conv1:
+     * 4.4 and 7.2 MB): the forward goes by tiles of output rows instead, each
+     * thread taking one tile at a time through im2col, its product and the
+     * bias, in its own part of the columns, so nothing leaves the cache
+     * between them. Measured 10 to 20% faster on AlexNet's conv1 (Zen 4, both
+     * ISAs); backward keeps the chunks. */
+    long row_floats = in.c * kk * l->out.w;
+    if (p->col_forward && p->chunk == 1 && c->groups == 1 && l->out.h > 1 && 2 * TILE_FLOATS <= p->col_floats) {
+        long r = TILE_FLOATS / row_floats, tiles;
+        r = r < 1 ? 1 : r > l->out.h ? l->out.h : r;
+        tiles = (l->out.h + r - 1) / r;
+        p->tile_rows = (l->out.h + tiles - 1) / tiles; /* as even as that many tiles go: 55 rows in 7 tiles of 8, not 6 of 9 and 1 */
+    }
     if (p->col_forward || p->col_backward) /* and the flipped weights, or dcol */
         l->scratch_floats = !din ? p->col_floats : p->dx_by_conv ? p->col_floats + l->params : 2 * p->col_floats;
 }
@@ -246,7 +262,12 @@ static const char *conv_plan_text(const Net *net, const Layer *l) {
     case CONV_POINTWISE: s = " pointwise"; break;
     case CONV_WINOGRAD: return pool_printf(" winograd%s%s", chunk, folds);
     case CONV_DIRECT: s = pool_printf(" direct%s%s", folds, p->col_backward ? pool_printf(" im2col-backward%s", chunk) : ""); break;
-    default: s = pool_printf(" im2col%s", chunk); break;
+    default:
+        s = !p->tile_rows     ? pool_printf(" im2col%s", chunk)
+            : l->run_backward ? pool_printf(" im2col(tiles of %ld rows; backward %ld image%s a chunk)", p->tile_rows, p->chunk,
+                                            p->chunk > 1 ? "s" : "")
+                              : pool_printf(" im2col(tiles of %ld rows)", p->tile_rows);
+        break;
     }
     if (p->dx_by_conv) s = pool_printf("%s dx-by-conv", s);
     return p->sparse_pool >= 0 ? pool_printf("%s sparse-backward", s) : s;
