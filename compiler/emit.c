@@ -217,7 +217,10 @@ static void emit_tables(Emitter *e) {
                "    .forward = forward, .backward = backward,\n"
                "};\n\n"
                "#ifndef NETC_NO_MAIN\n"
-               "int main(int argc, char **argv) { return netc_main(argc, argv, &netc_%s); }\n"
+               "int main(int argc, char **argv) {\n"
+               "    netc_blas_fix_core(argv); /* OpenBLAS's vector kernels where it does not know this CPU (runtime/gemm.h) */\n"
+               "    return netc_main(argc, argv, &netc_%s);\n"
+               "}\n"
                "#endif\n",
             net->name, net->name, net->file, net->input.c, net->input.h, net->input.w, net->classes, ntensors,
             (long long)net->param_floats, net->n, (long long)net->act_floats, (long long)net->grad_floats,

@@ -2,11 +2,42 @@
 #include "gemm.h"
 
 #include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 void openblas_set_num_threads(int n);
 char *openblas_get_corename(void);
 
 const char *netc_blas_core(void) { return openblas_get_corename(); }
+
+#if defined(__x86_64__)
+/* OpenBLAS's x86 kernels with AVX2 or AVX-512 sgemm */
+static const char *const vector_cores[] = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids", NULL};
+
+void netc_blas_fix_core(char **argv) {
+    if (getenv("OPENBLAS_CORETYPE")) return; /* the user's choice, or this process is the re-run */
+    const char *core = openblas_get_corename();
+    for (int i = 0; vector_cores[i]; i++)
+        if (strcasecmp(core, vector_cores[i]) == 0) return;
+    __builtin_cpu_init();
+    const char *want = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")
+                           ? "SkylakeX"
+                       : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "Haswell"
+                                                                                         : NULL;
+    if (!want) return; /* an old CPU: OpenBLAS's choice is right */
+    setenv("OPENBLAS_CORETYPE", want, 1);
+    setenv("NETC_BLAS_FALLBACK", core, 1); /* what OpenBLAS had chosen, for netc_blas_fallback */
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE"), unsetenv("NETC_BLAS_FALLBACK"); /* no exec: go on, with the slow kernels */
+}
+#else
+void netc_blas_fix_core(char **argv) { (void)argv; }
+#endif
+
+const char *netc_blas_fallback(void) { return getenv("NETC_BLAS_FALLBACK"); }
 
 void netc_blas_single_thread(void) {
     int threads = omp_get_max_threads();

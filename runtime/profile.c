@@ -94,8 +94,10 @@ int cmd_profile(const NetcNet *net, Config *cfg, int iters, bool check_folds, Er
     }
     m->profile = NULL;
     double step = (t_fwd + t_bwd + t_opt) / iters;
-    printf("%s: batch %d, %d threads, %d steps timed on random data; built for %s (%d-float vectors), OpenBLAS %s kernels\n\n",
-           net->name, B, cfg->threads, iters, NETC_ISA_NAME, NETC_VW, netc_blas_core());
+    const char *had = netc_blas_fallback();
+    printf("%s: batch %d, %d threads, %d steps timed on random data; built for %s (%d-float vectors), OpenBLAS %s kernels%s%s%s\n\n",
+           net->name, B, cfg->threads, iters, NETC_ISA_NAME, NETC_VW, netc_blas_core(), had ? " (it had chosen " : "",
+           had ? had : "", had ? ", not knowing this CPU)" : "");
     printf("  %-24s %-9s %14s %10s %10s %10s %7s %9s\n", "layer", "kind", "output", "fwd ms", "bwd ms", "eval ms", "share",
            "fwd GF/s");
     for (int k = 1; k < L; k++) {
@@ -176,10 +178,10 @@ int cmd_bench(const NetcNet *net, Config *cfg, int epochs, int passes, int train
     printf("{\"net\": \"%s\", \"batch\": %d, \"threads\": %d, \"train_images\": %d, \"test_images\": %d, "
            "\"epochs\": %d, \"eval_passes\": %d, \"train_s_per_epoch\": %.4f, \"train_s_best\": %.4f, \"eval_s\": %.4f, "
            "\"train_images_per_s\": %.1f, \"eval_images_per_s\": %.1f, \"train_gflops\": %.2f, \"peak_rss_mb\": %.1f, "
-           "\"isa\": \"%s\", \"vector_floats\": %d, \"blas_core\": \"%s\"}\n",
+           "\"isa\": \"%s\", \"vector_floats\": %d, \"blas_core\": \"%s\", \"blas_fallback\": \"%s\"}\n",
            net->name, B, cfg->threads, train_images, test_images, epochs, passes, mean_epoch, best_epoch, t_eval,
            train_images / mean_epoch, test_images / t_eval, 3 * net->flops_forward * train_images / mean_epoch / 1e9,
-           peak_rss_mb(), NETC_ISA_NAME, NETC_VW, netc_blas_core());
+           peak_rss_mb(), NETC_ISA_NAME, NETC_VW, netc_blas_core(), netc_blas_fallback() ? netc_blas_fallback() : "");
     free(labels);
     optim_free(&opt);
     model_free(m);
