@@ -46,6 +46,28 @@ static void emit_row_close(Emitter *e) {
             "}\n\n");
 }
 
+/* One output row oy of one row of col (input channel c, tap ky, kx) at dst,
+ * from the input image x: its input row's values at the stride, 0 in the
+ * padding. Lines start with ind. */
+static void emit_col_row(Emitter *e, const ConvSpec *c, const char *ind, const char *dst) {
+    ev_str(e, "RI", ind), ev_str(e, "DST", dst);
+    if (c->pw || c->ph)
+        emit(e, "$RIint iy = $IY;\n"
+                "$RIfloat *dr = $DST;\n"
+                "$RIif (iy < 0 || iy >= $H) {\n"
+                "$RI    memset(dr, 0, sizeof(float) * $OW);\n"
+                "$RI    continue;\n"
+                "$RI}\n"
+                "$RIconst float *row = x + iy * $W + $KXP;\n"
+                "$RIfor (int ox = 0; ox < lo; ox++) dr[ox] = 0.0f;\n"
+                "$RIfor (int ox = lo; ox < hi; ox++) dr[ox] = row[$OXS];\n"
+                "$RIfor (int ox = hi; ox < $OW; ox++) dr[ox] = 0.0f;\n");
+    else
+        emit(e, "$RIconst float *row = x + ($IY) * $W + kx;\n"
+                "$RIfloat *dr = $DST;\n"
+                "$RIfor (int ox = 0; ox < $OW; ox++) dr[ox] = row[$OXS];\n");
+}
+
 static void emit_im2col(Emitter *e, const ConvSpec *c) {
     ev_str(e, "COLCONST", ""), ev_str(e, "INCONST", "const ");
     if (!c->groups) ev_str(e, "SUF", "_dy");
@@ -54,21 +76,7 @@ static void emit_im2col(Emitter *e, const ConvSpec *c) {
             " * 0 in the padding */\n"
             "static void $ID_im2col$SUF(float *restrict col, const float *restrict in, int b0, int bc, int cap) {\n");
     emit_row_open(e, c, false);
-    if (c->pw || c->ph)
-        emit(e, "                    int iy = $IY;\n"
-                "                    float *dr = d + ((long)b * $OH + oy) * $OW;\n"
-                "                    if (iy < 0 || iy >= $H) {\n"
-                "                        memset(dr, 0, sizeof(float) * $OW);\n"
-                "                        continue;\n"
-                "                    }\n"
-                "                    const float *row = x + iy * $W + $KXP;\n"
-                "                    for (int ox = 0; ox < lo; ox++) dr[ox] = 0.0f;\n"
-                "                    for (int ox = lo; ox < hi; ox++) dr[ox] = row[$OXS];\n"
-                "                    for (int ox = hi; ox < $OW; ox++) dr[ox] = 0.0f;\n");
-    else
-        emit(e, "                    const float *row = x + ($IY) * $W + kx;\n"
-                "                    float *dr = d + ((long)b * $OH + oy) * $OW;\n"
-                "                    for (int ox = 0; ox < $OW; ox++) dr[ox] = row[$OXS];\n");
+    emit_col_row(e, c, "                    ", "d + ((long)b * $OH + oy) * $OW");
     emit_row_close(e);
 }
 
@@ -84,26 +92,11 @@ static void emit_im2col_rows(Emitter *e, const ConvSpec *c) {
             "        const float *x = in + ((long)c * cap + b) * $HW;\n");
     if (c->pw || c->ph)
         emit(e, "        int lo = netc_clamp(netc_ceildiv($PW - kx, $SW), 0, $OW);\n"
-                "        int hi = netc_clamp(netc_floordiv($W - 1 + $PW - kx, $SW) + 1, lo, $OW);\n"
-                "        for (int oy = oy0; oy < oy0 + rows; oy++) {\n"
-                "            int iy = $IY;\n"
-                "            float *dr = d + (long)(oy - oy0) * $OW;\n"
-                "            if (iy < 0 || iy >= $H) {\n"
-                "                memset(dr, 0, sizeof(float) * $OW);\n"
-                "                continue;\n"
-                "            }\n"
-                "            const float *row = x + iy * $W + $KXP;\n"
-                "            for (int ox = 0; ox < lo; ox++) dr[ox] = 0.0f;\n"
-                "            for (int ox = lo; ox < hi; ox++) dr[ox] = row[$OXS];\n"
-                "            for (int ox = hi; ox < $OW; ox++) dr[ox] = 0.0f;\n"
-                "        }\n");
-    else
-        emit(e, "        for (int oy = oy0; oy < oy0 + rows; oy++) {\n"
-                "            const float *row = x + ($IY) * $W + kx;\n"
-                "            float *dr = d + (long)(oy - oy0) * $OW;\n"
-                "            for (int ox = 0; ox < $OW; ox++) dr[ox] = row[$OXS];\n"
-                "        }\n");
-    emit(e, "    }\n"
+                "        int hi = netc_clamp(netc_floordiv($W - 1 + $PW - kx, $SW) + 1, lo, $OW);\n");
+    emit(e, "        for (int oy = oy0; oy < oy0 + rows; oy++) {\n");
+    emit_col_row(e, c, "            ", "d + (long)(oy - oy0) * $OW");
+    emit(e, "        }\n"
+            "    }\n"
             "}\n\n");
 }
 
