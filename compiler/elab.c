@@ -795,7 +795,7 @@ static int elab_stmts(Elab *el, const Scope *sc, const StmtList *l) {
  * is netc_<net>, so a net of one of these names would not compile.
  * test_errors checks this list against those headers. */
 static const char *const runtime_names[] = {
-    "blas_core", "blas_fallback", "blas_fix_core", "blas_single_thread", "ceildiv", "clamp", "dy_sums", "dy_sums_leaky",
+    "blas_core", "blas_fallback", "blas_fix_core", "blas_single_thread", "bn_stats", "ceildiv", "clamp", "dy_sums", "dy_sums_leaky",
     "floordiv", "layer_done",
     "leaky_relu", "main", "max", "maxnan", "min", "profile_tick", "relu", "sgemm", "sum", "sum_sq_dev", "version",
     "vf", "vi", "vload", "vrelu", "vstore", "wino_backward_input", "wino_backward_weight", "wino_forward",

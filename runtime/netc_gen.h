@@ -77,6 +77,18 @@ static inline double netc_sum_sq_dev(const float *x, long n, float mean) {
     return total;
 }
 
+/* A batch norm's statistics of channel c (of C) from the sum of its total
+ * values and the sum of their squared deviations: its mean and 1/std kept
+ * in saved[c] and saved[C + c] for backward, and the running mean and the
+ * (unbiased, as in PyTorch) running variance moved by momentum. */
+static inline void netc_bn_stats(float *saved, float *running_mean, float *running_var, int c, int C, double sum, double dev,
+                                 long total, float momentum, float eps) {
+    float mean = (float)(sum / (double)total), var = (float)(dev / (double)total);
+    saved[c] = mean, saved[C + c] = 1.0f / sqrtf(var + eps);
+    running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
+    running_var[c] = (1.0f - momentum) * running_var[c] + momentum * var * (float)total / (float)netc_max(total - 1, 1);
+}
+
 /* A batch norm backward's two sums in one pass over its three inputs:
  * *sdy = sum of dy, *sdyx = sum of dy * (x - mean), where dy counts as is
  * where y > 0 and times slope elsewhere if y is given (a fused relu's

@@ -82,6 +82,15 @@ static void bn_fns(const Emitter *e, const Layer *l, LayerFns *f) {
     if (din) fn_param(b, "NetcAllreduce sync", "m->sync_bn");
 }
 
+/* y = the normalised x of channel c (with the fused relu), from its mean and 1/std; lines start with ind, after x's */
+static void emit_bn_normalise(Emitter *e, const char *ind, const char *mean, const char *invstd) {
+    ev_str(e, "BI", ind), ev_str(e, "BMEAN", mean), ev_str(e, "BINV", invstd);
+    emit(e, "$BIfloat *y = out + (long)c * cap * $HW;\n"
+            "$BIfloat mean = $BMEAN, invstd = $BINV;\n"
+            "$BIfloat scale = gamma[c] * invstd, shift = beta[c];\n"
+            "$BIfor (long i = 0; i < count; i++) y[i] = $BNOUT;\n");
+}
+
 static void bn_define(Emitter *e, const Layer *l, const LayerFns *f) {
     ev_str(e, "EPS", float_lit(BATCHNORM(l)->eps));
     ev_str(e, "BNOUT", l->relu_fused ? fused_relu(l, "(x[i] - mean) * scale + shift") : "(x[i] - mean) * scale + shift");
@@ -89,37 +98,38 @@ static void bn_define(Emitter *e, const Layer *l, const LayerFns *f) {
             " *   in [$C][cap][$H][$W] -> out, per channel: gamma [$C], beta [$C], running mean and var [$C]\n"
             " *   training: normalise with the batch's statistics (kept in saved[2][$C] for backward) and\n"
             " *   update the running ones; sync (sync_bn, or NULL) sums them over every process's share of\n"
-            " *   the batch; evaluation: normalise with the running statistics */\n");
+            " *   the batch; evaluation: normalise with the running statistics. In one process each\n"
+            " *   channel's statistics and normalisation go in one pass of its thread, its values in cache */\n");
     fn_define(e, &f->forward);
     emit(e, "    const long count = (long)n * $HW; /* channel c's values: count floats from c * cap * $HW */\n"
-            "    if (train) { /* the mean of each channel, then the variance around it, over total values */\n"
+            "    if (train && !sync) {\n"
+            "#pragma omp parallel for schedule(static)\n"
+            "        for (int c = 0; c < $C; c++) {\n"
+            "            const float *x = in + (long)c * cap * $HW;\n"
+            "            double sum = netc_sum(x, count), dev = netc_sum_sq_dev(x, count, (float)(sum / (double)count));\n"
+            "            netc_bn_stats(saved, running_mean, running_var, c, $C, sum, dev, count, momentum, $EPS);\n");
+    emit_bn_normalise(e, "            ", "saved[c]", "saved[$C + c]");
+    emit(e, "        }\n"
+            "        return;\n"
+            "    }\n"
+            "    if (train) { /* the mean of each channel, then the variance around it, over every process's values */\n"
             "        double sum[$C + 1], dev[$C];\n"
             "#pragma omp parallel for schedule(static)\n"
             "        for (int c = 0; c < $C; c++) sum[c] = netc_sum(in + (long)c * cap * $HW, count);\n"
             "        sum[$C] = (double)count;\n"
-            "        if (sync) sync(sum, $C + 1);\n"
+            "        sync(sum, $C + 1);\n"
             "        const long total = (long)sum[$C];\n"
             "#pragma omp parallel for schedule(static)\n"
             "        for (int c = 0; c < $C; c++)\n"
             "            dev[c] = netc_sum_sq_dev(in + (long)c * cap * $HW, count, (float)(sum[c] / (double)total));\n"
-            "        if (sync) sync(dev, $C);\n"
-            "        for (int c = 0; c < $C; c++) {\n"
-            "            float mean = (float)(sum[c] / (double)total), var = (float)(dev[c] / (double)total);\n"
-            "            saved[c] = mean, saved[$C + c] = 1.0f / sqrtf(var + $EPS);\n"
-            "            /* the running variance is unbiased, as in PyTorch */\n"
-            "            running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;\n"
-            "            running_var[c] = (1.0f - momentum) * running_var[c] + momentum * var * (float)total / (float)netc_max(total - 1, 1);\n"
-            "        }\n"
+            "        sync(dev, $C);\n"
+            "        for (int c = 0; c < $C; c++) netc_bn_stats(saved, running_mean, running_var, c, $C, sum[c], dev[c], total, momentum, $EPS);\n"
             "    }\n"
             "#pragma omp parallel for schedule(static)\n"
             "    for (int c = 0; c < $C; c++) {\n"
-            "        const float *x = in + (long)c * cap * $HW;\n"
-            "        float *y = out + (long)c * cap * $HW;\n"
-            "        float mean = train ? saved[c] : running_mean[c];\n"
-            "        float invstd = train ? saved[$C + c] : 1.0f / sqrtf(running_var[c] + $EPS);\n"
-            "        float scale = gamma[c] * invstd, shift = beta[c];\n"
-            "        for (long i = 0; i < count; i++) y[i] = $BNOUT;\n"
-            "    }\n"
+            "        const float *x = in + (long)c * cap * $HW;\n");
+    emit_bn_normalise(e, "        ", "train ? saved[c] : running_mean[c]", "train ? saved[$C + c] : 1.0f / sqrtf(running_var[c] + $EPS)");
+    emit(e, "    }\n"
             "}\n\n");
     if (!l->run_backward) return;
     bool dw = !l->frozen, din = e->net->layers[l->in[0]].needs_grad;
