@@ -20,12 +20,12 @@ typedef struct {
     double eval_ms, train_ms;
 } Fold;
 
-/* The folds' table; returns how many lose (take longer than what they replace, beyond 5% for noise). */
-static int print_folds(const NetcNet *net, const double *fwd, const double *ev, int iters) {
+/* The folds' table (printed if print); returns how many lose (take longer than what they replace, beyond 5% for noise). */
+static int print_folds(const NetcNet *net, const double *fwd, const double *ev, int iters, bool print) {
     int L = net->n_layers, n = 0, lost = 0;
     for (int k = 1; k < L; k++) n += net->layers[k].eval_by != k;
     if (!n) return 0;
-    printf("\n  evaluation folds: each against the training forwards it replaces (best of %d steps)\n", iters);
+    if (print) printf("\n  evaluation folds: each against the training forwards it replaces (best of %d steps)\n", iters);
     for (int k = 1; k < L; k++) {
         char joined[256] = "";
         int len = 0;
@@ -45,10 +45,11 @@ static int print_folds(const NetcNet *net, const double *fwd, const double *ev, 
         lost += loses;
         char what[320];
         snprintf(what, sizeof what, "%s%s", net->layers[k].name, joined);
-        printf("    %-40s eval %8.3f ms, training %8.3f ms: %5.2fx%s\n", what, f.eval_ms, f.train_ms, f.train_ms / f.eval_ms,
-               loses ? "  <- LOSES: slower than what it replaces" : "");
+        if (print)
+            printf("    %-40s eval %8.3f ms, training %8.3f ms: %5.2fx%s\n", what, f.eval_ms, f.train_ms, f.train_ms / f.eval_ms,
+                   loses ? "  <- LOSES: slower than what it replaces" : "");
     }
-    if (!lost) printf("  all %d folded layers' work is faster in evaluation than in training\n", n);
+    if (!lost && print) printf("  all %d folded layers' work is faster in evaluation than in training\n", n);
     return lost;
 }
 
@@ -68,11 +69,15 @@ int cmd_profile(const NetcNet *net, Config *cfg, int iters, bool check_folds, Er
     for (long i = 0; i < in; i++) m->input[i] = 2 * rng_uniform(&r) - 1;
     for (int i = 0; i < B; i++) labels[i] = (int)rng_below(&r, (uint32_t)net->classes);
     m->labels = labels;
-    /* per step: each layer's training forward, backward (train_t) and evaluation forward (eval_t) */
-    double *train_t = xcalloc(2 * (size_t)L * iters, sizeof(double)), *eval_t = xcalloc((size_t)L * iters, sizeof(double));
-    double *fwd = xcalloc((size_t)L * iters, sizeof(double)), *sum = xcalloc(3 * (size_t)L, sizeof(double));
+    /* per step: each layer's training forward, backward (train_t) and evaluation forward (eval_t); with
+     * check_folds, room for twice as many steps again: a fold that seems to lose is timed over those too
+     * before it counts, since on a shared machine a slow stretch can fall on one side of a few steps */
+    int room = check_folds ? 3 * iters : iters;
+    double *train_t = xcalloc(2 * (size_t)L * room, sizeof(double)), *eval_t = xcalloc((size_t)L * room, sizeof(double));
+    double *fwd = xcalloc((size_t)L * room, sizeof(double)), *sum = xcalloc(3 * (size_t)L, sizeof(double));
     double t_fwd = 0, t_bwd = 0, t_opt = 0, t_eval = 0;
-    for (int it = -2; it < iters; it++) { /* two warm-up steps first */
+    int steps = iters;
+    for (int it = -2; it < steps; it++) { /* two warm-up steps first */
         m->profile = it >= 0 ? train_t + 2L * L * it : NULL;
         m->step = it + 2;
         double t0 = now_seconds();
@@ -91,7 +96,9 @@ int cmd_profile(const NetcNet *net, Config *cfg, int iters, bool check_folds, Er
             fwd[(long)it * L + k] = train_t[2L * L * it + k];
             sum[k] += train_t[2L * L * it + k], sum[L + k] += train_t[2L * L * it + L + k], sum[2 * L + k] += eval_t[(long)L * it + k];
         }
+        if (it == steps - 1 && steps < room && print_folds(net, fwd, eval_t, steps, false)) steps = room;
     }
+    iters = steps;
     m->profile = NULL;
     double step = (t_fwd + t_bwd + t_opt) / iters;
     const char *had = netc_blas_fallback();
@@ -114,7 +121,7 @@ int cmd_profile(const NetcNet *net, Config *cfg, int iters, bool check_folds, Er
            1e3 * t_fwd / iters, 1e3 * t_bwd / iters, 1e3 * t_opt / iters, 1e3 * step, B / step);
     printf("  evaluation: %.2f ms per batch, %.0f images/s; forward %.1f GFLOP/s\n", 1e3 * t_eval / iters, B * iters / t_eval,
            flops * iters / t_eval / 1e9);
-    int lost = print_folds(net, fwd, eval_t, iters);
+    int lost = print_folds(net, fwd, eval_t, iters, true);
     free(train_t), free(eval_t), free(fwd), free(sum), free(labels);
     optim_free(&opt);
     model_free(m);

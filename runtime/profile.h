@@ -13,7 +13,10 @@
  * each evaluation fold (a conv doing its batch norm's, relu's and max pool's
  * work, NetcLayer.eval_by) against the training forwards it replaces. With
  * check_folds, a fold slower than those (by more than 5%: the best step of
- * each side counts) is an error: bench/run checks every net so. */
+ * each side counts) is an error: bench/run checks every net so. A fold that
+ * seems to lose after `iters` steps is timed over 2 x iters more before it
+ * counts (all the steps are then in the table), since on a shared machine a
+ * slow stretch can fall on one side of a few steps. */
 int cmd_profile(const NetcNet *net, Config *cfg, int iters, bool check_folds, Error *e);
 
 /* The benchmark's half of the comparison with PyTorch: `epochs` timed epochs

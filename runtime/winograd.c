@@ -28,6 +28,9 @@
 #include <string.h>
 
 #include "netc_vec.h"
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #define L NETC_VW /* tiles per group: one vector register */
 #define RUN (L / 4) /* tiles per run (see Lanes) */
@@ -155,25 +158,24 @@ static inline int tile_of_lane(int l, int n) { return n == L ? l % 4 * RUN + l /
 /* Where the tiles t0 .. t0 + n - 1 of a chunk are: each lane's offset from
  * its channel's first image to the top-left value of its patch (pad `off`
  * above and left of its outputs), and its top-left output's row and column.
- * A patch that crosses the image's edge gets, per value, an offset clamped
- * inside the image and a bit saying whether the value is real or padding,
- * so gathering it needs no branches. Worked out once per group of tiles,
- * for every channel. */
+ * A group that is not four runs is gathered value by value, one vector
+ * gather per value of the patch: each lane's offset to its patch (gat) and,
+ * per value, the lanes where it is inside the image (gmask: 0 for the
+ * padding and unused lanes), so gathering needs no branches. Worked out once
+ * per group of tiles, for every channel. */
 typedef struct {
     int n;          /* lanes in use: fewer in the chunk's last group */
     bool inside[L]; /* the patch is all inside the image */
     long at[L];
     int y[L], x[L];
-    int edge_at[L][36];         /* the edge patches: value k's offset, clamped */
-    unsigned long long real[L]; /* bit k: value k is inside the image */
+    wi gat;                     /* not runs: each lane's offset to its patch (0 in unused lanes) */
+    wi gmask[36];               /* ... and value k's lanes inside the image (-1), or not (0) */
     bool runs;                  /* the group is four runs (above) */
     long rat[4];                /* run q: offset of its first tile's top-left output */
     unsigned rowok[4];          /* bit i: patch row i of run q is inside the image */
     wi not_first, not_last;     /* lanes whose tile has a left (right) neighbour */
     long img_lo, img_hi;        /* the floats of the group's images, if few (else img_hi = img_lo) */
 } Lanes;
-
-static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 static void lanes_at(Lanes *ln, int K, long t0, long end, int H, int W, int S, int off) {
     long per = netc_wino_tiles(K, H, W);
@@ -188,18 +190,20 @@ static void lanes_at(Lanes *ln, int K, long t0, long end, int H, int W, int S, i
         ln->at[l] = t / per * H * W + (long)y0 * W + x0;
         ln->inside[l] = y0 >= 0 && x0 >= 0 && y0 + S <= H && x0 + S <= W;
         ln->not_first[l] = x > 0 ? -1 : 0, ln->not_last[l] = x + m < W ? -1 : 0;
-        if (ln->inside[l]) continue;
-        ln->real[l] = 0;
-        for (int i = 0; i < S; i++)
-            for (int j = 0; j < S; j++) {
-                int yy = y0 + i, xx = x0 + j;
-                ln->edge_at[l][i * S + j] = (int)(t / per * H * W) + clampi(yy, 0, H - 1) * W + clampi(xx, 0, W - 1);
-                if (yy >= 0 && yy < H && xx >= 0 && xx < W) ln->real[l] |= 1ULL << (i * S + j);
-            }
     }
+    ln->runs = m == 4 && ln->n == L && W % L == 0 && H % 4 == 0; /* F(4x4, 3x3)'s tiles only */
+    if (!ln->runs) /* offsets within one channel's images of the batch: fewer than 2^31 floats */
+        for (int l = 0; l < L; l++) {
+            bool used = l < ln->n;
+            ln->gat[l] = used ? (int)ln->at[l] : 0;
+            for (int i = 0; i < S; i++)
+                for (int j = 0; j < S; j++) {
+                    int yy = used ? ln->y[l] - off + i : -1, xx = used ? ln->x[l] - off + j : -1;
+                    ln->gmask[i * S + j][l] = yy >= 0 && yy < H && xx >= 0 && xx < W ? -1 : 0;
+                }
+        }
     long lo = (t0 / per) * H * W, hi = ((t0 + ln->n - 1) / per + 1) * H * W;
     ln->img_lo = lo, ln->img_hi = hi - lo <= 2048 ? hi : lo; /* up to 8 KB, for prefetch_group */
-    ln->runs = m == 4 && ln->n == L && W % L == 0 && H % 4 == 0; /* F(4x4, 3x3)'s tiles only */
     for (int q = 0; ln->runs && q < 4; q++) { /* run q's first tile is lane q */
         ln->rat[q] = ln->at[q] + (long)off * W + off;
         ln->rowok[q] = 0;
@@ -273,25 +277,27 @@ static inline void scatter_runs(float *dst, const wv *y, int W, const Lanes *ln,
     }
 }
 
+/* v[l] = src[at[l]] where mask[l] is set, else 0: one masked gather (a
+ * lane masked off reads nothing, so its offset may point anywhere) */
+static inline wv gather_lanes(const float *src, wi at, wi mask) {
+#if L == 16
+    return (wv)_mm512_mask_i32gather_ps(_mm512_setzero_ps(), _mm512_test_epi32_mask((__m512i)mask, (__m512i)mask), (__m512i)at, src, 4);
+#elif L == 8 && defined(__AVX2__)
+    return (wv)_mm256_mask_i32gather_ps(_mm256_setzero_ps(), src, (__m256i)at, (__m256)mask, 4);
+#else
+    wv v = {0};
+    for (int l = 0; l < L; l++)
+        if (mask[l]) v[l] = src[at[l]];
+    return v;
+#endif
+}
+
 /* d[i * S + j], lane l = the value at row i, column j of tile l's patch: 0
  * outside the image (the padding) and in unused lanes. src is one channel's
- * first image of the chunk. */
+ * first image of the batch. */
 static inline void gather(wv *d, int S, const float *src, int W, const Lanes *ln) {
-    float f[36][L] __attribute__((aligned(64)));
-    for (int l = 0; l < L; l++) {
-        if (l >= ln->n) {
-            for (int k = 0; k < S * S; k++) f[k][l] = 0.0f;
-        } else if (ln->inside[l]) {
-            const float *p = src + ln->at[l];
-            for (int i = 0; i < S; i++)
-                for (int j = 0; j < S; j++) f[i * S + j][l] = p[(long)i * W + j];
-        } else {
-            const int *at = ln->edge_at[l];
-            unsigned long long real = ln->real[l];
-            for (int k = 0; k < S * S; k++) f[k][l] = real >> k & 1 ? src[at[k]] : 0.0f;
-        }
-    }
-    memcpy(d, f, sizeof(wv) * S * S);
+    for (int i = 0; i < S; i++)
+        for (int j = 0; j < S; j++) d[i * S + j] = gather_lanes(src, ln->gat + (i * W + j), ln->gmask[i * S + j]);
 }
 
 /* v = the 36 values of one patch transformed, L tiles at a time: B^T d B of
@@ -472,8 +478,19 @@ static void transform_output(float *out, const float *M, long Tp, int K, int OC,
             }
             float f[16][L] __attribute__((aligned(64)));
             memcpy(f, y, sizeof(wv) * m * m);
+            wv rows4[4][4]; /* F(4x4, 3x3): row i of lane 4b + k's block is the 128 bits b of rows4[i][k] */
+            for (int i = 0; m == 4 && i < 4; i++) transpose4(rows4[i], y[i * 4], y[i * 4 + 1], y[i * 4 + 2], y[i * 4 + 3]);
             for (int l = 0; l < ln.n; l++) {
                 float *q = plane + ln.at[l];
+                if (ln.inside[l] && m == 4) { /* each row of the block in one 128-bit store */
+                    for (int i = 0; i < 4; i++) {
+                        float row[4], *dst = q + (long)i * W;
+                        memcpy(row, (const float *)&rows4[i][l % 4] + l / 4 * 4, sizeof row);
+                        for (int j = 0; add && j < 4; j++) row[j] += dst[j];
+                        memcpy(dst, row, sizeof row);
+                    }
+                    continue;
+                }
                 if (ln.inside[l] && !add) {
                     for (int i = 0; i < m; i++)
                         for (int j = 0; j < m; j++) q[(long)i * W + j] = f[i * m + j][l];

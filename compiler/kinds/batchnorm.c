@@ -91,6 +91,16 @@ static void emit_bn_normalise(Emitter *e, const char *ind, const char *mean, con
             "$BIfor (long i = 0; i < count; i++) y[i] = $BNOUT;\n");
 }
 
+/* dx of channel c (at: its first value) from its sums mdy and mdyx and N (total); lines start with ind */
+static void emit_bn_dx(Emitter *e, const Layer *l, const char *ind) {
+    ev_str(e, "BI", ind);
+    emit(e, "$BIconst float *x = in + at, *dy = dout + at;\n");
+    if (l->relu_fused) emit(e, "$BIconst float *yo = out + at;\n");
+    emit(e, "$BIfloat mean = saved[c], invstd = saved[$C + c], *dx = din + at;\n"
+            "$BIfloat k = gamma[c] * invstd / (float)total;\n"
+            "$BIfor (long i = 0; i < count; i++) dx[i] $ACC k * ((float)total * $DY - mdy - (x[i] - mean) * invstd * mdyx);\n");
+}
+
 static void bn_define(Emitter *e, const Layer *l, const LayerFns *f) {
     ev_str(e, "EPS", float_lit(BATCHNORM(l)->eps));
     ev_str(e, "BNOUT", l->relu_fused ? fused_relu(l, "(x[i] - mean) * scale + shift") : "(x[i] - mean) * scale + shift");
@@ -146,11 +156,25 @@ static void bn_define(Emitter *e, const Layer *l, const LayerFns *f) {
     }
     emit(e, "/* $NAME backward$DYDOC: dgamma = sum dy * xhat, dbeta = sum dy,\n"
             " *   din $ACC gamma * invstd / N * (N dy - sum dy - xhat * sum dy * xhat)");
-    if (din) emit(e, ",\n *   its sums and N over every process's share of the batch when sync is set (sync_bn)");
+    if (din) emit(e, ",\n *   its sums and N over every process's share of the batch when sync is set (sync_bn);\n *   in one process each channel's sums and gradient in one pass of its thread, its values in cache");
     emit(e, " */\n");
     fn_define(e, &f->backward);
-    emit(e, "    const long count = (long)n * $HW;\n"
-            "    double sums[2 * $C + 1]; /* per channel: sum dy, then sum dy * xhat */\n"
+    emit(e, "    const long count = (long)n * $HW;\n");
+    if (din) { /* one process: each channel's sums and its gradient in one pass of its thread, its values in cache */
+        emit(e, "    if (!sync) {\n"
+                "#pragma omp parallel for schedule(static)\n"
+                "        for (int c = 0; c < $C; c++) {\n"
+                "            const long at = (long)c * cap * $HW, total = count;\n"
+                "            double sdy, sdyx;\n"
+                "            netc_dy_sums$LEAKY(dout + at, $YO, in + at, count, saved[c], &sdy, &sdyx);\n"
+                "            float mdy = (float)sdy, mdyx = (float)(sdyx * saved[$C + c]);\n");
+        if (dw) emit(e, "            dgamma[c] = mdyx, dbeta[c] = mdy;\n");
+        emit_bn_dx(e, l, "            ");
+        emit(e, "        }\n"
+                "        return;\n"
+                "    }\n");
+    }
+    emit(e, "    double sums[2 * $C + 1]; /* per channel: sum dy, then sum dy * xhat */\n"
             "#pragma omp parallel for schedule(static)\n"
             "    for (int c = 0; c < $C; c++) {\n"
             "        const long at = (long)c * cap * $HW;\n"
@@ -161,17 +185,14 @@ static void bn_define(Emitter *e, const Layer *l, const LayerFns *f) {
     if (dw) emit(e, "    for (int c = 0; c < $C; c++) dgamma[c] = (float)sums[$C + c], dbeta[c] = (float)sums[c];\n");
     if (din) {
         emit(e, "    sums[2 * $C] = (double)count;\n"
-                "    if (sync) sync(sums, 2 * $C + 1);\n"
+                "    sync(sums, 2 * $C + 1); /* over every process's share of the batch */\n"
                 "    const long total = (long)sums[2 * $C];\n"
                 "#pragma omp parallel for schedule(static)\n"
                 "    for (int c = 0; c < $C; c++) {\n"
                 "        const long at = (long)c * cap * $HW;\n"
-                "        const float *x = in + at, *dy = dout + at;\n");
-        if (l->relu_fused) emit(e, "        const float *yo = out + at;\n");
-        emit(e, "        float mean = saved[c], invstd = saved[$C + c], *dx = din + at;\n"
-                "        float k = gamma[c] * invstd / (float)total, mdy = (float)sums[c], mdyx = (float)sums[$C + c];\n"
-                "        for (long i = 0; i < count; i++) dx[i] $ACC k * ((float)total * $DY - mdy - (x[i] - mean) * invstd * mdyx);\n"
-                "    }\n");
+                "        float mdy = (float)sums[c], mdyx = (float)sums[$C + c];\n");
+        emit_bn_dx(e, l, "        ");
+        emit(e, "    }\n");
     }
     emit(e, "}\n\n");
 }
