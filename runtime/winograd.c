@@ -459,7 +459,7 @@ static void transform_output(float *out, const float *M, long Tp, int K, int OC,
         lanes_at(&ln, K, first + t0, first + T, H, W, m, 0);
         for (int o = 0; o < OC; o++) {
             wv v[36], y[16];
-            for (int p = 0; p < 36; p++) memcpy(&v[p], M + o * pitch(Tp) + p * Tp + t0, sizeof(wv));
+            for (int p = 0; p < 36; p++) v[p] = netc_vload(M + o * pitch(Tp) + p * Tp + t0);
             back_transform(y, v, m);
             const wv zero = {0}, scale = zero + (ep->scale ? ep->scale[o] : 1.0f),
                      shift = zero + (ep->shift ? ep->shift[o] : 0.0f);
