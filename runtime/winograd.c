@@ -76,6 +76,16 @@ static inline void at6(wv *o, wv m0, wv m1, wv m2, wv m3, wv m4, wv m5) {
     o[3] = d12 + 8.0f * d34 + m5;
 }
 
+/* o = row i of A^T m, as at6 computes it */
+static inline wv at6_row(const int i, wv m0, wv m1, wv m2, wv m3, wv m4, wv m5) {
+    switch (i) {
+    case 0: return m0 + (m1 + m2) + (m3 + m4);
+    case 1: return (m1 - m2) + 2.0f * (m3 - m4);
+    case 2: return (m1 + m2) + 4.0f * (m3 + m4);
+    default: return (m1 - m2) + 8.0f * (m3 - m4) + m5;
+    }
+}
+
 /* o = A^T m (2 of 6): F(2x2, 5x5)'s */
 static inline void at6_2(wv *o, wv m0, wv m1, wv m2, wv m3, wv m4, wv m5) {
     o[0] = m0 + (m1 + m2) + (m3 + m4);
@@ -259,21 +269,19 @@ static inline void gather_runs(wv *d, int S, const float *src, int W, const Lane
     }
 }
 
-/* The reverse for a tile's 4x4 outputs y[i * 4 + j]: each row transposed
- * back into one vector per run and stored (or added). */
-static inline void scatter_runs(float *dst, const wv *y, int W, const Lanes *ln, int add) {
-    for (int i = 0; i < 4; i++) {
-        wv q[4];
-        transpose4(q, y[i * 4], y[i * 4 + 1], y[i * 4 + 2], y[i * 4 + 3]);
-        for (int k = 0; k < 4; k++) {
-            float *p = dst + ln->rat[k] + (long)i * W;
-            if (add) {
-                wv old;
-                memcpy(&old, p, sizeof old);
-                q[k] += old;
-            }
-            memcpy(p, &q[k], sizeof(wv));
+/* The reverse for row i of a tile's 4x4 outputs y[j]: transposed back into
+ * one vector per run and stored (or added). */
+static inline void scatter_row(float *dst, const wv *y, int i, int W, const Lanes *ln, int add) {
+    wv q[4];
+    transpose4(q, y[0], y[1], y[2], y[3]);
+    for (int k = 0; k < 4; k++) {
+        float *p = dst + ln->rat[k] + (long)i * W;
+        if (add) {
+            wv old;
+            memcpy(&old, p, sizeof old);
+            q[k] += old;
         }
+        memcpy(p, &q[k], sizeof(wv));
     }
 }
 
@@ -352,6 +360,41 @@ static inline void back_transform(wv *y, const wv *m, int R) {
     }
 }
 
+/* Row i of the 4x4 block A^T m A for the 36 sums m[p] at Mo + p * Tp
+ * (F(4x4, 3x3)): row i of A^T m, column by column, then A^T of that. The
+ * sums are loaded again for each row (from L1) rather than A^T m's 24
+ * values kept, which do not fit AVX2's 16 registers: spilt, their stores
+ * would queue behind the outputs' (which miss the cache) and cost a third of
+ * the output transform. */
+static inline void out_row4(wv *y, const float *Mo, long Tp, const int i) {
+    wv t[6];
+    for (int j = 0; j < 6; j++) {
+        const float *c = Mo + j * Tp;
+        t[j] = at6_row(i, netc_vload(c), netc_vload(c + 6 * Tp), netc_vload(c + 12 * Tp), netc_vload(c + 18 * Tp),
+                       netc_vload(c + 24 * Tp), netc_vload(c + 30 * Tp));
+    }
+    at6(y, t[0], t[1], t[2], t[3], t[4], t[5]);
+}
+
+/* relu in one instruction with AVX: max(v, 0) is 0 where v is NaN (maxps
+ * returns its second operand then), as netc_relu; NEON's max would keep the
+ * NaN, so netc_vrelu's mask there */
+static inline wv relu(wv v) {
+#if L == 16
+    return _mm512_max_ps(v, _mm512_setzero_ps());
+#elif L == 8
+    return _mm256_max_ps(v, _mm256_setzero_ps());
+#else
+    return netc_vrelu(v);
+#endif
+}
+
+/* The epilogue's v * scale + shift (affine), then its relu */
+static inline wv epilogue(wv v, wv scale, wv shift, int affine, int relu_too) {
+    if (affine) v = v * scale + shift;
+    return relu_too ? relu(v) : v;
+}
+
 /* Ask for the cache lines a group of tiles will read from one channel: its
  * runs' patch rows, or, where the group's images are small (DeeperNet's
  * 8x8, AlexNet's 13x13), those images whole. */
@@ -414,12 +457,18 @@ static inline wv maxnan(wv a, wv b) {
  * alternate pair by pair; this puts each run's pairs in its own half */
 #define HALVES(k) ((k) < RUN ? 2 * (k) : 2 * ((k) - RUN) + 1)
 
-/* The 2x2 maxima of each lane's 4x4 outputs y into plane, [H/2][W/2] per
- * image: pooled row y/2 and y/2 + 1, columns x/2 and x/2 + 1 of the tile's
- * image. H and W are multiples of 4, so every window is whole. */
-static inline void store_pooled(float *plane, const wv *y, int H, int W, const Lanes *ln) {
-    wv p[4] = {maxnan(maxnan(y[0], y[1]), maxnan(y[4], y[5])), maxnan(maxnan(y[2], y[3]), maxnan(y[6], y[7])),
-               maxnan(maxnan(y[8], y[9]), maxnan(y[12], y[13])), maxnan(maxnan(y[10], y[11]), maxnan(y[14], y[15]))};
+/* The 2x2 maxima of one window row of each lane's 4x4 outputs: rows a and b
+ * (4 values each) to the maxima of columns 0-1 and 2-3 */
+static inline void pool_rows(wv *p, const wv *a, const wv *b) {
+    p[0] = maxnan(maxnan(a[0], a[1]), maxnan(b[0], b[1]));
+    p[1] = maxnan(maxnan(a[2], a[3]), maxnan(b[2], b[3]));
+}
+
+/* Each lane's 2x2 maxima p (pool_rows of its block's rows 0-1, then 2-3)
+ * into plane, [H/2][W/2] per image: pooled row y/2 and y/2 + 1, columns x/2
+ * and x/2 + 1 of the tile's image. H and W are multiples of 4, so every
+ * window is whole. */
+static inline void store_pooled(float *plane, const wv *p, int H, int W, const Lanes *ln) {
     const int PW = W / 2;
     if (ln->runs) { /* each run's tiles pool to L / 2 neighbouring values in each of two rows */
         const wi lo = {LANES(UNPACKLO)}, hi = {LANES(UNPACKHI)};
@@ -446,62 +495,81 @@ static inline void store_pooled(float *plane, const wv *y, int H, int W, const L
     }
 }
 
+/* Lane l's outputs f[i * m + j][l] (m x m) at q, cut at the image's edge */
+static inline void store_lane(float *q, float (*f)[L], int l, int m, int H, int W, const Lanes *ln, int add) {
+    int rows = H - ln->y[l] < m ? H - ln->y[l] : m, cols = W - ln->x[l] < m ? W - ln->x[l] : m;
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) q[(long)i * W + j] = add ? q[(long)i * W + j] + f[i * m + j][l] : f[i * m + j][l];
+}
+
+/* Output channel o of one group of tiles: (A^T M A) of its 36 sums Mo[p *
+ * Tp], through the epilogue, cut at the image's edge. m, the block's side,
+ * is a constant at each call (always inlined). F(4x4, 3x3)'s blocks go row
+ * by row (out_row4), each row stored before the next is computed, so only
+ * the outputs leave the registers. */
+static inline __attribute__((always_inline)) void output_channel(float *out, const float *Mo, long Tp, int o, int H, int W, int cap,
+                                                                 const Epilogue *ep, const Lanes *ln, const int m) {
+    const int add = ep->add, affine = ep->scale || ep->shift, pool = m == 4 && ep->pool == 2;
+    const wv zero = {0}, scale = zero + (ep->scale ? ep->scale[o] : 1.0f), shift = zero + (ep->shift ? ep->shift[o] : 0.0f);
+    float *plane = out + (long)o * cap * (pool ? (H / 2) * (W / 2) : H * W);
+    float f[16][L] __attribute__((aligned(64))); /* not runs: the outputs by lane, for the lanes at the image's edge */
+    if (m == 2) {
+        wv v[36], y[4];
+        for (int p = 0; p < 36; p++) v[p] = netc_vload(Mo + p * Tp);
+        back_transform(y, v, 2);
+        for (int k = 0; k < 4; k++) y[k] = epilogue(y[k], scale, shift, affine, ep->relu);
+        memcpy(f, y, sizeof y);
+        for (int l = 0; l < ln->n; l++) store_lane(plane + ln->at[l], f, l, 2, H, W, ln, add);
+        return;
+    }
+    wv y[2][4], p[4];
+    bool edge = false; /* a lane whose block is cut */
+    for (int i = 0; i < 4; i++) {
+        wv *r = y[i % 2], rows[4];
+        out_row4(r, Mo, Tp, i);
+        for (int j = 0; j < 4; j++) r[j] = epilogue(r[j], scale, shift, affine, ep->relu);
+        if (pool) {
+            if (i % 2) pool_rows(p + i - 1, y[0], y[1]);
+            continue;
+        }
+        if (ln->runs) {
+            scatter_row(plane, r, i, W, ln, add);
+            continue;
+        }
+        transpose4(rows, r[0], r[1], r[2], r[3]); /* row i of lane 4b + k's block: the 128 bits b of rows[k] */
+        memcpy(f[i * 4], r, sizeof(wv) * 4);
+        for (int l = 0; l < ln->n; l++) {
+            if (!ln->inside[l]) {
+                edge = true;
+                continue;
+            }
+            float row[4], *dst = plane + ln->at[l] + (long)i * W; /* in one 128-bit store */
+            memcpy(row, (const float *)&rows[l % 4] + l / 4 * 4, sizeof row);
+            for (int j = 0; add && j < 4; j++) row[j] += dst[j];
+            memcpy(dst, row, sizeof row);
+        }
+    }
+    if (pool) store_pooled(plane, p, H, W, ln);
+    for (int l = 0; edge && l < ln->n; l++)
+        if (!ln->inside[l]) store_lane(plane + ln->at[l], f, l, 4, H, W, ln, add);
+}
+
 /* out[o][image][y][x] = (A^T M A) of each tile's 36 sums, through the
  * epilogue, cut at the image's edge */
 static void transform_output(float *out, const float *M, long Tp, int K, int OC, int H, int W, long first, long T, int cap,
                              const Epilogue *ep) {
-    const int add = ep->add, m = netc_wino_m(K);
+    const int m = netc_wino_m(K);
     long groups = (T + L - 1) / L;
 #pragma omp parallel for schedule(static)
     for (long g = 0; g < groups; g++) {
         long t0 = g * L;
         Lanes ln;
         lanes_at(&ln, K, first + t0, first + T, H, W, m, 0);
-        for (int o = 0; o < OC; o++) {
-            wv v[36], y[16];
-            for (int p = 0; p < 36; p++) v[p] = netc_vload(M + o * pitch(Tp) + p * Tp + t0);
-            back_transform(y, v, m);
-            const wv zero = {0}, scale = zero + (ep->scale ? ep->scale[o] : 1.0f),
-                     shift = zero + (ep->shift ? ep->shift[o] : 0.0f);
-            for (int k = 0; k < m * m && (ep->scale || ep->shift || ep->relu); k++) {
-                y[k] = y[k] * scale + shift;
-                if (ep->relu) y[k] = (wv)((wi)y[k] & (y[k] > zero)); /* NaN -> 0, as netc_relu */
-            }
-            if (ep->pool == 2) { /* F(4x4, 3x3) only */
-                store_pooled(out + (long)o * cap * (H / 2) * (W / 2), y, H, W, &ln);
-                continue;
-            }
-            float *plane = out + (long)o * cap * H * W;
-            if (ln.runs) {
-                scatter_runs(plane, y, W, &ln, add);
-                continue;
-            }
-            float f[16][L] __attribute__((aligned(64)));
-            memcpy(f, y, sizeof(wv) * m * m);
-            wv rows4[4][4]; /* F(4x4, 3x3): row i of lane 4b + k's block is the 128 bits b of rows4[i][k] */
-            for (int i = 0; m == 4 && i < 4; i++) transpose4(rows4[i], y[i * 4], y[i * 4 + 1], y[i * 4 + 2], y[i * 4 + 3]);
-            for (int l = 0; l < ln.n; l++) {
-                float *q = plane + ln.at[l];
-                if (ln.inside[l] && m == 4) { /* each row of the block in one 128-bit store */
-                    for (int i = 0; i < 4; i++) {
-                        float row[4], *dst = q + (long)i * W;
-                        memcpy(row, (const float *)&rows4[i][l % 4] + l / 4 * 4, sizeof row);
-                        for (int j = 0; add && j < 4; j++) row[j] += dst[j];
-                        memcpy(dst, row, sizeof row);
-                    }
-                    continue;
-                }
-                if (ln.inside[l] && !add) {
-                    for (int i = 0; i < m; i++)
-                        for (int j = 0; j < m; j++) q[(long)i * W + j] = f[i * m + j][l];
-                    continue;
-                }
-                int rows = H - ln.y[l] < m ? H - ln.y[l] : m, cols = W - ln.x[l] < m ? W - ln.x[l] : m;
-                for (int i = 0; i < rows; i++)
-                    for (int j = 0; j < cols; j++)
-                        q[(long)i * W + j] = add ? q[(long)i * W + j] + f[i * m + j][l] : f[i * m + j][l];
-            }
-        }
+        for (int o = 0; o < OC; o++)
+            if (m == 4)
+                output_channel(out, M + o * pitch(Tp) + t0, Tp, o, H, W, cap, ep, &ln, 4);
+            else
+                output_channel(out, M + o * pitch(Tp) + t0, Tp, o, H, W, cap, ep, &ln, 2);
     }
 }
 
