@@ -376,23 +376,10 @@ static inline void out_row4(wv *y, const float *Mo, long Tp, const int i) {
     at6(y, t[0], t[1], t[2], t[3], t[4], t[5]);
 }
 
-/* relu in one instruction with AVX: max(v, 0) is 0 where v is NaN (maxps
- * returns its second operand then), as netc_relu; NEON's max would keep the
- * NaN, so netc_vrelu's mask there */
-static inline wv relu(wv v) {
-#if L == 16
-    return _mm512_max_ps(v, _mm512_setzero_ps());
-#elif L == 8
-    return _mm256_max_ps(v, _mm256_setzero_ps());
-#else
-    return netc_vrelu(v);
-#endif
-}
-
 /* The epilogue's v * scale + shift (affine), then its relu */
-static inline wv epilogue(wv v, wv scale, wv shift, int affine, int relu_too) {
+static inline wv epilogue(wv v, wv scale, wv shift, int affine, int relu) {
     if (affine) v = v * scale + shift;
-    return relu_too ? relu(v) : v;
+    return relu ? netc_vrelu(v) : v;
 }
 
 /* Ask for the cache lines a group of tiles will read from one channel: its
