@@ -560,19 +560,23 @@ static void transform_output(float *out, const float *M, long Tp, int K, int OC,
     }
 }
 
-/* The forward and input-gradient products: with AVX-512, OpenBLAS's sgemm,
- * whose small-matrix kernels (SkylakeX, Cooperlake) beat product() below by
- * 10 to 20% at DeeperNet's sizes on Zen 4; with AVX2 and NEON, product(), 20
- * to 50% faster than OpenBLAS's AVX2 (Zen, Haswell) sgemm at those sizes,
- * which packs both operands and clears C before it adds to it. (Zen 4, each
- * side the best of alternating runs; a DeeperNet conv's AVX2 forward is 5
- * to 10% faster for it.) product()'s register blocks: MR rows of U by NR
- * vectors of tiles, MR x NR sums in registers: 16 registers of 8 floats with
- * AVX2, 32 of 4 with NEON. */
-#define OWN_PRODUCTS (L != 16)
+/* The forward and input-gradient products: product() below on every ISA.
+ * OpenBLAS's AVX2 (Zen, Haswell) sgemm packs both operands and clears C before
+ * it adds to it: product() is 20 to 50% faster at DeeperNet's sizes (Zen 4,
+ * each side the best of alternating runs; a DeeperNet conv's AVX2 forward 5 to
+ * 10% faster). With AVX-512, OpenBLAS's small-matrix kernels (SkylakeX) beat
+ * product() by 10 to 20% on Zen 4 when product() kept 1 row of U by 1 vector;
+ * with 6 rows by 4 vectors (24 of the 32 registers) it is the faster on an
+ * Intel Xeon of model 167: AlexNet-FT's conv3 32.6 -> 27.4 ms, conv4 37.1 ->
+ * 31.9 ms a batch, its evaluation 233-237 -> 217-225 ms and step 724-726 ->
+ * 682-695 ms, DeeperNet's evaluation 43.4-44.4 -> 41.0-42.1 ms, SqueezeNet-FT
+ * unchanged (alternating profiles; 12 rows by 2 vectors was slower).
+ * product()'s register blocks: MR rows of U by NR vectors of tiles, MR x NR
+ * sums in registers: 16 registers of 8 floats with AVX2, 32 of 4 with NEON,
+ * 32 of 16 with AVX-512. */
 #if L == 16
-#define MR 1 /* U row by row, as sgemm reads it */
-#define NR 1
+#define MR 6
+#define NR 4
 #elif L == 8
 #define MR 6
 #define NR 2
@@ -651,10 +655,6 @@ static inline __attribute__((always_inline)) void product_block(float *C, long l
 }
 
 static void product(float *C, long ldc, const float *U, const float *X, long ldx, int R, int Q, long T) {
-    if (!OWN_PRODUCTS) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, (int)T, Q, 1.0f, U, Q, X, ldx, 0.0f, C, ldc);
-        return;
-    }
     long t0 = 0;
     for (; t0 + NR * L <= T; t0 += NR * L)
         for (int r0 = 0; r0 < R; r0 += MR)
