@@ -185,9 +185,10 @@ KERNEL_TESTS := $(addprefix $(BUILD)/tests/test_deploy_kernels_,$(if $(CROSS),,a
 $(BUILD)/tests/test_deploy_kernels_avx2: KERNEL_FLAGS := -mno-avx512f
 $(BUILD)/tests/test_deploy_kernels_scalar: KERNEL_FLAGS := -DNN_NO_VECTORS
 $(BUILD)/tests/test_deploy_kernels_threads: KERNEL_FLAGS := -DNN_THREADS=2
-$(KERNEL_TESTS): $(BUILD)/tests/test_deploy_kernels_%: tests/test_deploy_kernels.c $(BUILD)/libnetcc.a
+$(KERNEL_TESTS): $(BUILD)/tests/test_deploy_kernels_%: tests/test_deploy_kernels.c $(BUILD)/libnetcc.a $(BUILD)/libnetcrt.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(RT_FLAGS) $(KERNEL_FLAGS) -Icompiler -Iruntime -I$(BUILD)/compiler $< $(BUILD)/libnetcc.a -o $@ -lm -lcmocka
+	$(CC) $(CFLAGS) $(RT_FLAGS) $(KERNEL_FLAGS) -Icompiler -Iruntime -I$(BUILD)/compiler $< $(BUILD)/libnetcc.a $(BUILD)/libnetcrt.a \
+	    -o $@ $(LDLIBS) -lcmocka
 TESTS += $(KERNEL_TESTS)
 # deploy/nnq.c's int8 kernels (test_deploy_int8.c) the same ways: VNNI where the
 # CPU has it, AVX2's vpmaddwd (not in a cross build), plain C, two threads

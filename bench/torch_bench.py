@@ -66,6 +66,8 @@ class Graph(nn.Module):
                 self.mods[key] = nn.LeakyReLU(l["slope"], inplace=True) if l["slope"] else nn.ReLU(inplace=True)
             elif k == "lrn":
                 self.mods[key] = nn.LocalResponseNorm(l["window"], alpha=l["alpha"], beta=l["beta"], k=l["k"])
+            elif k == "resize":
+                self.mods[key] = nn.Upsample(size=(h, w), mode="bilinear", align_corners=False)
             elif k == "dropout":
                 self.mods[key] = nn.Dropout(l["p"])
             elif k == "batchnorm":

@@ -189,7 +189,7 @@ static void emit_tables(Emitter *e) {
         const Layer *l = &net->layers[i];
         fprintf(f, "    {\"%s\", \"%s\", ", l->name, l->kind->name);
         emit_c_string(f, l->desc);
-        fprintf(f, ", %ld, %ld, %ld, A_%s, %ld, %ld, %lld, %.0f, %d, %d, %d},\n", l->out.c, l->out.h, l->out.w, l->id, l->rf,
+        fprintf(f, ", %ld, %ld, %ld, A_%s, %.17g, %.17g, %lld, %.0f, %d, %d, %d},\n", l->out.c, l->out.h, l->out.w, l->id, l->rf,
                 l->rf_stride, (long long)l->params, l->flops, l->frozen, l->n_in ? l->in[0] : -1, eval_by(net, i));
     }
     fprintf(f, "};\n\n/* The .net file's settings; the trainer's command line may override each. */\n"

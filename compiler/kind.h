@@ -215,6 +215,18 @@ typedef struct {
     float slope; /* 0: relu; else leaky relu, slope * x below 0 */
 } ReluSpec;
 
+/* resize.c: PyTorch's bilinear taps (align_corners=False) along one side of
+ * `in` pixels made `out`: output pixel o mixes input pixels i0 and i1 by
+ * weights w0 and w1. Pool-allocated, `out` of them. */
+typedef struct {
+    long i0, i1;
+    float w0, w1;
+} ResizeTap;
+ResizeTap *resize_taps(long in, long out);
+/* Their weights in int8's fixed point: w0 + w1 = RESIZE_QONE (deploy/nnq.c's nn_qresize) */
+enum { RESIZE_QONE = 2048 };
+long resize_qweight(float w);
+
 /* l->spec as its kind's struct; a layer of another kind is a bug in netc */
 const void *spec_of(const Layer *l, const Kind *k);
 #define CONV(l) ((ConvSpec *)spec_of((l), &kind_conv))

@@ -69,7 +69,7 @@ typedef struct {
 
     /* filled by the shape pass */
     Shape out;
-    long rf, rf_stride;   /* receptive field size and stride, in input pixels */
+    double rf, rf_stride; /* receptive field size and stride, in input pixels (fractions after a resize) */
     int64_t params;       /* trainable parameters */
     int64_t buffers;      /* batch norm running statistics */
     double flops;         /* forward, per image: a multiply-add is 2 */

@@ -3,6 +3,7 @@
  * computes a shape. */
 #include "report.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "kind.h"
@@ -60,6 +61,17 @@ static char *rtrim(char *s) {
     return s;
 }
 
+/* A receptive field's size or stride: a whole number as it is; after a
+ * resize, which moves by fractions of an input pixel, to two decimals in the
+ * table (5.18/0.54) and to ten digits in CSV and JSON. */
+static const char *rf_num(double v, bool table) {
+    if (v == floor(v)) return pool_printf("%.0f", v);
+    if (!table) return pool_printf("%.10g", v);
+    char *s = pool_printf("%.2f", v), *end = s + strlen(s) - 1;
+    while (*end == '0') *end-- = 0;
+    return s;
+}
+
 static void report_table(const Net *net, FILE *f) {
     int wn = 5, wt = 4;
     for (int i = 0; i < net->n; i++) {
@@ -77,7 +89,7 @@ static void report_table(const Net *net, FILE *f) {
         char type[256];
         snprintf(type, sizeof type, "%s%s", l->desc, inputs_note(net, i));
         char *row = pool_printf("  %-*s  %-*.*s  %9s  %6ld  %11s  %11s  %9s  %10s  %s", wn, l->name, wt, wt, type,
-                                pool_printf("%ldx%ld", l->out.w, l->out.h), l->out.c, pool_printf("%ld/%ld", l->rf, l->rf_stride),
+                                pool_printf("%ldx%ld", l->out.w, l->out.h), l->out.c, pool_printf("%s/%s", rf_num(l->rf, true), rf_num(l->rf_stride, true)),
                                 fmt_thousands(l->params), fmt_si(l->flops), fmt_bytes(4.0 * (double)l->act), notes(l));
         fprintf(f, "%s\n", rtrim(row));
     }
@@ -109,7 +121,7 @@ static void report_csv(const Net *net, FILE *f) {
         for (const char *p = l->desc; *p; p++) fprintf(f, *p == '"' ? "\"\"" : "%c", *p);
         fprintf(f, "\",");
         for (int j = 0; j < l->n_in; j++) fprintf(f, "%s%s", j ? " " : "", net->layers[l->in[j]].name);
-        fprintf(f, ",%ld,%ld,%ld,%ld,%ld,%lld,%.0f,%lld,%d,%s\n", l->out.w, l->out.h, l->out.c, l->rf, l->rf_stride,
+        fprintf(f, ",%ld,%ld,%ld,%s,%s,%lld,%.0f,%lld,%d,%s\n", l->out.w, l->out.h, l->out.c, rf_num(l->rf, false), rf_num(l->rf_stride, false),
                 (long long)l->params, l->flops, (long long)l->act, l->frozen, l->load ? l->load : "");
     }
 }
@@ -132,9 +144,9 @@ static void report_json(const Net *net, FILE *f) {
             if (j) fprintf(f, ", ");
             json_str(f, net->layers[l->in[j]].name);
         }
-        fprintf(f, "], \"size\": [%ld, %ld, %ld], \"rf\": [%ld, %ld], \"params\": %lld, \"flops\": %.0f, \"act_floats\": %lld, "
+        fprintf(f, "], \"size\": [%ld, %ld, %ld], \"rf\": [%s, %s], \"params\": %lld, \"flops\": %.0f, \"act_floats\": %lld, "
                    "\"frozen\": %s, \"lr_mult\": %g, \"load\": ",
-                l->out.w, l->out.h, l->out.c, l->rf, l->rf_stride, (long long)l->params, l->flops, (long long)l->act,
+                l->out.w, l->out.h, l->out.c, rf_num(l->rf, false), rf_num(l->rf_stride, false), (long long)l->params, l->flops, (long long)l->act,
                 l->frozen ? "true" : "false", l->lr_mult);
         if (l->load) json_str(f, l->load);
         else fprintf(f, "null");

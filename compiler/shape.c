@@ -62,8 +62,8 @@ int check_pad(const Layer *l, long kw, long kh, long pw, long ph) {
 void rf_window(Net *net, Layer *l, long kw, long kh, long sw) {
     const Layer *src = &net->layers[l->in[0]];
     long k = kw > kh ? kw : kh;
-    l->rf = src->rf + (k - 1) * src->rf_stride;
-    l->rf_stride = src->rf_stride * sw;
+    l->rf = src->rf + (double)(k - 1) * src->rf_stride;
+    l->rf_stride = src->rf_stride * (double)sw;
 }
 
 void rf_whole(Net *net, Layer *l) {

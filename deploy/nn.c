@@ -518,6 +518,43 @@ static void nn_lrn(const NnLrn *p, float *out, const float *in, float *scratch) 
     }
 }
 
+/* ---- nn:resize (needs common) ----------------------------------------------------------- */
+
+/* Bilinear resizing of each plane to oh x ow, as PyTorch's
+ * F.interpolate(mode="bilinear", align_corners=False): output row oy mixes
+ * input rows rows[oy].i0 and .i1 by weights .w0 and .w1, and each column
+ * likewise by cols[ox] (netc works the tables out; the trainer reads the same). */
+typedef struct {
+    int i0, i1;
+    float w0, w1;
+} NnTap;
+
+typedef struct {
+    int c, h, w, oh, ow;
+    const NnTap *rows, *cols;
+    int act;
+    float slope;
+} NnResize;
+
+static void nn_resize(const NnResize *p, float *out, const float *in) {
+    int ch;
+    NN_PARALLEL_FOR
+    for (ch = 0; ch < p->c; ch++) {
+        const float *x = in + (long)ch * p->h * p->w;
+        float *y = out + (long)ch * p->oh * p->ow;
+        int oy, ox;
+        for (oy = 0; oy < p->oh; oy++) {
+            const NnTap r = p->rows[oy];
+            const float *x0 = x + (long)r.i0 * p->w, *x1 = x + (long)r.i1 * p->w;
+            for (ox = 0; ox < p->ow; ox++) {
+                const NnTap c = p->cols[ox];
+                float v = r.w0 * (c.w0 * x0[c.i0] + c.w1 * x0[c.i1]) + r.w1 * (c.w0 * x1[c.i0] + c.w1 * x1[c.i1]);
+                y[oy * p->ow + ox] = nn_act(v, p->act, p->slope);
+            }
+        }
+    }
+}
+
 /* ---- nn:softmax (needs common) ---------------------------------------------------------- */
 
 /* probs = softmax(logits), as the trainer computes it: exponentials of the

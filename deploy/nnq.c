@@ -83,6 +83,13 @@ static NN_UNUSED uint8_t nn_q8_byte(int32_t v, int32_t mult, int32_t shift, cons
     return (uint8_t)(y < o->lo ? o->lo : y > 255 ? 255 : y);
 }
 
+/* v, a byte at the output's own scale and zero point (a pool's, a resize's:
+ * their input's), through the activation. */
+static NN_UNUSED uint8_t nn_q8_act(int v, const NnQOut *o) {
+    if (o->neg_mult && v < o->zp) v = o->zp + nn_rq(v - o->zp, o->neg_mult, o->neg_shift);
+    return (uint8_t)(v < o->lo ? o->lo : v);
+}
+
 #if NN_VW > 1
 typedef int64_t nn_vl __attribute__((vector_size(8 * NN_VW)));
 typedef uint8_t nn_vb __attribute__((vector_size(NN_VW)));
@@ -355,12 +362,6 @@ typedef struct {
     NnQOut q;
 } NnQPool;
 
-/* v (a byte of the input's scale) through the activation */
-static uint8_t nn_qpool_act(int v, const NnQOut *o) {
-    if (o->neg_mult && v < o->zp) v = o->zp + nn_rq(v - o->zp, o->neg_mult, o->neg_shift);
-    return (uint8_t)(v < o->lo ? o->lo : v);
-}
-
 static NN_UNUSED void nn_qmaxpool(const NnQPool *q, uint8_t *out, const uint8_t *in) {
     const NnPool *p = &q->pool;
     int c;
@@ -375,7 +376,7 @@ static NN_UNUSED void nn_qmaxpool(const NnQPool *q, uint8_t *out, const uint8_t 
                 nn_pool_window(p, oy, ox, &y0, &y1, &x0, &x1, &div);
                 for (iy = y0; iy < y1; iy++)
                     for (ix = x0; ix < x1; ix++) best = x[iy * p->w + ix] > best ? x[iy * p->w + ix] : best;
-                y[oy * p->ow + ox] = nn_qpool_act(best, &q->q);
+                y[oy * p->ow + ox] = nn_q8_act(best, &q->q);
             }
     }
 }
@@ -395,8 +396,45 @@ static NN_UNUSED void nn_qavgpool(const NnQPool *q, uint8_t *out, const uint8_t 
                 s = (int32_t)(div - (y1 - y0) * (x1 - x0)) * q->q.zp; /* the padding inside the window */
                 for (iy = y0; iy < y1; iy++)
                     for (ix = x0; ix < x1; ix++) s += x[iy * p->w + ix];
-                y[oy * p->ow + ox] = nn_qpool_act((2 * s + div) / (2 * div), &q->q);
+                y[oy * p->ow + ox] = nn_q8_act((2 * s + div) / (2 * div), &q->q);
             }
+    }
+}
+
+/* ---- nn:qresize (needs q8) ------------------------------------------------------------- */
+
+/* Bilinear resizing on bytes (nn.c's nn_resize). The output has the input's
+ * scale and zero point: the weights of each side sum to one, so mixing
+ * q - zero_point and adding it back is mixing q. Weights are 11-bit fixed
+ * point (w0 + w1 = 2048); a value is the four bytes' mix rounded to the
+ * nearest byte (its sum is at most 2048 * 2048 * 255, within int32). */
+typedef struct {
+    int i0, i1;
+    int32_t w0, w1;
+} NnQTap;
+
+typedef struct {
+    int c, h, w, oh, ow;
+    const NnQTap *rows, *cols;
+    NnQOut q;
+} NnQResize;
+
+static NN_UNUSED void nn_qresize(const NnQResize *p, uint8_t *out, const uint8_t *in) {
+    int ch;
+    NN_PARALLEL_FOR
+    for (ch = 0; ch < p->c; ch++) {
+        const uint8_t *x = in + (long)ch * p->h * p->w;
+        uint8_t *y = out + (long)ch * p->oh * p->ow;
+        int oy, ox;
+        for (oy = 0; oy < p->oh; oy++) {
+            const NnQTap r = p->rows[oy];
+            const uint8_t *x0 = x + (long)r.i0 * p->w, *x1 = x + (long)r.i1 * p->w;
+            for (ox = 0; ox < p->ow; ox++) {
+                const NnQTap c = p->cols[ox];
+                int32_t v = r.w0 * (c.w0 * x0[c.i0] + c.w1 * x0[c.i1]) + r.w1 * (c.w0 * x1[c.i0] + c.w1 * x1[c.i1]);
+                y[oy * p->ow + ox] = nn_q8_act((v + (1 << 21)) >> 22, &p->q);
+            }
+        }
     }
 }
 

@@ -50,7 +50,7 @@ typedef struct {
     const char *name, *kind, *desc;
     int c, h, w;       /* output, per image */
     long act;          /* output offset in the activation arena, per image (times batch) */
-    long rf, rf_stride;
+    double rf, rf_stride; /* receptive field size and stride, in input pixels */
     long params;
     double flops;      /* forward, per image */
     int frozen;

@@ -15,6 +15,12 @@
 #include "rng.h"
 #include "winograd.h"
 
+/* A resize's output pixel along one side: it mixes input pixels i0 and i1 by weights w0 and w1. */
+typedef struct {
+    int i0, i1;
+    float w0, w1;
+} NetcTap;
+
 /* A layer's slice of an arena. Activations and their gradients hold
  * m->batch images each; parameters and statistics do not depend on the batch. */
 #define ACT(off) (m->acts + (long)(off) * m->batch)

@@ -26,6 +26,7 @@
 #include "../deploy/nn.c"
 #include "../deploy/nnq.c"
 #include "deploy.h"
+#include "kind.h"
 #include "pool.h"
 
 static unsigned seed = 4242;
@@ -300,6 +301,52 @@ static void test_qpools(void **state) {
         }
 }
 
+/* Bilinear resizing on bytes: netc's taps in fixed point, against the
+ * integer mix of the four bytes written out (rounded half up), and within one
+ * step of the float mix. */
+static NnQTap *q_taps(long n, long m) {
+    ResizeTap *t = resize_taps(n, m);
+    NnQTap *p = malloc(sizeof(NnQTap) * (size_t)m);
+    for (long o = 0; o < m; o++) {
+        int32_t w1 = (int32_t)resize_qweight(t[o].w1);
+        p[o] = (NnQTap){(int)t[o].i0, (int)t[o].i1, RESIZE_QONE - w1, w1};
+    }
+    return p;
+}
+
+static void test_qresize(void **state) {
+    (void)state;
+    static const int sizes[][5] = {{3, 227, 227, 291, 291}, {4, 8, 10, 11, 13}, {2, 9, 11, 3, 4}, {2, 9, 11, 4, 11}};
+    for (int t = 0; t < 4; t++)
+        for (int kind = 0; kind < 3; kind++) { /* plain, under a relu, under a leaky relu */
+            const int *k = sizes[t];
+            NnQResize p = {k[0], k[1], k[2], k[3], k[4], q_taps(k[1], k[3]), q_taps(k[2], k[4]), rand_out(kind == 1, kind == 2)};
+            ResizeTap *ty = resize_taps(p.h, p.oh), *tx = resize_taps(p.w, p.ow);
+            long n_in = (long)p.c * p.h * p.w, n_out = (long)p.c * p.oh * p.ow;
+            uint8_t *in = rand_bytes(n_in, 0, 255), *out = malloc((size_t)n_out);
+            nn_qresize(&p, out, in);
+            for (int c = 0; c < p.c; c++)
+                for (int oy = 0; oy < p.oh; oy++)
+                    for (int ox = 0; ox < p.ow; ox++) {
+                        const uint8_t *x = in + (long)c * p.h * p.w;
+                        NnQTap r = p.rows[oy], q = p.cols[ox];
+                        int64_t s = (int64_t)r.w0 * (q.w0 * x[r.i0 * p.w + q.i0] + q.w1 * x[r.i0 * p.w + q.i1]) +
+                                    (int64_t)r.w1 * (q.w0 * x[r.i1 * p.w + q.i0] + q.w1 * x[r.i1 * p.w + q.i1]);
+                        int want = (int)((s + (1 << 21)) >> 22), got = out[((long)c * p.oh + oy) * p.ow + ox];
+                        /* the float mix of the same bytes, as the float net computes it */
+                        double top = tx[ox].w0 * x[ty[oy].i0 * p.w + tx[ox].i0] + tx[ox].w1 * x[ty[oy].i0 * p.w + tx[ox].i1];
+                        double bot = tx[ox].w0 * x[ty[oy].i1 * p.w + tx[ox].i0] + tx[ox].w1 * x[ty[oy].i1 * p.w + tx[ox].i1];
+                        double exact = ty[oy].w0 * top + ty[oy].w1 * bot;
+                        if (fabs(want - exact) > 1)
+                            fail_msg("resize %d: out[%d][%d][%d]'s mix %d is more than a step from %.3f", t, c, oy, ox, want, exact);
+                        if (p.q.neg_mult && want < p.q.zp) want = p.q.zp + ref_rq(want - p.q.zp, p.q.neg_mult, p.q.neg_shift);
+                        if (want < p.q.lo) want = p.q.lo;
+                        if (got != want) fail_msg("resize %d kind %d: out[%d][%d][%d] = %d, want %d", t, kind, c, oy, ox, got, want);
+                    }
+            free(in), free(out), free((void *)p.rows), free((void *)p.cols);
+        }
+}
+
 static void test_qgap(void **state) {
     (void)state;
     NnQGap p = {.c = 19, .hw = 169, .in_zp = 37, .q = rand_out(0, 0)};
@@ -389,7 +436,7 @@ static void test_qweights(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rq),     cmocka_unit_test(test_multiplier), cmocka_unit_test(test_qconv),
-        cmocka_unit_test(test_qlinear), cmocka_unit_test(test_qpools),    cmocka_unit_test(test_qgap),
+        cmocka_unit_test(test_qlinear), cmocka_unit_test(test_qpools),    cmocka_unit_test(test_qresize), cmocka_unit_test(test_qgap),
         cmocka_unit_test(test_qadd),   cmocka_unit_test(test_qconvert),   cmocka_unit_test(test_qweights),
     };
     printf("int8 kernels: %s, %d threads\n", NN_Q8_PATH, NN_THREADS);

@@ -9,6 +9,7 @@
  * multiple of 8, pixel counts not a multiple of the panel, padding, strides,
  * groups, ceil-mode pools. Scratch and outputs start as NaN, so a read of
  * anything not written first shows. Prints the largest difference of each. */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 
 #include "../deploy/nn.c"
 #include "deploy.h"
+#include "kind.h"
 #include "pool.h"
 
 static unsigned seed = 12345;
@@ -241,6 +243,57 @@ static void test_pools(void **state) {
     free(in);
 }
 
+/* Bilinear resizing with netc's taps, against the definition in double:
+ * output pixel o of a side of n made m falls at (o + 0.5) n / m - 0.5 (0 at
+ * least), between pixels floor(x) and the next (the last at the edge). */
+static void ref_tap(int n, int m, int o, int *i0, int *i1, double *w1) {
+    double x = n == m ? o : fmax((o + 0.5) * n / m - 0.5, 0);
+    *i0 = (int)x, *i1 = *i0 < n - 1 ? *i0 + 1 : *i0, *w1 = x - *i0;
+}
+
+static NnTap *nn_taps(long n, long m) {
+    ResizeTap *t = resize_taps(n, m);
+    NnTap *p = malloc(sizeof(NnTap) * (size_t)m);
+    for (long o = 0; o < m; o++) p[o] = (NnTap){(int)t[o].i0, (int)t[o].i1, t[o].w0, t[o].w1};
+    return p;
+}
+
+static void test_resize(void **state) {
+    (void)state;
+    static const int cases[][6] = {
+        /* c, h, w, oh, ow, act */
+        {3, 227, 227, 291, 291, 0}, /* SqueezeNet-MS's enlarged input */
+        {4, 8, 10, 11, 13, 1},      /* factors that are not whole, then a relu */
+        {2, 9, 11, 3, 4, 0},        /* shrunk by 3 and 2.75: pixels skipped */
+        {2, 9, 11, 4, 11, 0},       /* width kept */
+    };
+    for (int t = 0; t < 4; t++) {
+        const int *k = cases[t];
+        NnResize p = {k[0], k[1], k[2], k[3], k[4], nn_taps(k[1], k[3]), nn_taps(k[2], k[4]), k[5], 0};
+        long nin = (long)p.c * p.h * p.w, nout = (long)p.c * p.oh * p.ow;
+        float *in = randoms(nin), *out = nans(nout);
+        double *want = malloc(sizeof(double) * (size_t)nout);
+        for (int c = 0; c < p.c; c++)
+            for (int oy = 0; oy < p.oh; oy++)
+                for (int ox = 0; ox < p.ow; ox++) {
+                    int y0, y1, x0, x1;
+                    double wy, wx;
+                    ref_tap(p.h, p.oh, oy, &y0, &y1, &wy);
+                    ref_tap(p.w, p.ow, ox, &x0, &x1, &wx);
+                    const float *x = in + (long)c * p.h * p.w;
+                    double top = (1 - wx) * x[y0 * p.w + x0] + wx * x[y0 * p.w + x1];
+                    double bot = (1 - wx) * x[y1 * p.w + x0] + wx * x[y1 * p.w + x1];
+                    want[((long)c * p.oh + oy) * p.ow + ox] = act_ref((1 - wy) * top + wy * bot, p.act, 0);
+                }
+        nn_resize(&p, out, in);
+        /* the taps are PyTorch's, worked out in float: a position near pixel n is off by up to an ulp of n */
+        double d = compare(out, want, nout, "resize"), tol = 4 * (p.w > p.h ? p.w : p.h) * (double)FLT_EPSILON;
+        printf("resize %dx%d to %dx%d: %.2e (within %.1e)\n", p.w, p.h, p.ow, p.oh, d, tol);
+        assert_true(d < tol);
+        free(in), free(out), free(want), free((void *)p.rows), free((void *)p.cols);
+    }
+}
+
 static void test_add_scale_softmax(void **state) {
     (void)state;
     long n = 3 * 37; /* not a multiple of any vector width */
@@ -273,7 +326,7 @@ static void test_block_height(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_block_height), cmocka_unit_test(test_conv),  cmocka_unit_test(test_conv_direct), cmocka_unit_test(test_winograd),
-        cmocka_unit_test(test_linear),       cmocka_unit_test(test_pools), cmocka_unit_test(test_add_scale_softmax),
+        cmocka_unit_test(test_linear),       cmocka_unit_test(test_pools), cmocka_unit_test(test_add_scale_softmax), cmocka_unit_test(test_resize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

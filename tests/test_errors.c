@@ -213,7 +213,7 @@ static const Case layer_cases[] = {
      "t.net:2:5: error: c1: unknown layer kind 'frobnicate'\n"
      "    2 | c1: frobnicate 3x3\n"
      "      |     ^~~~~~~~~~\n"
-     "  HINT: layer kinds: conv, linear, maxpool, avgpool, relu, dropout, batchnorm, lrn, flatten, concat, add, softmax\n"},
+     "  HINT: layer kinds: conv, linear, maxpool, avgpool, relu, dropout, batchnorm, lrn, resize, flatten, concat, add, softmax\n"},
     {"unknown option, did you mean",
      H "c1: conv 3x3 -> 4 strid 2\n" T,
      "t.net:2:19: error: c1: conv has no option 'strid'\n"
@@ -329,6 +329,23 @@ static const Case layer_cases[] = {
      "t.net:2:12: error: n: k must be from 1e-09 to 1000000, got 0\n"
      "    2 | n: lrn 5 k 0\n"
      "      |            ^\n"},
+    {"resize without a size",
+     H "n: resize\n" T,
+     "t.net:2:10: error: n: resize needs the size to resize to\n"
+     "    2 | n: resize\n"
+     "      |          ^\n"
+     "  HINT: e.g. resize 291x291 (width x height), or resize 64 for 64x64\n"},
+    {"resize to nothing",
+     H "n: resize 0x5\n" T,
+     "t.net:2:11: error: n: the size 0x5 is out of range; each side from 1 to 65536\n"
+     "    2 | n: resize 0x5\n"
+     "      |           ^~~\n"},
+    {"resize with three sides",
+     H "n: resize 4x4x2\n" T,
+     "t.net:2:11: error: n: the size takes two sides, got 4x4x2\n"
+     "    2 | n: resize 4x4x2\n"
+     "      |           ^~~~~\n"
+     "  HINT: write width x height, e.g. 3x3\n"},
     {"lrn option misspelt",
      H "n: lrn 5 aplha 0.001\n" T,
      "t.net:2:10: error: n: lrn has no option 'aplha'\n"

@@ -35,9 +35,9 @@ static void expect_shape(const Layer *l, long w, long h, long c) {
         fail_msg("%s: %ldx%ldx%ld, expected %ldx%ldx%ld", l->name, l->out.w, l->out.h, l->out.c, w, h, c);
 }
 
-static void expect_rf(const Layer *l, long size, long stride) {
+static void expect_rf(const Layer *l, double size, double stride) {
     if (l->rf != size || l->rf_stride != stride)
-        fail_msg("%s: receptive field %ld/%ld, expected %ld/%ld", l->name, l->rf, l->rf_stride, size, stride);
+        fail_msg("%s: receptive field %.17g/%.17g, expected %.17g/%.17g", l->name, l->rf, l->rf_stride, size, stride);
 }
 
 /* ---- the printed table --------------------------------------------------------- */
@@ -802,6 +802,57 @@ static void test_new_kinds(void **state) {
     fe_done(&r);
 }
 
+/* resize: shapes, FLOPs, and receptive fields in fractions of an input pixel,
+ * as the table (two decimals), CSV and JSON (ten digits) print them. */
+static void test_resize(void **state) {
+    (void)state;
+    FeResult r = compile_ok("input 16x16x3\n"
+                            "c: conv 3x3 -> 4 stride 2\n" /* 7x7, rf 3/2 */
+                            "up: resize 14x14\n"         /* rf 3 + 2, stride 2 * 7/14 */
+                            "down: resize 5x5 from c\n"  /* stride 2 * 7/5 */
+                            "keep: resize 7x7 from c\n"  /* a copy: the field as it was */
+                            "odd: resize 9x4 from c\n"   /* stride 2 * 7/9 (by the width) */
+                            "c2: conv 3x3 -> 4\n"         /* rf 5 + 2 * 14/9 */
+                            "fa: linear -> 15 from up\n"
+                            "fb: linear -> 15 from down\n"
+                            "fc: linear -> 15 from keep\n"
+                            "fd: linear -> 15 from c2\n"
+                            "sum: add fa fb fc fd\n"
+                            "loss: softmax\n");
+    const Net *net = &r.net;
+    const Layer *up = fe_layer(net, "up"), *down = fe_layer(net, "down"), *keep = fe_layer(net, "keep"),
+                *odd = fe_layer(net, "odd"), *c2 = fe_layer(net, "c2");
+    expect_shape(up, 14, 14, 4);
+    expect_shape(down, 5, 5, 4);
+    expect_shape(odd, 9, 4, 4);
+    expect_shape(c2, 7, 2, 4);
+    expect_rf(up, 5, 1);
+    expect_rf(down, 5, 2.8);
+    expect_rf(keep, 3, 2);
+    expect_rf(odd, 5, 2.0 * 7 / 9);
+    expect_rf(c2, 5 + 2 * (2.0 * 7 / 9), 2.0 * 7 / 9);
+    assert_true(up->flops == 14 * 14 * 4 * 9);
+    assert_int_equal(up->params, 0);
+    char *table = fe_report(net, REPORT_TABLE);
+    expect_row(table, "up", "14x14", "4", "5/1", "0");
+    expect_row(table, "down", "5x5", "4", "5/2.8", "0");
+    expect_row(table, "keep", "7x7", "4", "3/2", "0");
+    expect_row(table, "odd", "9x4", "4", "5/1.56", "0");
+    expect_row(table, "c2", "7x2", "4", "8.11/1.56", "148");
+    assert_string_equal(table_row(table, "up").cell[6], "7.06 K"); /* 7,056 */
+    free(table);
+    char *csv = fe_report(net, REPORT_CSV);
+    expect_csv(csv, "down", "5", "5", "4", "5", "2.8", "0");
+    expect_csv(csv, "c2", "7", "2", "4", "8.111111111", "1.555555556", "148");
+    free(csv);
+    char *json = fe_report(net, REPORT_JSON);
+    assert_non_null(strstr(json, "\"kind\": \"resize\", \"desc\": \"resize 9x4\", \"inputs\": [\"c\"], \"size\": [9, 4, 4], "
+                                 "\"rf\": [5, 1.555555556], \"params\": 0, \"flops\": 1296"));
+    assert_non_null(strstr(json, ", \"mode\": \"bilinear\", \"align_corners\": false}"));
+    free(json);
+    fe_done(&r);
+}
+
 /* flatten, dropout default, batch norm eps, settings kept for the runtime. */
 static void test_misc_layers(void **state) {
     (void)state;
@@ -920,7 +971,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simplenet),    cmocka_unit_test(test_alexnet),      cmocka_unit_test(test_resnet18),      cmocka_unit_test(test_squeezenet),
         cmocka_unit_test(test_deepernet),    cmocka_unit_test(test_recipes),      cmocka_unit_test(test_pool_sizes),   cmocka_unit_test(test_conv_options),
-        cmocka_unit_test(test_freeze_and_rates), cmocka_unit_test(test_blocks), cmocka_unit_test(test_block_input), cmocka_unit_test(test_new_kinds),   cmocka_unit_test(test_misc_layers),
+        cmocka_unit_test(test_freeze_and_rates), cmocka_unit_test(test_blocks), cmocka_unit_test(test_block_input), cmocka_unit_test(test_new_kinds), cmocka_unit_test(test_resize),   cmocka_unit_test(test_misc_layers),
         cmocka_unit_test(test_warnings),     cmocka_unit_test(test_dumps),        cmocka_unit_test(test_repeatable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -217,6 +217,9 @@ def forward_generic(net, params, x, train, seed, step):
                 y = F.avg_pool2d(ins[0], (kh, kw), (sh, sw), (ph, pw), ceil_mode=l["ceil"], count_include_pad=True)
         elif k == "relu":
             y = F.leaky_relu(ins[0], l["slope"]) if l["slope"] else F.relu(ins[0])
+        elif k == "resize":
+            w, h, _ = l["size"]
+            y = F.interpolate(ins[0], size=(h, w), mode="bilinear", align_corners=False)
         elif k == "lrn":
             y = F.local_response_norm(ins[0], l["window"], alpha=l["alpha"], beta=l["beta"], k=l["k"])
         elif k == "dropout":

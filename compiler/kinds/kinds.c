@@ -3,7 +3,7 @@
  * this folder defining `const Kind kind_<name>` (kind.h), and a line here. */
 #include "kind.h"
 
-extern const Kind kind_lrn;
+extern const Kind kind_lrn, kind_resize;
 
 const Kind *const kind_table[] = {
     &kind_conv,      /* conv.c */
@@ -14,6 +14,7 @@ const Kind *const kind_table[] = {
     &kind_dropout,   /* dropout.c */
     &kind_batchnorm, /* batchnorm.c */
     &kind_lrn,       /* lrn.c */
+    &kind_resize,    /* resize.c */
     &kind_flatten,   /* flatten.c */
     &kind_concat,    /* concat.c */
     &kind_add,       /* add.c */
