@@ -42,6 +42,7 @@ enum { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE, SCHED_ONECYCLE };
 enum { CH_GRAY, CH_RGB, CH_BGR };
 enum { CROP_CENTER, CROP_RANDOM };
 enum { TTA_OFF, TTA_FLIP };
+enum { PROBE_LOGISTIC, PROBE_LDA };
 
 typedef struct {
     /* train */
@@ -65,6 +66,8 @@ typedef struct {
     int tta;
     int init_head;          /* 1: the classifier starts as a linear probe's solution */
     float probe_l2;         /* the probe's L2 penalty */
+    int probe_fit;          /* PROBE_LOGISTIC or PROBE_LDA */
+    float probe_shrink;     /* lda: the covariance's shrinkage; 0: chosen by cross-validation */
     /* preprocess */
     int resize_w, resize_h; /* images are decoded and cached at this size (0: input size) */
     int channels;           /* CH_* ; gray for depth 1 */

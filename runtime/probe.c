@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lda.h"
 #include "model.h"
 #include "train.h"
 
@@ -118,6 +119,37 @@ static void standardise(float *x, int n, int d, double *mu, double *sd) {
     }
 }
 
+/* The classifier on standardised rows x ([copies][n][d], an image's mirror n
+ * rows on), fitted as cfg's probe_fit says: w [k][d], b [k]. `how` gets a
+ * phrase for the report line: the method and what it chose. Returns the
+ * mean cross-entropy on the rows (logistic), or -1 after an error. */
+static double fit_classifier(const Config *cfg, const float *x, int n, int copies, const int *labels, int d, int k, float *w,
+                             float *b, char *how, size_t len, Error *e) {
+    if (cfg->probe_fit == PROBE_LOGISTIC) {
+        int rows = n * copies, *y = xmalloc(sizeof(int) * (size_t)rows);
+        for (int i = 0; i < rows; i++) y[i] = labels[i % n];
+        double loss = fit(x, y, rows, d, k, cfg->probe_l2, w, b);
+        free(y);
+        snprintf(how, len, "softmax regression (probe_l2 %g)", cfg->probe_l2);
+        return loss;
+    }
+    if (d > LDA_MAX_FEATURES || k > LDA_MAX_CLASSES) {
+        errorf(e, "probe_fit lda: %d features and %d classes; LDA takes at most %d and %d (it factors a %d x %d covariance)", d, k,
+               LDA_MAX_FEATURES, LDA_MAX_CLASSES, d, d);
+        error_hint(e, "pool the features further, or fit them by softmax regression (probe_fit logistic)");
+        return -1;
+    }
+    LdaChoice c;
+    if (lda_fit(x, n, copies, labels, d, k, cfg->probe_shrink, cfg->seed, w, b, &c, e) < 0) return -1;
+    if (c.searched)
+        snprintf(how, len,
+                 "shrinkage LDA (shrinkage %g and temperature %.2f, chosen by %d-fold cross-validation on the training images: "
+                 "held-out loss %.4f, top-1 %.1f%%)",
+                 c.shrink, c.temperature, LDA_FOLDS, c.cv_loss[c.chosen], c.cv_top1[c.chosen]);
+    else snprintf(how, len, "shrinkage LDA (probe_shrink %g)", c.shrink);
+    return 0;
+}
+
 int probe_init_head(Run *r, Error *e) {
     const NetcNet *net = r->net;
     int cls = -1;
@@ -139,10 +171,12 @@ int probe_init_head(Run *r, Error *e) {
     float *x = extract(r, &r->train, c->input, r->cfg.flip, &n);
     double *mu = xmalloc(sizeof(double) * (size_t)d), *sd = xmalloc(sizeof(double) * (size_t)d);
     standardise(x, n, d, mu, sd);
-    int *y = xmalloc(sizeof(int) * (size_t)n);
-    for (int i = 0; i < n; i++) y[i] = r->train.labels[i % r->train.n];
     float *w = xmalloc(sizeof(float) * (size_t)k * d), *b = xmalloc(sizeof(float) * (size_t)k);
-    fit(x, y, n, d, k, r->cfg.probe_l2, w, b);
+    char how[400];
+    if (fit_classifier(&r->cfg, x, r->train.n, n / r->train.n, r->train.labels, d, k, w, b, how, sizeof how, e) < 0) {
+        free(x), free(mu), free(sd), free(w), free(b);
+        return -1;
+    }
     double acc = accuracy(x, r->train.labels, r->train.n, 1, d, k, w, b);
     /* fold the standardisation in: w (x - mu) / sd + b = (w / sd) x + (b - sum w mu / sd) */
     float *W = r->model->params + wt->offset, *B = r->model->params + bt->offset;
@@ -155,9 +189,9 @@ int probe_init_head(Run *r, Error *e) {
         B[o] = (float)(b[o] - shift);
     }
     if (!r->quiet)
-        printf("init_head: %s fitted on %d features of %d training images%s (train top-1 %.1f%%) in %.1f s\n", c->name, d,
-               r->train.n, n > r->train.n ? " and their mirrors" : "", acc, now_seconds() - t0);
-    free(x), free(mu), free(sd), free(y), free(w), free(b);
+        printf("init_head: %s fitted on %d features of %d training images%s by %s in %.1f s; train top-1 %.1f%%\n", c->name, d,
+               r->train.n, n > r->train.n ? " and their mirrors" : "", how, now_seconds() - t0, acc);
+    free(x), free(mu), free(sd), free(w), free(b);
     return 0;
 }
 
@@ -184,17 +218,21 @@ int cmd_probe(const NetcNet *net, Config *cfg, const char *layer, const char *we
         for (int j = 0; j < d; j++)
             for (int i = 0; i < nte; i++) xte[(long)i * d + j] = (float)((xte[(long)i * d + j] - mu[j]) / sd[j]);
         free(mu), free(sd);
-        int *ytr = xmalloc(sizeof(int) * (size_t)ntr);
-        for (int i = 0; i < ntr; i++) ytr[i] = r.train.labels[i % r.train.n];
         float *w = xmalloc(sizeof(float) * (size_t)k * d), *b = xmalloc(sizeof(float) * (size_t)k);
-        double loss = fit(xtr, ytr, ntr, d, k, r.cfg.probe_l2, w, b);
-        double tr = accuracy(xtr, r.train.labels, r.train.n, 1, d, k, w, b);
-        double te = accuracy(xte, r.test.labels, r.test.n, nte / r.test.n, d, k, w, b);
-        printf("probe at %s (%d features, mean over %dx%d): train top-1 %.2f%% (loss %.4f, probe_l2 %g), "
-               "test top-1 %.2f%% (%d images)%s; features %.1f s, total %.1f s\n",
-               layer, d, net->layers[li].w, net->layers[li].h, tr, loss, r.cfg.probe_l2, te, r.test.n,
-               nte > r.test.n ? ", averaged over the flip" : "", t_feat, now_seconds() - t0);
-        free(xtr), free(xte), free(ytr), free(w), free(b);
+        char how[400], fitted[500];
+        double loss = fit_classifier(&r.cfg, xtr, r.train.n, ntr / r.train.n, r.train.labels, d, k, w, b, how, sizeof how, e);
+        if (loss < 0) rc = -1;
+        else {
+            double tr = accuracy(xtr, r.train.labels, r.train.n, 1, d, k, w, b);
+            double te = accuracy(xte, r.test.labels, r.test.n, nte / r.test.n, d, k, w, b);
+            if (r.cfg.probe_fit == PROBE_LOGISTIC) snprintf(fitted, sizeof fitted, "(loss %.4f, probe_l2 %g)", loss, r.cfg.probe_l2);
+            else snprintf(fitted, sizeof fitted, "by %s", how);
+            printf("probe at %s (%d features, mean over %dx%d): train top-1 %.2f%% %s, "
+                   "test top-1 %.2f%% (%d images)%s; features %.1f s, total %.1f s\n",
+                   layer, d, net->layers[li].w, net->layers[li].h, tr, fitted, te, r.test.n,
+                   nte > r.test.n ? ", averaged over the flip" : "", t_feat, now_seconds() - t0);
+        }
+        free(xtr), free(xte), free(w), free(b);
     }
     run_free(&r);
     return rc;

@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "json.h"
+#include "lda.h"
 
 #define N_TRAIN 6
 #define N_TEST 3
@@ -427,6 +428,38 @@ static void probe_l2_is_the_probes_penalty(void **state) {
     free(text);
 }
 
+/* probe_fit lda: the probe says what cross-validation chose (a shrinkage of
+ * the grid and a temperature, with the held-out figures) or the shrinkage it
+ * was given; a method it does not know is named with the ones it does. */
+static void probe_lda_says_what_it_chose(void **state) {
+    (void)state;
+    char *text;
+    const char *args[] = {"probe", "--at", "p2", "--weights", weights, "--data", fmt("%s/data", tmp_root),
+                          "--threads", "1", "--probe_fit", "lda", NULL};
+    assert_int_equal(run_together("probe_lda", args, &text), 0);
+    print_message("%s", strstr(text, "probe at") ? strstr(text, "probe at") : text);
+    const char *at = strstr(text, "train top-1 ");
+    assert_non_null(at);
+    double top1, shrink, temperature, loss, cv_top1;
+    assert_int_equal(sscanf(at, "train top-1 %lf%% by shrinkage LDA (shrinkage %lf and temperature %lf, chosen by 5-fold "
+                                "cross-validation on the training images: held-out loss %lf, top-1 %lf%%)",
+                            &top1, &shrink, &temperature, &loss, &cv_top1), 5);
+    int in_grid = 0;
+    for (int i = 0; i < LDA_GRID; i++) in_grid |= fabs(shrink - lda_grid[i]) < 1e-6;
+    assert_true(in_grid);
+    assert_true(temperature > 0.01 && temperature < 100 && loss > 0 && cv_top1 >= 0 && cv_top1 <= 100);
+    free(text);
+    const char *given[] = {"probe", "--at", "p2", "--weights", weights, "--data", fmt("%s/data", tmp_root),
+                           "--threads", "1", "--probe_fit", "lda", "--probe_shrink", "0.5", NULL};
+    assert_int_equal(run_together("probe_lda_given", given, &text), 0);
+    assert_non_null(strstr(text, "by shrinkage LDA (probe_shrink 0.5), test top-1 "));
+    free(text);
+    const char *bad[] = {"probe", "--at", "p2", "--probe_fit", "svm", NULL};
+    assert_int_equal(run_together("probe_fit_bad", bad, &text), 2);
+    assert_non_null(strstr(text, "setting 'probe_fit' is one of logistic|lda, got 'svm'"));
+    free(text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(text_output),
@@ -438,6 +471,7 @@ int main(void) {
         cmocka_unit_test(wrong_weights_fail_before_the_data),
         cmocka_unit_test(bench_image_counts_are_options),
         cmocka_unit_test(probe_l2_is_the_probes_penalty),
+        cmocka_unit_test(probe_lda_says_what_it_chose),
     };
     alarm(300); /* a hung trainer fails the test instead of stalling CI */
     return cmocka_run_group_tests_name("predict", tests, setup, teardown);
