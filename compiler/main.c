@@ -231,13 +231,14 @@ static int find_runtime(const Target *t, char *inc, char *lib, size_t len) {
 
 /* What else a trainer linking the runtime library lib must link, as the
  * Makefile wrote it beside the library (libnetcrt.libs: Open MPI's flags, or
- * nothing in a build without MPI). */
-static const char *runtime_libs(const char *lib) {
-    char path[PATH_MAX + 8];
-    snprintf(path, sizeof path, "%.*s.libs", (int)(strlen(lib) - strlen(".a")), lib);
+ * nothing in a build without MPI); NULL with path set when it is missing, as
+ * after `make build/libnetcrt.a` alone: linking without it would fail later
+ * with the linker's undefined MPI symbols. */
+static const char *runtime_libs(const char *lib, char *path, size_t len) {
+    snprintf(path, len, "%.*s.libs", (int)(strlen(lib) - strlen(".a")), lib);
     Error e;
     char *text = read_file(path, NULL, &e);
-    if (!text) return "";
+    if (!text) return NULL;
     text[strcspn(text, "\n")] = 0;
     const char *libs = pool_strdup(text);
     free(text);
@@ -253,10 +254,18 @@ static int build_trainer(const Options *o, const char *c_file, const char *exe) 
                 t->name, target_build_dir(t), strcmp(t->name, "native") ? pool_printf(" ISA=%s", t->name) : "");
         return -1;
     }
+    char libs_path[PATH_MAX + 8];
+    const char *libs = runtime_libs(lib, libs_path, sizeof libs_path);
+    if (!libs) {
+        fprintf(stderr, "netc: the training runtime for ISA %s is incomplete: %s is missing\n"
+                        "  HINT: run `make%s` in netc's source tree (it writes the libraries a trainer links beside libnetcrt.a)\n",
+                t->name, libs_path, strcmp(t->name, "native") ? pool_printf(" ISA=%s", t->name) : "");
+        return -1;
+    }
     const char *blas = pool_printf("/usr/lib/%s/openblas-openmp", t->triplet);
     char *cmd = pool_printf("%s %s -std=gnu11 -fopenmp -Wall -Wextra -I%s -I/usr/include/%s/openblas-openmp %s %s "
                             "-L%s -Wl,-rpath,%s -lopenblas %s -ljpeg -lpng -lm -o %s",
-                            o->cc, o->cflags, inc, t->triplet, c_file, lib, blas, blas, runtime_libs(lib), exe);
+                            o->cc, o->cflags, inc, t->triplet, c_file, lib, blas, blas, libs, exe);
     printf("%s\n", cmd);
     fflush(stdout);
     double t0 = now_seconds();

@@ -1133,6 +1133,38 @@ static void test_binary_usage(void **state) {
     if (log) fail_msg("%s", log);
 }
 
+/* A runtime built by half (`make build/libnetcrt.a` alone, without the
+ * libnetcrt.libs beside it that lists Open MPI's flags): netc names the
+ * missing file and says to run make, instead of letting the link fail on
+ * undefined symbols and calling it a bug in netc. */
+static void test_binary_runtime_incomplete(void **state) {
+    (void)state;
+    char path[256];
+    Error e;
+    snprintf(path, sizeof path, "%s/home/runtime", tmpdir);
+    if (make_dirs(path, &e) < 0) fail_msg("%s", e.msg);
+    snprintf(path, sizeof path, "%s/home/build", tmpdir);
+    if (make_dirs(path, &e) < 0) fail_msg("%s", e.msg);
+    snprintf(path, sizeof path, "%s/home/build/libnetcrt.a", tmpdir);
+    fe_write(path, "!<arch>\n");
+    snprintf(path, sizeof path, "%s/t.net", tmpdir);
+    fe_write(path, "net t\n" H T);
+    char home[200], *want = NULL;
+    snprintf(home, sizeof home, "%s/home", tmpdir);
+    setenv("NETC_HOME", home, 1);
+    Run r = run_netc((const char *[]){"-q", "--out-dir", "out", "-o", "out/t", "t.net", NULL});
+    unsetenv("NETC_HOME");
+    if (asprintf(&want,
+                 "netc: the training runtime for ISA native is incomplete: %s/build/libnetcrt.libs is missing\n"
+                 "  HINT: run `make` in netc's source tree (it writes the libraries a trainer links beside libnetcrt.a)\n",
+                 home) < 0)
+        abort();
+    assert_int_equal(r.status, 1);
+    assert_string_equal(r.err, want);
+    free_run(&r);
+    free(want);
+}
+
 /* Every netc_<name> that the headers included by generated code define is
  * refused as a net's name (elab.c's list is kept by hand; this keeps it whole):
  * generated code defines netc_<net>, which would clash and not compile. */
@@ -1192,7 +1224,7 @@ int main(void) {
         cmocka_unit_test(test_shapes),   cmocka_unit_test(test_blocks),       cmocka_unit_test(test_settings),
         cmocka_unit_test(test_net),      cmocka_unit_test(test_world),        cmocka_unit_test(test_hostile_text),
         cmocka_unit_test(test_long_line), cmocka_unit_test(test_binary),      cmocka_unit_test(test_binary_usage),
-        cmocka_unit_test(test_runtime_names),
+        cmocka_unit_test(test_runtime_names), cmocka_unit_test(test_binary_runtime_incomplete),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
