@@ -533,10 +533,11 @@ static void test_recipes(void **state) {
     assert_int_equal(fe_layer(net, "feat")->in[2], layer_index(net, "pool10"));
     assert_int_equal(fe_layer(net, "fc10")->params, 15 * 1408 + 15);
     assert_int_equal(net->total_params, 743119 + 15 * (384 + 512)); /* SqueezeNet-FT's and fc10's new inputs */
-    assert_true(fe_layer(net, "fc10")->frozen);
+    assert_false(fe_layer(net, "fc10")->frozen); /* fine-tuned with fire8 and fire9 (docs/recipes.md) */
     assert_true(fe_layer(net, "fire7.expand3x3")->frozen);
     assert_false(fe_layer(net, "fire8.squeeze")->frozen);
     assert_string_equal(net_setting(net, "init_head"), "probe");
+    assert_string_equal(net_setting(net, "probe_fit"), "lda");
     fe_done(&r);
 }
 
