@@ -109,6 +109,10 @@ typedef struct DeployInt8 {
     void (*forward)(Deploy *d, const Layer *l);
 } DeployInt8;
 
+/* DeployInt8.same_scale for a kind whose output always keeps its input's
+ * scale and zero point (a relu, a resize). */
+bool deploy_same_scale_always(const Layer *l);
+
 /* For the kinds' emitters. */
 const Net *deploy_net_of(const Deploy *d);
 DeployLayer *deploy_layer(Deploy *d, const Layer *l);

@@ -157,10 +157,7 @@ int lda_fit(const float *x, int n, int copies, const int *labels, int d, int k, 
             for (int i = 0; i < n; i++)
                 if (labels[i] == c) order[m++] = i;
             Rng g = rng_for(seed, 0x6c6461 /* "lda" */, (uint64_t)c);
-            for (int i = m - 1; i > 0; i--) {
-                int j = (int)rng_below(&g, (uint32_t)i + 1), t = order[i];
-                order[i] = order[j], order[j] = t;
-            }
+            rng_shuffle(&g, order, m);
             for (int i = 0; i < m; i++) fold[order[i]] = i * LDA_FOLDS / m;
         }
         /* held-out scores of every row for every shrinkage, one fit per fold */

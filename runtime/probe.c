@@ -122,7 +122,8 @@ static void standardise(float *x, int n, int d, double *mu, double *sd) {
 /* The classifier on standardised rows x ([copies][n][d], an image's mirror n
  * rows on), fitted as cfg's probe_fit says: w [k][d], b [k]. `how` gets a
  * phrase for the report line: the method and what it chose. Returns the
- * mean cross-entropy on the rows (logistic), or -1 after an error. */
+ * mean cross-entropy on the rows (logistic; 0 for lda, whose phrase says what
+ * it chose), or -1 after an error. */
 static double fit_classifier(const Config *cfg, const float *x, int n, int copies, const int *labels, int d, int k, float *w,
                              float *b, char *how, size_t len, Error *e) {
     if (cfg->probe_fit == PROBE_LOGISTIC) {

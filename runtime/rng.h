@@ -39,6 +39,14 @@ static inline float rng_uniform(Rng *r) { return (float)(rng_next(r) >> 40) * (1
 /* uniform integer in [0, n) */
 static inline uint32_t rng_below(Rng *r, uint32_t n) { return (uint32_t)(((rng_next(r) >> 32) * (uint64_t)n) >> 32); }
 
+/* a[0..n) in a uniformly random order (Fisher-Yates, from the last place down) */
+static inline void rng_shuffle(Rng *r, int *a, int n) {
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)rng_below(r, (uint32_t)i + 1), t = a[i];
+        a[i] = a[j], a[j] = t;
+    }
+}
+
 /* standard normal (Box-Muller) */
 static inline float rng_normal(Rng *r) {
     float u1 = rng_uniform(r), u2 = rng_uniform(r);

@@ -204,11 +204,7 @@ void run_free(Run *r) {
 static void epoch_order(int *perm, int n, uint64_t seed, int epoch) {
     Rng rng = rng_for(seed, (uint64_t)epoch, 0x5EEDull);
     for (int i = 0; i < n; i++) perm[i] = i;
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)rng_below(&rng, (uint32_t)(i + 1));
-        int t = perm[i];
-        perm[i] = perm[j], perm[j] = t;
-    }
+    rng_shuffle(&rng, perm, n);
 }
 
 void run_evaluate_range(Run *r, const Dataset *ds, int first, int count, Metrics *mt, int *predicted, float *confidence) {

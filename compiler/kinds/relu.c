@@ -92,7 +92,6 @@ static void relu_deploy_forward(Deploy *d, const Layer *l) {
 
 /* int8: bytes at the input's scale, clamped at its zero point (a leaky relu's negative side
  * scaled by a multiplier). */
-static bool relu_same_scale(const Layer *l) { return (void)l, true; }
 
 static int relu_int8_prepare(Deploy *d, const Layer *l) {
     DeployLayer *dl = deploy_layer(d, l);
@@ -113,7 +112,7 @@ static void relu_int8_forward(Deploy *d, const Layer *l) {
 }
 
 static const DeployInt8 relu_int8 = {
-    .same_scale = relu_same_scale,
+    .same_scale = deploy_same_scale_always,
     .prepare = relu_int8_prepare,
     .define = relu_int8_define,
     .forward = relu_int8_forward,

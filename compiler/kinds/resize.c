@@ -193,8 +193,6 @@ static void resize_deploy_forward(Deploy *d, const Layer *l) {
 }
 
 /* int8: the same taps on bytes, at the input's scale and zero point. */
-static bool resize_same_scale(const Layer *l) { return (void)l, true; }
-
 static int resize_int8_prepare(Deploy *d, const Layer *l) {
     deploy_layer(d, l)->how = "bilinear on bytes, each output from four input bytes";
     deploy_need(d, "qresize");
@@ -212,7 +210,7 @@ static void resize_int8_forward(Deploy *d, const Layer *l) {
 }
 
 static const DeployInt8 resize_int8 = {
-    .same_scale = resize_same_scale,
+    .same_scale = deploy_same_scale_always,
     .prepare = resize_int8_prepare,
     .define = resize_int8_define,
     .forward = resize_int8_forward,
